@@ -1,0 +1,159 @@
+"""The configuration model: M modalities of N unit vectors in R^d.
+
+A configuration is an array ``X`` of shape (M, N, d), float64, with
+``X[k, i]`` the unit vector of item i in modality k, plus a synchronisation
+:class:`~constellations.graphs.Graph`.  The two-modality case is ``U = X[0]``,
+``V = X[1]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError
+from .graphs import Graph, parse_graph
+
+__all__ = ["Configuration", "as_array", "tied", "UNIT_TOL"]
+
+#: Largest accepted | |x| - 1 | for rows that must be unit (unless normalised explicitly).
+UNIT_TOL = 1e-6
+
+
+def as_array(X, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_unit: bool = True,
+             min_modalities: int = 2) -> np.ndarray:
+    """Validate and return ``X`` as a C-contiguous float64 array of shape (M, N, d).
+
+    Parameters
+    ----------
+    X : array_like, shape (M, N, d), or a sequence of M arrays of shape (N, d)
+    normalize : bool
+        Divide every row by its Euclidean norm (rows of norm 0 are still refused).
+    unit_tol : float
+        Rows with ``| |x| - 1 | > unit_tol`` are refused unless ``normalize``.
+    require_unit : bool
+        If False, accept any nonzero rows as they are (analysis of raw embeddings).
+
+    Raises
+    ------
+    ConfigurationError
+        NaN/Inf, wrong rank, mismatched N or d across modalities, N < 2, M < min_modalities,
+        d < 1, zero rows, or rows far from unit norm.
+    """
+    if isinstance(X, (list, tuple)):
+        arrs = [np.asarray(a) for a in X]
+        shapes = {a.shape for a in arrs}
+        if any(a.ndim != 2 for a in arrs):
+            raise ConfigurationError(
+                f"each modality must be a 2-D array (N, d); got shapes {[a.shape for a in arrs]}")
+        if len(shapes) > 1:
+            ns = sorted({a.shape[0] for a in arrs})
+            ds = sorted({a.shape[1] for a in arrs})
+            what = "N (items)" if len(ns) > 1 else "d (dimension)"
+            raise ConfigurationError(f"modalities disagree in {what}: shapes {[a.shape for a in arrs]}")
+        X = np.stack(arrs) if arrs else np.zeros((0, 0, 0))
+    X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+        raise ConfigurationError(f"expected a real numeric array, got dtype {X.dtype}")
+    if X.ndim != 3:
+        raise ConfigurationError(f"expected an array of shape (M, N, d), got {X.ndim}-D shape {X.shape}")
+    M, N, d = X.shape
+    if M < min_modalities:
+        raise ConfigurationError(f"need at least {min_modalities} modalities, got M={M}")
+    if N < 2:
+        raise ConfigurationError(f"need at least N=2 items, got N={N}")
+    if d < 1:
+        raise ConfigurationError(f"need dimension d >= 1, got d={d}")
+    X = np.array(X, dtype=np.float64, order="C", copy=True)
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ConfigurationError(f"array contains NaN or Inf (first at index {tuple(int(b) for b in bad)})")
+    norms = np.sqrt(np.einsum("mnd,mnd->mn", X, X))
+    if (norms == 0).any():
+        k, i = np.argwhere(norms == 0)[0]
+        raise ConfigurationError(f"row {i} of modality {k} is zero and has no direction")
+    if normalize:
+        X /= norms[:, :, None]
+    elif require_unit:
+        dev = np.abs(norms - 1.0)
+        if dev.max() > unit_tol:
+            k, i = np.unravel_index(np.argmax(dev), dev.shape)
+            raise ConfigurationError(
+                f"rows must be unit vectors: row {i} of modality {k} has norm {norms[k, i]:.6g} "
+                f"(tolerance {unit_tol:g}); pass normalize=True (CLI: --normalize) to rescale them")
+    X.setflags(write=False)
+    return X
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """M modalities of N unit vectors in R^d with a synchronisation graph.
+
+    Attributes
+    ----------
+    X : ndarray, shape (M, N, d), float64, read-only
+    graph : Graph
+        Complete graph on M modalities unless given.
+    meta : dict
+        Free-form metadata (construction name, known margin and b_rel, seed, ...).
+        Constructions set ``meta["margin"]`` and ``meta["b_rel"]`` to their exact values.
+    """
+
+    X: np.ndarray
+    graph: Graph = None
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        X = as_array(self.X)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "graph", parse_graph(self.graph, X.shape[0]))
+        object.__setattr__(self, "meta", dict(self.meta or {}))
+
+    @classmethod
+    def from_array(cls, X, graph=None, meta: dict | None = None, *, normalize: bool = False,
+                   unit_tol: float = UNIT_TOL) -> "Configuration":
+        """Validate ``X`` (see :func:`as_array`) and wrap it."""
+        return cls(as_array(X, normalize=normalize, unit_tol=unit_tol), graph, meta or {})
+
+    @classmethod
+    def from_pair(cls, U, V, meta: dict | None = None, *, normalize: bool = False) -> "Configuration":
+        """Two modalities, U and V of shape (N, d)."""
+        return cls.from_array([U, V], None, meta, normalize=normalize)
+
+    @property
+    def M(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def N(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[2]
+
+    @property
+    def U(self) -> np.ndarray:
+        return self.X[0]
+
+    @property
+    def V(self) -> np.ndarray:
+        return self.X[1]
+
+    def with_meta(self, **kw: Any) -> "Configuration":
+        return Configuration(self.X, self.graph, {**self.meta, **kw})
+
+
+def tied(code, modalities: int = 2, graph=None, meta: dict | None = None) -> Configuration:
+    """Use one spherical code (N, d) for every modality: X[k] = code for all k.
+
+    If the code has maximal inner product c, this is a constellation with
+    m = (1 - c)/2 and b_rel = (1 + c)/2 on any graph.
+    """
+    code = np.asarray(code, dtype=np.float64)
+    if code.ndim != 2:
+        raise ConfigurationError(f"a code must have shape (N, d), got {code.shape}")
+    if modalities < 2:
+        raise ConfigurationError(f"need at least 2 modalities, got {modalities}")
+    return Configuration.from_array(np.broadcast_to(code, (modalities,) + code.shape), graph, meta)

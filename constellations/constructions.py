@@ -1,0 +1,387 @@
+r"""Classic spherical codes and the paper's constellation constructions.
+
+Every ``*_code`` function returns an (N, d) float64 array of unit rows.  Its maximal
+inner product c (exact values below) makes the tied configuration U = V = code an
+(m, b_rel)-constellation with m = (1 - c)/2 and b_rel = (1 + c)/2 (MATH.md section 2).
+
+=================  ==========  =====  ==========================
+code               N           d      c (max inner product)
+=================  ==========  =====  ==========================
+simplex            n <= d+1    d      -1/(n-1)
+cross-polytope     n <= 2d     d      0 (n >= 3), -1 (n = 2)
+polygon            n           2      cos(2 pi / n)
+icosahedron        12          3      1/sqrt(5)
+24-cell            24          4      1/2
+600-cell           120         4      cos(36 deg) = (1+sqrt5)/4
+E8 roots           240         8      1/2
+Clebsch            16          5      1/5
+Schlafli           27          6      1/4
+Gosset             56          7      1/3
+=================  ==========  =====  ==========================
+
+A code of native dimension d0 can be placed in any dim >= d0 (zero padding).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from scipy.linalg import helmert, null_space
+
+from .configuration import Configuration, tied
+from .errors import ConfigurationError
+from .margins import margin_stats
+
+__all__ = [
+    "simplex_code", "cross_polytope_code", "polygon_code", "icosahedron_code", "cell24_code",
+    "cell600_code", "e8_code", "clebsch_code", "schlafli_code", "gosset_code", "random_code",
+    "code_max_inner_product", "CODES", "code", "construct", "lift", "modality_simplex", "adapters",
+    "KINDS",
+]
+
+PHI = (1 + math.sqrt(5)) / 2
+
+
+def _normalise(P) -> np.ndarray:
+    P = np.asarray(P, dtype=np.float64)
+    return P / np.linalg.norm(P, axis=1, keepdims=True)
+
+
+def _pad(P: np.ndarray, dim: int, name: str) -> np.ndarray:
+    d0 = P.shape[1]
+    if dim is None:
+        return P
+    if dim < d0:
+        raise ConfigurationError(f"{name} needs dimension >= {d0}, got {dim}")
+    return np.hstack([P, np.zeros((P.shape[0], dim - d0))])
+
+
+def _check_n(n, lo, hi, name, why):
+    if n is None or int(n) != n or not (lo <= n <= hi):
+        raise ConfigurationError(f"{name}: need {lo} <= n <= {hi} ({why}), got n={n}")
+
+
+def simplex_code(n: int, dim: int | None = None) -> np.ndarray:
+    """Regular simplex: n unit vectors with <x_i, x_j> = -1/(n-1), in R^dim (dim >= n-1).
+
+    Coordinates are the columns of the Helmert basis of the sum-zero hyperplane of R^n,
+    scaled by sqrt(n/(n-1)).
+    """
+    dim = n - 1 if dim is None else dim
+    _check_n(n, 2, dim + 1, "simplex", f"a simplex in R^{dim} has at most {dim + 1} vertices")
+    P = helmert(n).T * math.sqrt(n / (n - 1))
+    return _pad(_normalise(P), dim, "simplex")
+
+
+def cross_polytope_code(n: int | None = None, dim: int = 2) -> np.ndarray:
+    """The first n of +e_1, -e_1, +e_2, -e_2, ... in R^dim (n <= 2 dim; default n = 2 dim)."""
+    n = 2 * dim if n is None else n
+    _check_n(n, 2, 2 * dim, "cross-polytope", f"R^{dim} has {2 * dim} vectors +-e_i")
+    P = np.zeros((n, dim))
+    for i in range(n):
+        P[i, i // 2] = 1.0 if i % 2 == 0 else -1.0
+    return P
+
+
+def polygon_code(n: int, dim: int = 2) -> np.ndarray:
+    """Regular n-gon (cos 2 pi k/n, sin 2 pi k/n) in the first two coordinates of R^dim."""
+    _check_n(n, 2, 10 ** 7, "polygon", "n >= 2")
+    a = 2 * np.pi * np.arange(n) / n
+    return _pad(np.column_stack([np.cos(a), np.sin(a)]), dim, "polygon")
+
+
+def icosahedron_code() -> np.ndarray:
+    """12 vertices: cyclic permutations of (0, +-1, +-phi), normalised; c = 1/sqrt(5)."""
+    P = []
+    for s1, s2 in itertools.product((1, -1), repeat=2):
+        v = (0.0, s1, s2 * PHI)
+        P += [v, (v[1], v[2], v[0]), (v[2], v[0], v[1])]
+    return _normalise(P)
+
+
+def cell24_code() -> np.ndarray:
+    """24-cell: all permutations of (+-1, +-1, 0, 0)/sqrt 2; c = 1/2."""
+    P = set()
+    for i, j in itertools.combinations(range(4), 2):
+        for s, t in itertools.product((1, -1), repeat=2):
+            v = [0.0] * 4
+            v[i], v[j] = s, t
+            P.add(tuple(v))
+    return _normalise(sorted(P))
+
+
+def _even_permutations(n):
+    for p in itertools.permutations(range(n)):
+        inv = sum(1 for a, b in itertools.combinations(range(n), 2) if p[a] > p[b])
+        if inv % 2 == 0:
+            yield p
+
+
+def cell600_code() -> np.ndarray:
+    """600-cell: 120 unit quaternions (binary icosahedral group); c = cos 36 deg = phi/2.
+
+    8 of (+-1, 0, 0, 0), 16 of (+-1/2)^4, and 96 even permutations of
+    (+-phi, +-1, +-1/phi, 0)/2.
+    """
+    P = set()
+    for i in range(4):
+        for s in (1, -1):
+            v = [0.0] * 4
+            v[i] = s
+            P.add(tuple(v))
+    for s in itertools.product((0.5, -0.5), repeat=4):
+        P.add(s)
+    base = (PHI / 2, 0.5, 1 / (2 * PHI), 0.0)
+    for signs in itertools.product((1, -1), repeat=3):
+        v = [base[0] * signs[0], base[1] * signs[1], base[2] * signs[2], 0.0]
+        for p in _even_permutations(4):
+            P.add(tuple(v[p[q]] for q in range(4)))
+    return _normalise(sorted(P))
+
+
+def _e8_roots() -> np.ndarray:
+    """The 240 roots of E8 (norm sqrt 2) in the even coordinate system."""
+    R = []
+    for i, j in itertools.combinations(range(8), 2):
+        for s, t in itertools.product((1, -1), repeat=2):
+            v = [0.0] * 8
+            v[i], v[j] = s, t
+            R.append(v)
+    for s in itertools.product((0.5, -0.5), repeat=8):
+        if sum(x < 0 for x in s) % 2 == 0:
+            R.append(list(s))
+    return np.array(R)
+
+
+def e8_code() -> np.ndarray:
+    """The 240 E8 roots scaled to unit length (kissing configuration in R^8); c = 1/2."""
+    return _normalise(_e8_roots())
+
+
+def clebsch_code() -> np.ndarray:
+    """16 points (+-1, ..., +-1)/sqrt 5 in R^5 with an even number of minus signs; c = 1/5."""
+    P = [s for s in itertools.product((1.0, -1.0), repeat=5) if sum(x < 0 for x in s) % 2 == 0]
+    return _normalise(P)
+
+
+def _section(roots: np.ndarray, fixed: list[np.ndarray], values: list[float]) -> np.ndarray:
+    """Roots v with <v, f> = value for each fixed f, projected onto span(fixed)^perp, normalised."""
+    mask = np.ones(len(roots), bool)
+    for f, val in zip(fixed, values):
+        mask &= np.isclose(roots @ f, val)
+    B = null_space(np.array(fixed))  # orthonormal basis of the complement
+    return _normalise(roots[mask] @ B)
+
+
+def gosset_code() -> np.ndarray:
+    """56 points in R^7: E8 roots v with <v, r> = 1 for a fixed root r, projected to r^perp; c = 1/3."""
+    R = _e8_roots()
+    return _section(R, [R[0]], [1.0])
+
+
+def schlafli_code() -> np.ndarray:
+    """27 points in R^6: E8 roots v with <v, r1> = 1 and <v, r2> = 0 for roots r1, r2 with
+    <r1, r2> = -1 (an A2 pair), projected to span(r1, r2)^perp; c = 1/4."""
+    R = _e8_roots()
+    r1 = R[0]
+    r2 = R[np.nonzero(np.isclose(R @ r1, -1.0))[0][0]]
+    return _section(R, [r1, r2], [1.0, 0.0])
+
+
+def random_code(n: int, dim: int, seed: int | None = 0) -> np.ndarray:
+    """n independent uniform points on S^{dim-1} (normalised Gaussians), reproducible by seed."""
+    _check_n(n, 2, 10 ** 9, "random", "n >= 2")
+    if dim < 1:
+        raise ConfigurationError(f"random: need dimension >= 1, got {dim}")
+    G = np.random.default_rng(seed).standard_normal((n, dim))
+    return _normalise(G)
+
+
+def code_max_inner_product(code) -> float:
+    """max_{i != j} <x_i, x_j> of a code (float64)."""
+    C = np.asarray(code, dtype=np.float64)
+    G = C @ C.T
+    np.fill_diagonal(G, -np.inf)
+    return float(G.max())
+
+
+# name -> (builder(n, dim) -> code, exact c(n, dim))
+CODES = {
+    "simplex": (lambda n, dim: simplex_code(n, dim), lambda n, dim: -1.0 / (n - 1)),
+    "cross-polytope": (lambda n, dim: cross_polytope_code(n, dim),
+                       lambda n, dim: -1.0 if (n or 2 * dim) == 2 else 0.0),
+    "polygon": (lambda n, dim: polygon_code(n, dim), lambda n, dim: math.cos(2 * math.pi / n)),
+    "icosahedron": (lambda n, dim: _pad(icosahedron_code(), dim, "icosahedron"), lambda n, dim: 1 / math.sqrt(5)),
+    "24-cell": (lambda n, dim: _pad(cell24_code(), dim, "24-cell"), lambda n, dim: 0.5),
+    "600-cell": (lambda n, dim: _pad(cell600_code(), dim, "600-cell"), lambda n, dim: PHI / 2),
+    "e8": (lambda n, dim: _pad(e8_code(), dim, "E8"), lambda n, dim: 0.5),
+    "clebsch": (lambda n, dim: _pad(clebsch_code(), dim, "Clebsch code"), lambda n, dim: 0.2),
+    "schlafli": (lambda n, dim: _pad(schlafli_code(), dim, "Schlafli code"), lambda n, dim: 0.25),
+    "gosset": (lambda n, dim: _pad(gosset_code(), dim, "Gosset code"), lambda n, dim: 1 / 3),
+    "random": (None, None),
+}
+_FIXED_N = {"icosahedron": 12, "24-cell": 24, "600-cell": 120, "e8": 240, "clebsch": 16, "schlafli": 27,
+            "gosset": 56}
+
+#: Every kind accepted by :func:`construct`.
+KINDS = tuple(CODES) + ("lift", "modality-simplex", "adapters")
+
+
+def code(kind: str, dim: int, n: int | None = None, seed: int | None = 0) -> tuple[np.ndarray, float | None]:
+    """Build a named code in R^dim; returns (points (N, dim), exact c or None for random codes)."""
+    if kind not in CODES:
+        raise ConfigurationError(f"unknown code {kind!r}; choose from {', '.join(CODES)}")
+    if dim is None or int(dim) != dim or dim < 1:
+        raise ConfigurationError(f"need an integer dimension >= 1, got {dim}")
+    if kind in _FIXED_N and n is not None and n != _FIXED_N[kind]:
+        raise ConfigurationError(f"{kind} has exactly {_FIXED_N[kind]} points, got n={n}")
+    if kind == "random":
+        if n is None:
+            raise ConfigurationError("random codes need n")
+        return random_code(n, dim, seed), None
+    if kind in ("simplex", "polygon") and n is None:
+        raise ConfigurationError(f"{kind} needs n")
+    if kind == "polygon" and dim < 2:
+        raise ConfigurationError("polygon needs dimension >= 2")
+    build, c = CODES[kind]
+    P = build(n, dim)
+    return P, c(P.shape[0], dim)
+
+
+def _known(c: float, kind: str, **extra) -> dict:
+    return {"kind": kind, "max_inner_product": c, "margin": (1 - c) / 2, "b_rel": (1 + c) / 2, **extra}
+
+
+def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *, graph=None, seed: int | None = 0,
+              base: str = "simplex", delta: float | None = None, phi: float = 0.0) -> Configuration:
+    """Build a configuration by name, with its exact margin and b_rel in ``meta``.
+
+    Parameters
+    ----------
+    kind : str
+        A code name from :data:`CODES` (used tied across ``modalities``), or
+        ``"lift"`` (Construction 1 of the tied ``base`` code in R^(dim-2), by ``delta``, ``phi``),
+        ``"modality-simplex"`` (Construction 2: ``modalities`` = k copies of the ``base`` code in
+        R^(dim-k+1) with a simplex suffix, scale ``delta``), or ``"adapters"`` (the locked/trainable
+        adapters applied to the tied ``base`` code in R^(dim-1)).
+    dim : int
+        Ambient dimension d.
+    n : int, optional
+        Number of points (required for simplex, polygon, random; fixed for the polytopes).
+    modalities : int
+        M >= 2.  ``lift`` and ``adapters`` produce M = 2.
+    seed : int, optional
+        For random codes.
+
+    Returns
+    -------
+    Configuration
+        ``meta`` has ``margin`` and ``b_rel`` (exact closed forms; absent for random codes).
+    """
+    if modalities is None or modalities < 2:
+        raise ConfigurationError(f"need at least 2 modalities, got {modalities}")
+    if kind in CODES:
+        P, c = code(kind, dim, n, seed)
+        meta = _known(c, kind) if c is not None else {"kind": kind, "seed": seed}
+        return tied(P, modalities, graph, meta)
+    if kind == "lift":
+        if modalities != 2:
+            raise ConfigurationError("Construction 1 (lift) produces two modalities")
+        if dim < 3:
+            raise ConfigurationError("lift needs dim >= 3 (it adds two coordinates)")
+        P, c = code(base, dim - 2, n, seed)
+        src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
+        return lift(src, 0.9 if delta is None else delta, phi)
+    if kind == "modality-simplex":
+        k = modalities
+        if dim - k + 1 < 1:
+            raise ConfigurationError(f"modality-simplex with k={k} modalities needs dim >= {k}")
+        P, c = code(base, dim - k + 1, n, seed)
+        return modality_simplex(P, k, 0.9 if delta is None else delta, alpha=c)
+    if kind == "adapters":
+        if modalities != 2:
+            raise ConfigurationError("adapters produce two modalities")
+        if dim < 2:
+            raise ConfigurationError("adapters need dim >= 2 (they add one coordinate)")
+        P, c = code(base, dim - 1, n, seed)
+        src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
+        return adapters(src, 0.9 if delta is None else delta)
+    raise ConfigurationError(f"unknown construction {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def _source_values(config: Configuration) -> tuple[float, float, bool]:
+    """(m, b_rel, exact?) of a configuration: from meta when known exactly, else computed."""
+    if "margin" in config.meta and "b_rel" in config.meta:
+        return float(config.meta["margin"]), float(config.meta["b_rel"]), True
+    s = margin_stats(config)
+    return s.margin, s.b_rel, False
+
+
+def lift(config: Configuration, delta: float, phi: float = 0.0) -> Configuration:
+    r"""Construction 1: lift a two-modality constellation from R^(d-2) to R^d.
+
+    .. math::
+        U'_i = (\delta U_i, \varphi, \sqrt{1-\delta^2-\varphi^2}), \quad
+        V'_i = (\delta V_i, \varphi, -\sqrt{1-\delta^2-\varphi^2}),
+
+    giving m' = delta^2 m and b'_rel = delta^2 b_rel + phi^2 - (1 - delta^2 - phi^2).
+    Requires 0 < delta, 0 <= phi and delta^2 + phi^2 <= 1.
+    """
+    if config.M != 2:
+        raise ConfigurationError("lift (Construction 1) needs a two-modality configuration")
+    if not (0 < delta and phi >= 0 and delta ** 2 + phi ** 2 <= 1):
+        raise ConfigurationError(f"lift needs delta > 0, phi >= 0, delta^2 + phi^2 <= 1; got delta={delta}, phi={phi}")
+    r = math.sqrt(max(0.0, 1 - delta ** 2 - phi ** 2))
+    N = config.N
+    tail_u = np.column_stack([np.full(N, phi), np.full(N, r)])
+    tail_v = np.column_stack([np.full(N, phi), np.full(N, -r)])
+    U = np.hstack([delta * config.U, tail_u])
+    V = np.hstack([delta * config.V, tail_v])
+    m, b, exact = _source_values(config)
+    meta = {"kind": "lift", "base": config.meta.get("kind"), "delta": delta, "phi": phi,
+            "margin": delta ** 2 * m, "b_rel": delta ** 2 * b + phi ** 2 - r ** 2, "exact": exact}
+    return Configuration.from_array([U, V], None, meta, normalize=True)
+
+
+def modality_simplex(code_points, k: int, delta: float, alpha: float | None = None, graph=None) -> Configuration:
+    r"""Construction 2: k modalities from one code and the vertices of a regular simplex.
+
+    With a code {X_i} in R^(d-k+1) of max inner product alpha and unit w_1..w_k,
+    <w_j, w_l> = -1/(k-1):  X[j, i] = (delta X_i, sqrt(1 - delta^2) w_j)  in R^d.
+
+    Pairwise margin delta^2 (1 - alpha)/2 and b_rel = delta^2 (1 + alpha)/2 - (1 - delta^2)/(k - 1).
+    ``alpha`` defaults to the code's computed max inner product.
+    """
+    P = np.asarray(code_points, dtype=np.float64)
+    if k < 2:
+        raise ConfigurationError(f"modality-simplex needs k >= 2 modalities, got {k}")
+    if not (0 < delta <= 1):
+        raise ConfigurationError(f"modality-simplex needs 0 < delta <= 1, got {delta}")
+    W = simplex_code(k, k - 1)
+    s = math.sqrt(max(0.0, 1 - delta ** 2))
+    X = np.stack([np.hstack([delta * P, np.tile(s * W[j], (P.shape[0], 1))]) for j in range(k)])
+    a = code_max_inner_product(P) if alpha is None else alpha
+    meta = {"kind": "modality-simplex", "k": k, "delta": delta, "alpha": a,
+            "margin": delta ** 2 * (1 - a) / 2, "b_rel": delta ** 2 * (1 + a) / 2 - (1 - delta ** 2) / (k - 1)}
+    return Configuration.from_array(X, graph, meta, normalize=True)
+
+
+def adapters(config: Configuration, delta: float) -> Configuration:
+    r"""Locked/trainable adapters: A_l(u) = (delta u, sqrt(1-delta^2)), A_t(v) = (delta v, -sqrt(1-delta^2)).
+
+    <A_l(u), A_t(v)> = delta^2 <u, v> - (1 - delta^2), so an (m, b_rel)-constellation becomes a
+    (delta^2 m, delta^2 b_rel - (1 - delta^2))-constellation in one more dimension.
+    """
+    if config.M != 2:
+        raise ConfigurationError("adapters need a two-modality configuration")
+    if not (0 < delta < 1):
+        raise ConfigurationError(f"adapters need 0 < delta < 1, got {delta}")
+    s = math.sqrt(1 - delta ** 2)
+    N = config.N
+    U = np.hstack([delta * config.U, np.full((N, 1), s)])
+    V = np.hstack([delta * config.V, np.full((N, 1), -s)])
+    m, b, exact = _source_values(config)
+    meta = {"kind": "adapters", "delta": delta, "margin": delta ** 2 * m, "b_rel": delta ** 2 * b - (1 - delta ** 2),
+            "exact": exact}
+    return Configuration.from_array([U, V], None, meta, normalize=True)

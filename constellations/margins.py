@@ -1,0 +1,181 @@
+r"""Margin statistics of a configuration, computed in row blocks.
+
+For a configuration X of shape (M, N, d) and a graph G, with c_{kl}(i, j) = <X[k,i], X[l,j]>:
+
+.. math::
+
+    \mathrm{pos} = \min_{(k,l)\in G}\min_i c_{kl}(i,i), \qquad
+    \mathrm{neg} = \max_{(k,l)\in G}\max_{i\ne j} c_{kl}(i,j),
+
+    m^* = (\mathrm{pos} - \mathrm{neg})/2 \quad\text{(half the gap)}, \qquad
+    b^*_{\mathrm{rel}} = (\mathrm{pos} + \mathrm{neg})/2 .
+
+X is an (m, b_rel)-constellation for every m <= m* (with b_rel = b*_rel) and is a
+constellation iff m* >= 0.  Everything is computed edge by edge in blocks of rows, so
+memory is O(block * N) and N = 20,000 never needs an N x N matrix per edge.
+
+These are plain float64 values.  For a bound that rounding cannot fake, use
+:func:`constellations.certify.certified_margin`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .configuration import Configuration, as_array
+from .graphs import Graph, parse_graph
+
+__all__ = ["EdgeMargin", "MarginStats", "margin_stats", "margin", "retrieval_accuracy", "block_rows",
+           "resolve"]
+
+#: Target number of float64 entries in one block of inner products (8 MiB).
+BLOCK_ENTRIES = 1 << 20
+
+
+@dataclass(frozen=True)
+class EdgeMargin:
+    """Margin statistics of one edge (k, l).
+
+    ``pos_item`` is the i attaining ``pos``; ``neg_pair`` the (i, j), i != j, attaining ``neg``,
+    with i indexing modality k and j modality l.
+    """
+
+    edge: tuple[int, int]
+    pos: float
+    neg: float
+    margin: float
+    b_rel: float
+    pos_item: int
+    neg_pair: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class MarginStats:
+    """Overall margin statistics (see the module docstring for the formulas).
+
+    Attributes
+    ----------
+    pos, neg : float
+        Minimum matched and maximum non-matched inner product over all edges.
+    margin : float
+        m* = (pos - neg)/2, half the gap.
+    b_rel : float
+        b*_rel = (pos + neg)/2.
+    per_edge : tuple of EdgeMargin
+    worst_pos : (k, l, i)
+        Edge and item attaining ``pos``.
+    worst_neg : (k, l, i, j)
+        Edge and pair attaining ``neg`` (i in modality k, j in modality l).
+    """
+
+    pos: float
+    neg: float
+    margin: float
+    b_rel: float
+    per_edge: tuple
+    worst_pos: tuple
+    worst_neg: tuple
+
+    @property
+    def is_constellation(self) -> bool:
+        return self.margin >= 0
+
+
+def resolve(X, graph=None, *, normalize: bool = False) -> tuple[np.ndarray, Graph]:
+    """Return the validated (M, N, d) array and graph of a Configuration or array."""
+    if isinstance(X, Configuration):
+        return X.X, parse_graph(graph if graph is not None else X.graph, X.M)
+    A = as_array(X, normalize=normalize)
+    return A, parse_graph(graph, A.shape[0])
+
+
+def block_rows(N: int, entries: int = BLOCK_ENTRIES) -> int:
+    """Rows per block so that one (rows, N) block holds about ``entries`` numbers."""
+    return int(max(1, min(N, entries // max(N, 1))))
+
+
+def _edge_stats(A: np.ndarray, B: np.ndarray, block: int):
+    """Min of diag(A B^T) and max/argmax of the off-diagonal entries, blockwise."""
+    N = A.shape[0]
+    diag = np.einsum("nd,nd->n", A, B)
+    i_pos = int(np.argmin(diag))
+    neg, neg_pair = -np.inf, (0, 1)
+    for a in range(0, N, block):
+        b = min(N, a + block)
+        G = A[a:b] @ B.T
+        r = np.arange(b - a)
+        G[r, a + r] = -np.inf
+        flat = int(np.argmax(G))
+        i, j = divmod(flat, N)
+        if G[i, j] > neg:
+            neg, neg_pair = float(G[i, j]), (a + i, j)
+    return float(diag[i_pos]), i_pos, neg, neg_pair
+
+
+def margin_stats(X, graph=None, *, block: int | None = None) -> MarginStats:
+    """Compute pos, neg, m*, b*_rel overall and per edge, and the pairs attaining them.
+
+    Parameters
+    ----------
+    X : Configuration or array_like, shape (M, N, d)
+        Unit rows (validated with :func:`~constellations.configuration.as_array`).
+    graph : Graph or str, optional
+        Defaults to the configuration's graph, else complete.
+    block : int, optional
+        Rows per block (default keeps each block near 8 MiB).
+
+    Returns
+    -------
+    MarginStats
+    """
+    A, G = resolve(X, graph)
+    N = A.shape[1]
+    block = block or block_rows(N)
+    edges = []
+    for k, l in G.edges:
+        pos, i_pos, neg, pair = _edge_stats(A[k], A[l], block)
+        edges.append(EdgeMargin((k, l), pos, neg, (pos - neg) / 2, (pos + neg) / 2, i_pos, pair))
+    ep = min(edges, key=lambda e: e.pos)
+    en = max(edges, key=lambda e: e.neg)
+    pos, neg = ep.pos, en.neg
+    return MarginStats(pos, neg, (pos - neg) / 2, (pos + neg) / 2, tuple(edges),
+                       (*ep.edge, ep.pos_item), (*en.edge, *en.neg_pair))
+
+
+def margin(X, graph=None) -> float:
+    """The margin m* = (pos - neg)/2 (half the gap) of a configuration."""
+    return margin_stats(X, graph).margin
+
+
+def retrieval_accuracy(X, graph=None, *, block: int | None = None) -> dict:
+    """Top-1 nearest-neighbour retrieval accuracy per edge and direction.
+
+    For the edge (k, l), ``acc[(k, l)]`` is the fraction of items i whose largest
+    <X[k,i], X[l,j]> over j is attained at j = i (ties count as failures unless i is the
+    first maximiser), and ``acc[(l, k)]`` the same with the roles swapped.  If m* > 0,
+    every accuracy is 1 (MATH.md, Corollary on retrieval).
+
+    Returns
+    -------
+    dict mapping (source, target) modality pairs to floats in [0, 1].
+    """
+    A, G = resolve(X, graph)
+    N = A.shape[1]
+    block = block or block_rows(N)
+    out = {}
+    for k, l in G.edges:
+        hits_kl = 0
+        col_max = np.full(N, -np.inf)
+        col_arg = np.zeros(N, dtype=np.int64)
+        for a in range(0, N, block):
+            b = min(N, a + block)
+            Gm = A[k][a:b] @ A[l].T
+            hits_kl += int(np.count_nonzero(np.argmax(Gm, axis=1) == np.arange(a, b)))
+            bm = Gm.max(axis=0)
+            better = bm > col_max
+            col_arg[better] = a + np.argmax(Gm[:, better], axis=0)
+            col_max[better] = bm[better]
+        out[(k, l)] = hits_kl / N
+        out[(l, k)] = int(np.count_nonzero(col_arg == np.arange(N))) / N
+    return out

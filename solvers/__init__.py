@@ -1,0 +1,1 @@
+"""Algorithms: search, polish, frozen-modality SOCP, training, certified bounds, tables."""

@@ -1,0 +1,457 @@
+r"""Multi-start search for maximal-margin constellations and spherical codes.
+
+Problem (MATH.md section 2): given N, d, M and a graph G, find unit vectors X[k, i] in R^d that
+maximise the margin m* = (pos - neg)/2 (half the gap); b_rel = (pos + neg)/2 is free.  With
+``tied=True`` every modality is the same code C (N x d), pos = 1 and the problem is the
+spherical-code (Tammes) problem: minimise the largest <C_i, C_j>.
+
+Method, per restart
+-------------------
+1. A random start (rows uniform on the sphere; the first restart uses ``init`` when given).
+2. **Beta continuation**: maximise the smoothed margin F_beta (:mod:`solvers.objective_numpy`),
+   a lower bound on m* within log(#terms)/beta, for an increasing sequence of beta.  Each stage is
+   L-BFGS (scipy, L-BFGS-B without bounds) on the product of spheres, in the projective
+   parametrisation x_i = y_i/|y_i|: the gradient in y is the Riemannian gradient divided by |y_i|, so
+   this is a retraction-based Riemannian L-BFGS; y is renormalised at every stage.
+3. The float64 margin of the result is recorded.
+
+Then the best few restarts are polished exactly (:func:`solvers.polish.polish`, a trust-region
+sequential LP that never lowers the margin) and the best is verified: ``margin`` and ``b_rel`` from
+:func:`constellations.margins.margin_stats`, ``margin_certified`` from
+:func:`constellations.certify.certified_margin` (a rigorous lower bound on the margin of the exactly
+normalised rows).
+
+In free mode (M >= 2 independent modalities) each random restart first solves the tied problem
+(a good basin for the free one: a code is a constellation) and then continues in the free
+variables at the last two betas; ``free_init="random"`` starts the free variables at random instead.
+
+Restarts draw their seeds from ``numpy.random.SeedSequence(seed).spawn``, so a run is reproducible
+whatever ``n_jobs`` is.  ``n_jobs > 1`` runs restarts in worker processes (spawned, one thread each).
+A time limit stops new restarts (and cuts a running one short); Ctrl-C returns the best result so far
+with ``interrupted=True``.  The library never prints: ``callback(done, total, best_margin)`` reports
+progress after each restart.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from constellations.configuration import Configuration, as_array, tied as tied_config
+from constellations.errors import ConfigurationError
+from constellations.graphs import parse_graph
+
+from .polish import code_margin, free_margin, polish
+
+__all__ = ["SearchResult", "search", "optimize", "default_schedule", "BACKENDS"]
+
+BACKENDS = ("auto", "numpy", "numba", "torch")
+
+#: Default beta continuation (times 1, for margins of order 0.1-0.5).
+DEFAULT_BETAS = (10.0, 40.0, 160.0, 640.0, 2560.0, 10240.0)
+
+
+def default_schedule(n: int, dim: int, tied: bool) -> tuple[float, ...]:
+    """The beta continuation used by :func:`search` (geometric, factor 4)."""
+    return DEFAULT_BETAS
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of :func:`search`.
+
+    Attributes
+    ----------
+    config : Configuration
+        The best configuration found (float64, unit rows; tied runs hold M copies of one code).
+    margin, b_rel : float
+        m* = (pos - neg)/2 (half the gap) and b*_rel in float64 (constellations.margins).
+    margin_certified : float
+        Rigorous lower bound on the margin (constellations.certify.certified_margin).
+    seconds : float
+        Wall-clock time of the whole search, verification included.
+    restarts : int
+        Restarts completed (a restart cut short by the time limit or an interrupt counts if it
+        produced a candidate).
+    seed : int
+    interrupted : bool
+        True if a KeyboardInterrupt ended the run early.
+    restart_margins : tuple of float
+        Float64 margin at the end of each completed restart, before polishing, in seed order.
+    polish_gain : float
+        Margin gained by the final polish (>= 0).
+    backend, device : str
+    tied : bool
+    time_limited : bool
+        True if the time limit stopped the run.
+    """
+
+    config: Configuration
+    margin: float
+    b_rel: float
+    margin_certified: float
+    seconds: float
+    restarts: int
+    seed: int
+    interrupted: bool
+    restart_margins: tuple = ()
+    polish_gain: float = 0.0
+    backend: str = "numpy"
+    device: str = "cpu"
+    tied: bool = False
+    time_limited: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n(self) -> int:
+        return self.config.N
+
+    @property
+    def dim(self) -> int:
+        return self.config.d
+
+    @property
+    def modalities(self) -> int:
+        return self.config.M
+
+
+# --------------------------------------------------------------------------- kernels
+
+def _resolve_backend(backend: str, device: str, n: int, dim: int):
+    if backend not in BACKENDS:
+        raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if device != "cpu" and backend not in ("auto", "torch"):
+        raise ConfigurationError(f"device {device!r} needs the torch backend, not {backend!r}")
+    if backend == "auto":
+        if device != "cpu":
+            backend = "torch"
+        elif n * n * max(dim, 8) > 2e7:
+            backend = "numpy"  # BLAS blocks win at large N
+        else:
+            backend = "numba"
+    return backend
+
+
+def _kernel(backend: str, device: str):
+    if backend == "numpy":
+        from .objective_numpy import value_and_grad
+        return value_and_grad
+    if backend == "numba":
+        from .objective_numba import value_and_grad
+        return value_and_grad
+    from .objective_torch import value_and_grad as vg
+
+    def torch_vg(X, beta, edges=None, *, block=None):
+        return vg(X, beta, edges, block=block, device=device)
+    return torch_vg
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _normalize(X):
+    return X / np.linalg.norm(X, axis=-1, keepdims=True)
+
+
+def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 400, deadline: float | None = None,
+             holder: dict | None = None):
+    """Maximise F_beta for each beta in turn from unit rows X (free (M,N,d) or tied (N,d)).
+
+    L-BFGS on y with x = y/|y| (see the module docstring).  Stops early at ``deadline``
+    (``time.time()`` seconds) and returns the current iterate; ``holder["X"]`` always holds the
+    latest evaluated point (used to salvage a run on interrupt).
+    """
+    if kernel is None:
+        from .objective_numpy import value_and_grad as kernel
+    X = _normalize(np.array(X, dtype=np.float64))
+    shape = X.shape
+    holder = {} if holder is None else holder
+    holder["X"] = X
+    for beta in betas:
+        def fun(y, beta=beta):
+            if deadline is not None and time.time() > deadline:
+                raise _Deadline
+            Y = y.reshape(shape)
+            nrm = np.linalg.norm(Y, axis=-1, keepdims=True)
+            Xc = Y / nrm
+            F, G = kernel(Xc, beta, edges)
+            holder["X"] = Xc
+            return -F, (-G / nrm).ravel()
+        try:
+            res = minimize(fun, X.ravel(), jac=True, method="L-BFGS-B",
+                           options={"maxiter": maxiter, "gtol": 1e-12, "ftol": 1e-15, "maxcor": 20})
+            X = _normalize(res.x.reshape(shape))
+        except _Deadline:
+            return holder["X"], True
+        holder["X"] = X
+    return X, False
+
+
+# --------------------------------------------------------------------------- restarts
+
+def _margin_of(X, edges):
+    return code_margin(X) if X.ndim == 2 else free_margin(X, edges)
+
+
+def _restart(spec: dict, seed_seq, start, deadline, holder=None):
+    """One restart; returns (X, margin, timed_out)."""
+    kernel = _kernel(spec["backend"], spec["device"])
+    betas = spec["betas"]
+    n, dim, M, edges, tied = spec["n"], spec["dim"], spec["M"], spec["edges"], spec["tied"]
+    rng = np.random.default_rng(seed_seq)
+    if start is not None:  # warm start: skip the soft stages that would wash it out
+        X0 = start
+        stages = betas[-2:]
+        X, late = optimize(X0, stages, edges if not tied else None, kernel=kernel, deadline=deadline,
+                           holder=holder)
+        m0, m1 = _margin_of(X0, edges), _margin_of(X, edges)
+        return (X, m1, late) if m1 >= m0 else (np.array(X0), m0, late)
+    if tied:
+        X, late = optimize(rng.standard_normal((n, dim)), betas, kernel=kernel, deadline=deadline,
+                           holder=holder)
+        return X, code_margin(X), late
+    if spec["free_init"] == "tied":
+        C, late = optimize(rng.standard_normal((n, dim)), betas, kernel=kernel, deadline=deadline,
+                           holder=holder)
+        X0 = np.broadcast_to(C, (M, n, dim)).copy()
+        if not late:
+            X0 = _normalize(X0 + spec["jitter"] * rng.standard_normal(X0.shape))
+            X, late = optimize(X0, betas[-2:], edges, kernel=kernel, deadline=deadline, holder=holder)
+            mt = free_margin(np.broadcast_to(C, (M, n, dim)), edges)
+            mX = free_margin(X, edges)
+            if mX < mt:
+                X, mX = np.broadcast_to(C, (M, n, dim)).copy(), mt
+            return X, mX, late
+        return X0, free_margin(X0, edges), late
+    X, late = optimize(rng.standard_normal((M, n, dim)), betas, edges, kernel=kernel, deadline=deadline,
+                       holder=holder)
+    return X, free_margin(X, edges), late
+
+
+def _worker_init():
+    try:
+        import numba
+        numba.set_num_threads(1)
+    except Exception:  # pragma: no cover - numba missing or already configured
+        pass
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except Exception:  # pragma: no cover
+        pass
+
+
+def _worker(spec, seed_seq, start, deadline):
+    return _restart(spec, seed_seq, start, deadline)
+
+
+# --------------------------------------------------------------------------- driver
+
+def _check(n, dim, modalities, restarts, time_limit, n_jobs):
+    for name, v, lo in (("n", n, 2), ("dim", dim, 1), ("modalities", modalities, 2)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise ConfigurationError(f"{name} must be an integer, got {v!r}")
+        if v < lo:
+            raise ConfigurationError(f"{name} must be >= {lo}, got {v}")
+    if restarts is not None and (int(restarts) != restarts or restarts < 1):
+        raise ConfigurationError(f"restarts must be a positive integer, got {restarts!r}")
+    if time_limit is not None:
+        if not (isinstance(time_limit, (int, float, np.number)) and math.isfinite(time_limit)) or time_limit < 0:
+            raise ConfigurationError(f"time limit must be a finite number >= 0 seconds, got {time_limit!r}")
+    if restarts is None and time_limit is None:
+        raise ConfigurationError("give restarts, a time limit or both")
+    if int(n_jobs) != n_jobs or n_jobs < 1:
+        raise ConfigurationError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+
+
+def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = False, restarts: int | None = 8,
+           time_limit: float | None = None, seed: int = 0, device: str = "cpu", backend: str = "auto",
+           init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 3,
+           free_init: str = "tied", jitter: float = 1e-3, polish_time: float | None = None) -> SearchResult:
+    """Search for an (N, d, M) constellation of maximal margin (see the module docstring).
+
+    Parameters
+    ----------
+    n, dim, modalities : int
+        N >= 2 items, dimension d >= 1, M >= 2 modalities.
+    graph : Graph or str, optional
+        Synchronisation graph (default complete).
+    tied : bool
+        All modalities equal: the spherical-code problem.
+    restarts : int or None
+        Number of restarts; None means "until the time limit".
+    time_limit : float, optional
+        Seconds for the whole run (>= 0).  About 85% goes to restarts, the rest to polishing.
+    seed : int
+    device : str
+        "cpu" or a torch device such as "cuda" (then the torch backend runs the kernel there).
+    backend : {"auto", "numpy", "numba", "torch"}
+    init : Configuration or array (M, N, d), optional
+        Starting point of the first restart.  The result is never worse than ``init``.
+    n_jobs : int
+        1: in-process, single process.  k > 1: k spawned worker processes.
+    callback : callable(done, total, best_margin), optional
+    betas : sequence of float, optional
+        Beta continuation (default :data:`DEFAULT_BETAS`).
+    polish_top : int
+        How many of the best restarts to polish.
+    free_init : {"tied", "random"}
+        Start of free restarts: a tied code (then freed) or independent random rows.
+
+    Returns
+    -------
+    SearchResult
+
+    Raises
+    ------
+    ConfigurationError
+        n < 2, dim < 1, modalities < 2, negative time limit, bad restarts/n_jobs/backend, or an
+        ``init`` of the wrong shape.
+    """
+    t_start = time.time()
+    _check(n, dim, modalities, restarts, time_limit, n_jobs)
+    n, dim, modalities = int(n), int(dim), int(modalities)
+    G = parse_graph(graph, modalities)
+    edges = [tuple(e) for e in G.edges]
+    if free_init not in ("tied", "random"):
+        raise ConfigurationError(f"free_init must be 'tied' or 'random', got {free_init!r}")
+    backend = _resolve_backend(backend, device, n, dim)
+    betas = tuple(float(b) for b in (betas or default_schedule(n, dim, tied)))
+    if not betas or min(betas) <= 0:
+        raise ConfigurationError("betas must be positive")
+    start = None
+    if init is not None:
+        A = init.X if isinstance(init, Configuration) else as_array(init, normalize=True)
+        if A.shape != (modalities, n, dim):
+            raise ConfigurationError(f"init has shape {A.shape}, expected (M, N, d) = {(modalities, n, dim)}")
+        start = np.array(A[0]) if tied else np.array(A)
+        if tied:  # the best single modality as the code
+            start = max((np.array(A[k]) for k in range(modalities)), key=code_margin)
+    spec = dict(n=n, dim=dim, M=modalities, edges=edges, tied=tied, backend=backend, device=device,
+                betas=betas, free_init=free_init, jitter=float(jitter))
+    n_total = restarts
+    seeds = np.random.SeedSequence(seed)
+    deadline = None if time_limit is None else t_start + 0.85 * float(time_limit)
+    results = {}  # index -> (X, margin)
+    interrupted = time_limited = False
+    holder: dict = {}
+    durations = []
+
+    def more(i):
+        if restarts is not None and i >= restarts:
+            return False
+        if deadline is not None:
+            est = float(np.median(durations)) if durations else 0.0
+            return time.time() + 0.5 * est < deadline or i == 0
+        return True
+
+    def best_margin():
+        return max((m for _, m in results.values()), default=-np.inf)
+
+    try:
+        if n_jobs == 1:
+            i = 0
+            while more(i):
+                t0 = time.time()
+                ss = seeds.spawn(1)[0]
+                X, m, late = _restart(spec, ss, start if i == 0 else None, deadline, holder)
+                results[i] = (X, m)
+                durations.append(time.time() - t0)
+                i += 1
+                if callback is not None:
+                    callback(i, n_total, best_margin())
+                if late:
+                    time_limited = True
+                    break
+        else:
+            import multiprocessing as mp
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=int(n_jobs), mp_context=ctx, initializer=_worker_init) as ex:
+                pending = {}
+                i = 0
+                try:
+                    while True:
+                        while len(pending) < n_jobs and more(i):
+                            fut = ex.submit(_worker, spec, seeds.spawn(1)[0], start if i == 0 else None, deadline)
+                            pending[fut] = (i, time.time())
+                            i += 1
+                        if not pending:
+                            break
+                        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            j, t0 = pending.pop(fut)
+                            X, m, late = fut.result()
+                            results[j] = (X, m)
+                            durations.append(time.time() - t0)
+                            time_limited |= late
+                            if callback is not None:
+                                callback(len(results), n_total, best_margin())
+                except BaseException:
+                    for fut in pending:
+                        fut.cancel()
+                    ex.shutdown(wait=False, cancel_futures=True)
+                    raise
+    except KeyboardInterrupt:
+        interrupted = True
+        if "X" in holder and len(results) == 0:
+            X = np.array(holder["X"])
+            results[len(results)] = (X, _margin_of(X, edges))
+    if deadline is not None and time.time() >= deadline:
+        time_limited = True
+    if not results:
+        # nothing finished (interrupted before any iterate): fall back to the start or a random point
+        if start is not None:
+            X = start
+        else:
+            rng = np.random.default_rng(seeds.spawn(1)[0])
+            X = _normalize(rng.standard_normal((n, dim) if tied else (modalities, n, dim)))
+        results[0] = (X, _margin_of(X, edges))
+    restart_margins = tuple(float(results[j][1]) for j in sorted(results))
+
+    # polish the best few (distinct margins), within what is left of the time limit
+    order = sorted(results, key=lambda j: -results[j][1])
+    best_X, best_m = results[order[0]]
+    gain = 0.0
+    if not interrupted and polish_top > 0:
+        seen = []
+        for j in order:
+            if len(seen) >= polish_top:
+                break
+            X, m = results[j]
+            if any(abs(m - s) < 1e-9 for s in seen):
+                continue
+            seen.append(m)
+            budget = polish_time
+            if time_limit is not None:
+                left = t_start + float(time_limit) - time.time()
+                if left <= 0:
+                    break
+                budget = left if budget is None else min(budget, left)
+            try:
+                pr = polish(X, None if tied else edges, tied=tied, time_limit=budget)
+            except KeyboardInterrupt:
+                interrupted = True
+                break
+            if pr.margin > best_m:
+                gain = pr.margin - results[order[0]][1]
+                best_X, best_m = pr.X, pr.margin
+    if tied:
+        config = tied_config(best_X, modalities, G)
+    else:
+        config = Configuration.from_array(best_X, G)
+    config = config.with_meta(method="search", n=n, dim=dim, modalities=modalities, tied=tied, seed=seed,
+                              backend=backend)
+    from constellations.certify import certified_margin
+    from constellations.margins import margin_stats
+    st = margin_stats(config)
+    cert = certified_margin(config)
+    return SearchResult(config=config, margin=float(st.margin), b_rel=float(st.b_rel),
+                        margin_certified=float(cert.margin_cert), seconds=time.time() - t_start,
+                        restarts=len(restart_margins), seed=seed, interrupted=interrupted,
+                        restart_margins=restart_margins, polish_gain=float(max(gain, 0.0)), backend=backend,
+                        device=device, tied=tied, time_limited=time_limited)

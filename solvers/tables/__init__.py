@@ -1,0 +1,20 @@
+"""Margin tables: grids of independent searches, an embedded resumable store, and their runner.
+
+- :mod:`~solvers.tables.grid`: :class:`Cell`, :func:`make_grid` (cells and their store keys);
+- :mod:`~solvers.tables.store`: :class:`TableStore` (SQLite, WAL, one transaction per cell,
+  improve-never-worsen, corrupt files refused and left untouched);
+- :mod:`~solvers.tables.runner`: :func:`run_table` (in-process, local ``dask.distributed``
+  cluster, or an existing scheduler; only the client writes the store).
+
+Formatting (Markdown, CSV, JSON, plots) is the CLI's job: ``cli/table.py``.
+"""
+from .grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
+from .runner import (CELL_FUNCTIONS, Progress, RunSummary, construction_cell, default_workers, finish_cell,
+                     resolve_cell_function, run_table, search_cell, upper_bound)
+from .store import CellResult, StoredCell, StoreError, TableStore, default_store_path
+
+__all__ = [
+    "Cell", "TableGridError", "cell_seed", "make_grid", "parse_int_list", "CELL_FUNCTIONS", "Progress",
+    "RunSummary", "construction_cell", "default_workers", "finish_cell", "resolve_cell_function", "run_table",
+    "search_cell", "upper_bound", "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
+]

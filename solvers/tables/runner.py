@@ -1,0 +1,428 @@
+"""Running the cells of a margin table: in-process, on a local Dask cluster, or on a remote one.
+
+Execution
+---------
+- ``workers=1`` (and no scheduler): every cell runs in this process, one after the other,
+  with no Dask import at all (for debugging and profiling).
+- default: a local ``dask.distributed`` cluster with one single-threaded worker *process*
+  per core (``os.cpu_count()`` or ``workers``).
+- ``scheduler="tcp://host:port"``: the same tasks on an existing Dask cluster.
+
+In every mode the workers only compute: each returns a :class:`~solvers.tables.store.CellResult`
+(plain numbers and the configuration as ``.npz`` bytes) to the client, and only the client
+writes the store, one transaction per finished cell, as soon as the cell finishes.  Interrupting
+a run (Ctrl-C, SIGTERM, SIGKILL) therefore loses at most the cells in flight; re-running fills
+in only the missing cells (:meth:`TableStore.pending`).
+
+Cell functions
+--------------
+A cell function maps a :class:`~solvers.tables.grid.Cell` to a ``CellResult``.  Two are built in:
+
+- :func:`search_cell` (``"search"``): ``solvers.search.search`` on the cell, re-verified here in
+  float64 with :func:`constellations.certify.certified_margin`, plus the certified ceiling
+  :func:`solvers.bounds.margin_upper`.
+- :func:`construction_cell` (``"construction"``): a fast, honest baseline: the best *tied*
+  code available from :mod:`constellations.constructions` (simplex, cross-polytope, polygon,
+  the classic polytopes and lattices, or the best of ``restarts`` random codes), used for every
+  modality.  A tied code with max inner product c is a constellation with m = (1 - c)/2 on any
+  graph, so this is a valid lower bound for every cell.
+
+``"module:function"`` names any other importable cell function.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+
+from constellations.errors import ConstellationsError
+
+from .grid import Cell
+from .store import CellResult, TableStore, config_to_blob
+
+__all__ = ["run_table", "RunSummary", "Progress", "search_cell", "construction_cell", "finish_cell",
+           "resolve_cell_function", "upper_bound", "solver_version", "CELL_FUNCTIONS", "default_workers"]
+
+
+class RunnerError(ConstellationsError, ValueError):
+    """Bad execution parameters (workers, scheduler address, unknown cell function)."""
+
+
+def solver_version() -> str:
+    try:
+        from constellations import __version__
+    except ImportError:  # pragma: no cover
+        __version__ = "unknown"
+    return f"constellations {__version__}"
+
+
+def default_workers() -> int:
+    """One worker per core available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------------------- bounds
+
+def _simplex_upper(n: int) -> float:
+    """Theorem 3.4: m <= N/(2(N-1)) for every constellation; rounded up, so it stays a bound."""
+    q = Fraction(n, 2 * (n - 1))
+    x = float(q)
+    return x if Fraction(x) >= q else math.nextafter(x, math.inf)
+
+
+@functools.lru_cache(maxsize=4096)
+def upper_bound(n: int, dim: int) -> tuple[float, str]:
+    """The certified margin ceiling of an (N, d) cell: ``(value, method)``.
+
+    The smaller of ``solvers.bounds.margin_upper(n, dim).value`` (the spherical-code sandwich,
+    MATH.md 5.2, valid for every M, graph and b_rel) and Theorem 3.4's N/(2(N-1)) (exact,
+    rounded up).  If the bounds module is not installed, only Theorem 3.4 is used and the
+    method says so.
+    """
+    best, method = _simplex_upper(n), "theorem-3.4"
+    try:
+        from solvers.bounds import margin_upper
+    except ImportError:
+        return best, method + " (solvers.bounds unavailable)"
+    b = margin_upper(n, dim)
+    value = float(b.value)
+    if value < best:
+        best, method = value, str(getattr(b, "method", "margin_upper"))
+    return best, method
+
+
+# -------------------------------------------------------------------------------- cell functions
+
+def finish_cell(cell: Cell, X, *, solver: str, restarts: int, seconds: float, meta: dict | None = None) -> CellResult:
+    """Re-verify a found configuration ``X`` (M, N, d) in float64, attach bounds, build the result.
+
+    The margin, b_rel and certified margin are computed here from ``X`` on the cell's graph;
+    nothing reported by the solver is trusted.
+    """
+    from constellations.certify import certified_margin
+    from constellations.configuration import as_array
+    from constellations.graphs import parse_graph
+
+    X = as_array(X, normalize=True)
+    if X.shape[1:] != (cell.n, cell.dim) or X.shape[0] != cell.modalities:
+        raise ValueError(f"{cell.label}: the solver returned shape {X.shape}, expected "
+                         f"{(cell.modalities, cell.n, cell.dim)}")
+    graph = parse_graph(cell.graph, cell.modalities)
+    cert = certified_margin(X, graph)
+    upper, method = upper_bound(cell.n, cell.dim)
+    info = {"cell": list(cell.key), "solver": solver, "seed": cell.seed, "margin": cert.margin,
+            "b_rel": cert.b_rel, "margin_cert": cert.margin_cert, **(meta or {})}
+    return CellResult.for_cell(
+        cell, margin=float(cert.margin), b_rel=float(cert.b_rel), margin_cert=float(cert.margin_cert),
+        margin_upper=upper, upper_method=method, restarts=int(restarts), seconds=float(seconds), seed=int(cell.seed),
+        solver=solver, solver_version=solver_version(), config=config_to_blob(X, graph.spec, info))
+
+
+def search_cell(cell: Cell) -> CellResult:
+    """Run ``solvers.search.search`` on one cell (time limit ``cell.time_limit``, seed ``cell.seed``)."""
+    from solvers.search import search
+
+    t0 = time.perf_counter()
+    res = search(cell.n, cell.dim, cell.modalities, None if cell.tied else cell.graph, tied=cell.tied,
+                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed)
+    seconds = time.perf_counter() - t0
+    X = np.asarray(res.config.X)
+    if cell.tied and X.shape[0] != cell.modalities:  # a search may return a single code per modality count
+        X = np.broadcast_to(X[0], (cell.modalities,) + X.shape[1:])
+    return finish_cell(cell, X, solver="search", restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
+                       meta={"interrupted": bool(getattr(res, "interrupted", False))})
+
+
+def _construction_candidates(n: int, dim: int):
+    from constellations import constructions as C
+
+    if n <= dim + 1:
+        yield "simplex", C.simplex_code(n, dim)
+    if n <= 2 * dim:
+        yield "cross-polytope", C.cross_polytope_code(n, dim)
+    if dim >= 2:
+        yield "polygon", C.polygon_code(n, dim)
+    fixed = (("icosahedron", C.icosahedron_code), ("24-cell", C.cell24_code), ("clebsch", C.clebsch_code),
+             ("schlafli", C.schlafli_code), ("gosset", C.gosset_code), ("600-cell", C.cell600_code),
+             ("e8", C.e8_code))
+    for name, build in fixed:
+        P = build()
+        if P.shape[1] <= dim and P.shape[0] >= n:  # a subset of a code is a code (c can only drop)
+            yield name, np.hstack([P[:n], np.zeros((n, dim - P.shape[1]))])
+
+
+def construction_cell(cell: Cell) -> CellResult:
+    """The best tied construction for the cell (see the module docstring); fast and deterministic."""
+    from constellations.constructions import code_max_inner_product, random_code
+
+    t0 = time.perf_counter()
+    best_name, best, best_c = None, None, math.inf
+    for name, P in _construction_candidates(cell.n, cell.dim):
+        c = code_max_inner_product(P)
+        if c < best_c:
+            best_name, best, best_c = name, P, c
+    rng_seed = np.random.SeedSequence(cell.seed)
+    for r, child in enumerate(rng_seed.spawn(cell.restarts)):
+        P = random_code(cell.n, cell.dim, seed=int(child.generate_state(1)[0]))
+        c = code_max_inner_product(P)
+        if c < best_c:
+            best_name, best, best_c = f"random #{r}", P, c
+        if cell.time_limit is not None and time.perf_counter() - t0 > cell.time_limit:
+            break
+    X = np.broadcast_to(best, (cell.modalities,) + best.shape)
+    return finish_cell(cell, X, solver="construction", restarts=cell.restarts, seconds=time.perf_counter() - t0,
+                       meta={"construction": best_name})
+
+
+CELL_FUNCTIONS: dict[str, Callable[[Cell], CellResult]] = {"search": search_cell, "construction": construction_cell}
+
+
+def resolve_cell_function(spec) -> Callable[[Cell], CellResult]:
+    """``"search"``, ``"construction"``, ``"package.module:function"`` or a callable."""
+    if callable(spec):
+        return spec
+    if spec in CELL_FUNCTIONS:
+        return CELL_FUNCTIONS[spec]
+    if isinstance(spec, str) and ":" in spec:
+        mod, _, name = spec.partition(":")
+        try:
+            fn = getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError) as exc:
+            raise RunnerError(f"cannot load cell function {spec!r}: {exc}") from None
+        if not callable(fn):
+            raise RunnerError(f"{spec!r} is not callable")
+        return fn
+    raise RunnerError(f"unknown solver {spec!r}; use {', '.join(CELL_FUNCTIONS)} or module:function")
+
+
+# ------------------------------------------------------------------------------------- running
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report, sent after each finished (or failed) cell and once at the start.
+
+    ``done + running + left == total`` (``done`` counts skipped cells); ``status`` is ``"start"``,
+    ``"running"`` (in-process: ``cell`` starts), ``"new"``, ``"improved"``, ``"kept"`` or ``"failed"``; ``result`` is the finished cell's result (None at the start or
+    on failure).
+    """
+
+    total: int
+    done: int
+    running: int
+    left: int
+    skipped: int
+    status: str
+    cell: Cell | None = None
+    result: CellResult | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did.
+
+    Attributes
+    ----------
+    cells : int
+        Cells asked for.
+    skipped : int
+        Cells already in the store with enough effort (not recomputed).
+    new, improved, kept : int
+        Computed cells that were missing / beat the stored margin / did not.
+    failed : tuple of (label, message)
+        Cells whose cell function raised; the store is untouched for them.
+    interrupted : bool
+        The run was stopped (KeyboardInterrupt) before every cell finished.
+    seconds : float
+        Wall time of the run.
+    workers : int
+        Worker processes used (1 in-process; the scheduler's count on a remote cluster).
+    mode : str
+        ``"in-process"``, ``"local-dask"`` or ``"scheduler"``.
+    """
+
+    cells: int
+    skipped: int
+    new: int
+    improved: int
+    kept: int
+    failed: tuple = ()
+    interrupted: bool = False
+    seconds: float = 0.0
+    workers: int = 1
+    mode: str = "in-process"
+
+    @property
+    def computed(self) -> int:
+        return self.new + self.improved + self.kept
+
+
+def _cost(cell: Cell) -> float:
+    """A rough relative cost, to start the slowest cells first (longest-processing-time order)."""
+    edges = cell.modalities * (cell.modalities - 1) // 2 if not cell.tied else 1
+    return (cell.time_limit or 1.0) * 1e9 + cell.n * cell.n * cell.dim * edges
+
+
+class _Tally:
+    def __init__(self, total, skipped, progress):
+        self.total, self.skipped, self.progress = total, skipped, progress
+        self.counts = {"new": 0, "improved": 0, "kept": 0}
+        self.failed = []
+        self.done = 0
+
+    def emit(self, status, running, cell=None, result=None, error=None):
+        if self.progress is not None:
+            left = self.total - self.done - running
+            self.progress(Progress(self.total, self.done, running, left, self.skipped, status, cell, result, error))
+
+    def finished(self, store, cell, result, running):
+        if result.key != cell.key:
+            raise ValueError(f"cell function returned key {result.key} for cell {cell.key}")
+        status = store.record(result)
+        self.counts[status] += 1
+        self.done += 1
+        self.emit(status, running, cell, result)
+
+    def failure(self, cell, exc, running):
+        msg = f"{type(exc).__name__}: {exc}"
+        self.failed.append((cell.label, msg))
+        self.done += 1
+        self.emit("failed", running, cell, None, msg)
+
+
+def run_table(cells, store: TableStore, *, cell_function="search", workers: int | None = None,
+              scheduler: str | None = None, force: bool = False,
+              progress: Callable[[Progress], None] | None = None, client=None) -> RunSummary:
+    """Compute the cells that the store lacks and record each one as soon as it finishes.
+
+    Parameters
+    ----------
+    cells : list of Cell
+        From :func:`~solvers.tables.grid.make_grid`.
+    store : TableStore
+        Written only by this (client) process.
+    cell_function : str or callable
+        See :func:`resolve_cell_function`. Must be importable by the workers (module-level).
+    workers : int, optional
+        1: in-process, no Dask. None: one local worker process per core. k > 1: k local workers.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:port``); ``workers`` is then ignored.
+    force : bool
+        Recompute every cell, even those stored with enough effort (never worsens them).
+    progress : callable, optional
+        Called with a :class:`Progress` at the start and after every finished cell.
+    client : distributed.Client, optional
+        Use this client instead of creating one (the caller closes it).
+
+    Returns
+    -------
+    RunSummary
+        On KeyboardInterrupt the finished cells are already stored and ``interrupted`` is True.
+    """
+    t0 = time.perf_counter()
+    fn = resolve_cell_function(cell_function)
+    cells = list(cells)
+    if workers is not None and (int(workers) != workers or workers < 1):
+        raise RunnerError(f"workers must be a positive integer, got {workers}")
+    todo = list(cells) if force else store.pending(cells)
+    tally = _Tally(len(cells), len(cells) - len(todo), progress)
+    tally.done = tally.skipped
+    in_process = client is None and scheduler is None and (workers == 1)
+    mode = "in-process" if in_process else ("scheduler" if (scheduler or client is not None) else "local-dask")
+    n_workers = 1
+    interrupted = False
+    if not todo:
+        tally.emit("start", 0)
+    elif in_process:
+        tally.emit("start", 0)
+        try:
+            for cell in todo:
+                tally.emit("running", 1, cell)
+                try:
+                    result = fn(cell)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the table
+                    tally.failure(cell, exc, 0)
+                    continue
+                tally.finished(store, cell, result, 0)
+        except KeyboardInterrupt:
+            interrupted = True
+    else:
+        interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client)
+    return RunSummary(cells=len(cells), skipped=tally.skipped, new=tally.counts["new"],
+                      improved=tally.counts["improved"], kept=tally.counts["kept"], failed=tuple(tally.failed),
+                      interrupted=interrupted, seconds=time.perf_counter() - t0, workers=n_workers, mode=mode)
+
+
+def _run_dask(todo, store, fn, tally, workers, scheduler, client):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover
+        raise RunnerError(f"dask.distributed is not installed ({exc}); use --workers 1") from None
+    own_client = client is None
+    cluster = None
+    try:
+        if client is None:
+            if scheduler:
+                try:
+                    client = Client(scheduler, timeout="20s")
+                except (OSError, TimeoutError, ValueError) as exc:
+                    raise RunnerError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+            else:
+                n = default_workers() if workers is None else int(workers)
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=50)
+                client = Client(cluster)
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {}))) if not cluster else \
+            len(cluster.workers)
+        order = sorted(todo, key=_cost, reverse=True)
+        futures = {}
+        for cell in order:
+            fut = client.submit(fn, cell, pure=False, key=f"cell-{'-'.join(map(str, cell.key))}-{uuid.uuid4().hex[:8]}")
+            futures[fut] = cell
+        tally.emit("start", min(n_workers, len(order)))
+        pending = len(order)
+        interrupted = False
+        try:
+            for fut in as_completed(list(futures)):
+                cell = futures.pop(fut)
+                pending -= 1
+                running = min(n_workers, pending)
+                try:
+                    result = fut.result()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    tally.failure(cell, exc, running)
+                    continue
+                tally.finished(store, cell, result, running)
+        except KeyboardInterrupt:
+            interrupted = True
+            try:
+                client.cancel(list(futures))
+            except Exception:  # noqa: BLE001 - best effort while shutting down
+                pass
+        return interrupted, n_workers
+    finally:
+        if own_client and client is not None:
+            try:
+                client.close(timeout=10)
+            except Exception:  # noqa: BLE001
+                pass
+        if cluster is not None:
+            try:
+                cluster.close(timeout=10)
+            except Exception:  # noqa: BLE001
+                pass

@@ -1,0 +1,100 @@
+import math
+
+import numpy as np
+import pytest
+
+from constellations import ConfigurationError, margin_stats
+from constellations.constructions import (adapters, code_max_inner_product, construct, lift, modality_simplex,
+                                          random_code, simplex_code)
+
+CLOSED = [
+    ("simplex", 7, 6, 6 / (2 * 5)),
+    ("simplex", 3, 2, 1.0),
+    ("simplex", 4, 5, 5 / 8),
+    ("cross-polytope", 5, None, 0.5),
+    ("cross-polytope", 4, 7, 0.5),
+    ("polygon", 2, 7, math.sin(math.pi / 7) ** 2),
+    ("polygon", 3, 5, math.sin(math.pi / 5) ** 2),
+    ("icosahedron", 3, None, (1 - 1 / math.sqrt(5)) / 2),
+    ("24-cell", 4, None, 0.25),
+    ("600-cell", 4, None, (1 - math.cos(math.radians(36))) / 2),
+    ("e8", 8, None, 0.25),
+    ("clebsch", 5, None, 0.4),
+    ("schlafli", 6, None, 0.375),
+    ("gosset", 7, None, 1 / 3),
+]
+
+
+@pytest.mark.parametrize("kind, dim, n, m", CLOSED)
+def test_closed_form_margins(kind, dim, n, m):
+    c = construct(kind, dim, n)
+    s = margin_stats(c)
+    assert s.margin == pytest.approx(m, abs=1e-12)
+    assert c.meta["margin"] == pytest.approx(m, abs=1e-15)
+    assert s.b_rel == pytest.approx(c.meta["b_rel"], abs=1e-12)
+    assert np.allclose(np.linalg.norm(c.X, axis=-1), 1, atol=1e-15)
+
+
+def test_point_counts():
+    assert construct("600-cell", 4).N == 120
+    assert construct("e8", 8).N == 240
+    assert construct("schlafli", 6).N == 27 and construct("gosset", 7).N == 56
+
+
+@pytest.mark.parametrize("delta, phi", [(0.9, 0.0), (0.8, 0.3), (0.5, 0.5), (1.0, 0.0)])
+def test_construction1_lift(delta, phi):
+    base = construct("icosahedron", 3)
+    c = lift(base, delta, phi)
+    m, b = base.meta["margin"], base.meta["b_rel"]
+    s = margin_stats(c)
+    assert c.d == 5
+    assert s.margin == pytest.approx(delta ** 2 * m, abs=1e-12)
+    assert s.b_rel == pytest.approx(delta ** 2 * b + phi ** 2 - (1 - delta ** 2 - phi ** 2), abs=1e-12)
+
+
+@pytest.mark.parametrize("k, delta, base, dim", [(2, 0.8, "cross-polytope", 4), (3, 0.9, "simplex", 5),
+                                                 (4, 0.7, "icosahedron", 6), (5, 0.6, "24-cell", 8)])
+def test_construction2_modality_simplex(k, delta, base, dim):
+    n = 4 if base == "simplex" else None
+    c = construct("modality-simplex", dim, n, k, base=base, delta=delta)
+    alpha = c.meta["alpha"]
+    s = margin_stats(c)
+    assert c.M == k and c.d == dim
+    assert s.margin == pytest.approx(delta ** 2 * (1 - alpha) / 2, abs=1e-12)
+    assert s.b_rel == pytest.approx(delta ** 2 * (1 + alpha) / 2 - (1 - delta ** 2) / (k - 1), abs=1e-12)
+    for e in s.per_edge:  # every edge has the same margin
+        assert e.margin == pytest.approx(s.margin, abs=1e-12)
+
+
+def test_adapters_identity():
+    base = construct("polygon", 2, 5)
+    rng = np.random.default_rng(0)
+    for delta in (0.3, 0.7, 0.95):
+        c = adapters(base, delta)
+        G = c.U @ c.V.T
+        assert np.allclose(G, delta ** 2 * (base.U @ base.V.T) - (1 - delta ** 2), atol=1e-14)
+        assert margin_stats(c).margin == pytest.approx(delta ** 2 * base.meta["margin"], abs=1e-13)
+
+
+def test_random_code_is_seeded_and_unit():
+    a, b = random_code(10, 4, seed=3), random_code(10, 4, seed=3)
+    assert np.array_equal(a, b)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1)
+    assert code_max_inner_product(simplex_code(5, 4)) == pytest.approx(-0.25, abs=1e-15)
+
+
+@pytest.mark.parametrize("args", [("simplex", 3, 5), ("cross-polytope", 2, 5), ("e8", 7, None), ("nope", 3, 3),
+                                  ("simplex", 3, 1), ("polygon", 1, 5), ("icosahedron", 3, 13)])
+def test_impossible_parameters(args):
+    with pytest.raises(ConfigurationError):
+        construct(*args)
+
+
+def test_bad_lift_parameters():
+    base = construct("icosahedron", 3)
+    with pytest.raises(ConfigurationError):
+        lift(base, 0.9, 0.9)
+    with pytest.raises(ConfigurationError):
+        adapters(base, 1.5)
+    with pytest.raises(ConfigurationError):
+        modality_simplex(simplex_code(3, 2), 1, 0.5)
