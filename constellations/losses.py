@@ -35,9 +35,9 @@ from .configuration import as_array
 from .errors import ConfigurationError
 from .graphs import parse_graph
 
-__all__ = ["PARAMS", "REDUCTIONS", "softplus", "pair_loss", "sigmoid_loss", "loss_bound", "absolute_bias",
+__all__ = ["PARAMS", "REDUCTIONS", "softplus", "pair_loss", "pair_loss_grad", "sigmoid_loss", "loss_bound", "absolute_bias",
            "relative_bias", "adapt", "adapter_parameters", "delta_from_logit", "pair_loss_torch",
-           "sigmoid_loss_torch", "loss_from_gram"]
+           "sigmoid_loss_torch", "loss_from_gram", "affine_pair_loss"]
 
 PARAMS = ("relative", "absolute")
 REDUCTIONS = ("sum", "mean")
@@ -96,6 +96,41 @@ def pair_loss(U, V, t: float, bias: float, *, param: str = "relative", reduction
     return float(total / N ** 2 if reduction == "mean" else total)
 
 
+def _sigmoid(z):
+    """Logistic function without overflow: exp(-logaddexp(0, -z))."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(z, dtype=np.float64)))
+
+
+def pair_loss_grad(U, V, t: float, bias: float, *, param: str = "relative", reduction: str = "sum"):
+    """Gradient of :func:`pair_loss`, float64 NumPy reference for the torch kernels.
+
+    With P = dL/dz (P_ii = -sigmoid(-z_ii), P_ij = sigmoid(z_ij) for i != j) and G = U V^T:
+
+    - dL/dU = t P V and dL/dV = t P^T U (both parameterisations);
+    - relative (z = t (G - b_rel)): dL/dt = sum P (G - b_rel), dL/db_rel = -t sum P;
+    - absolute (z = t G - b): dL/dt = sum P G, dL/db = -sum P.
+
+    Returns (dU, dV, dt, dbias), divided by N^2 for ``reduction="mean"``.
+    """
+    _check(param, reduction, t)
+    U = np.asarray(U, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    if U.ndim != 2 or U.shape != V.shape:
+        raise ConfigurationError(f"U and V must have the same shape (N, d); got {U.shape} and {V.shape}")
+    G = U @ V.T
+    Z = t * (G - bias) if param == "relative" else t * G - bias
+    N = G.shape[0]
+    P = _sigmoid(Z)
+    np.fill_diagonal(P, -_sigmoid(-np.diag(Z)))
+    dU, dV = t * P @ V, t * P.T @ U
+    if param == "relative":
+        dt, db = float(np.sum(P * (G - bias))), float(-t * P.sum())
+    else:
+        dt, db = float(np.sum(P * G)), float(-P.sum())
+    c = 1.0 / N ** 2 if reduction == "mean" else 1.0
+    return dU * c, dV * c, dt * c, db * c
+
+
 def sigmoid_loss(X, t: float, bias: float, graph=None, *, param: str = "relative", reduction: str = "sum",
                  require_unit: bool = False) -> float:
     """Sum over the edges (k, l) of ``graph`` of :func:`pair_loss` (X[k], X[l]) with shared (t, bias).
@@ -152,29 +187,91 @@ def adapter_parameters(t: float, b_rel: float, delta: float) -> tuple[float, flo
 # --------------------------------------------------------------------------------------------- torch
 
 
+def affine_pair_loss(A, B, alpha, beta, reduction: str = "sum"):
+    r"""Fused batched torch kernel: the sigmoid loss with logits z_ij = alpha <A_i, B_j> + beta.
+
+    A, B have shape (S, N, d); alpha (> 0) and beta shape (S,); returns the (S,) losses
+    sum_i softplus(-z_ii) + sum_{i != j} softplus(z_ij) (divided by N^2 if ``reduction="mean"``).
+    Both parameterisations are affine in the Gram matrix: relative alpha = t, beta = -t b_rel;
+    absolute alpha = t, beta = -b (adapters only change alpha and beta).
+
+    Forward and backward are written out by hand (one batched product forward, two backward): with
+    y = s z (s = -1 on the diagonal, +1 off it), softplus(y) = max(y, 0) + log1p(exp(-|y|)) exactly, and
+    dL/dz = s sigmoid(y) =: P, so dL/dA = alpha P B, dL/dB = alpha P^T A, dL/dbeta = sum P,
+    dL/dalpha = sum P * <A_i, B_j>.  Tested against :func:`pair_loss` and against plain autograd.
+    """
+    return _affine_fn()(A, B, alpha, beta, reduction == "mean")
+
+
+_AFFINE = None
+
+
+def _affine_fn():
+    global _AFFINE
+    if _AFFINE is not None:
+        return _AFFINE.apply
+    import torch
+
+    class _AffineSigmoidLoss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, A, B, alpha, beta, mean):
+            S, N, _ = A.shape
+            Y = torch.baddbmm(beta[:, None, None].expand(S, N, N), A * alpha[:, None, None], B.transpose(1, 2))
+            Y.diagonal(dim1=1, dim2=2).neg_()  # y = s z
+            P = torch.sigmoid(Y)
+            e = Y.abs().neg_().exp_().log1p_()
+            loss = Y.clamp_min(0).sum(dim=(1, 2)) + e.sum(dim=(1, 2))
+            P.diagonal(dim1=1, dim2=2).neg_()  # P = dL/dz = s sigmoid(y)
+            sum_p = P.sum(dim=(1, 2))
+            scale = 1.0 / N ** 2 if mean else 1.0
+            ctx.save_for_backward(A, B, P, alpha, sum_p)
+            ctx.scale = scale
+            return loss * scale
+
+        @staticmethod
+        def backward(ctx, g):
+            A, B, P, alpha, sum_p = ctx.saved_tensors
+            g = g * ctx.scale
+            ga = (g * alpha)[:, None, None]
+            dA = dB = dalpha = None
+            if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
+                PB = torch.bmm(B.transpose(1, 2), P.transpose(1, 2)).transpose(1, 2)  # P B, shape (S, N, d)
+                if ctx.needs_input_grad[0]:
+                    dA = PB * ga
+                if ctx.needs_input_grad[2]:
+                    dalpha = g * (PB * A).sum(dim=(1, 2))  # sum_ij P_ij <A_i, B_j>
+            if ctx.needs_input_grad[1]:
+                dB = torch.bmm(A.transpose(1, 2), P).transpose(1, 2) * ga  # alpha P^T A
+            return dA, dB, dalpha, g * sum_p, None
+
+    _AFFINE = _AffineSigmoidLoss
+    return _AFFINE.apply
+
+
 def pair_loss_torch(A, B, t, bias, *, param: str = "relative", reduction: str = "sum"):
     """Batched torch pair loss: A, B of shape (S, N, d); t, bias of shape (S,); returns shape (S,).
 
-    Same formula as :func:`pair_loss` (tested against it), differentiable, any device and dtype.
-    Uses ``-logsigmoid(-z)`` for softplus(z), which is exact in both tails.
+    Same formula as :func:`pair_loss` (tested against it), differentiable, any device and dtype;
+    evaluated by the fused kernel :func:`affine_pair_loss`.
+    """
+    if param not in PARAMS or reduction not in REDUCTIONS:
+        _check(param, reduction, 1.0)
+    beta = -t * bias if param == "relative" else -bias
+    return affine_pair_loss(A, B, t, beta, reduction)
+
+
+def loss_from_gram(G, t, bias, param="relative", reduction="sum"):
+    """Plain-autograd torch loss from Gram matrices G (S, N, N), G[s, i, j] = <U_i, V_j>; returns (S,).
+
+    The straightforward ``-logsigmoid`` formulation, kept as the reference for the fused kernel.
     """
     import torch
     import torch.nn.functional as F
 
-    G = torch.bmm(A, B.transpose(1, 2))
-    return loss_from_gram(G, t, bias, param, reduction, torch, F)
-
-
-def loss_from_gram(G, t, bias, param="relative", reduction="sum", torch=None, F=None):
-    """Batched torch loss from Gram matrices G of shape (S, N, N) (G[s, i, j] = <U_i, V_j>); returns (S,)."""
-    if torch is None:
-        import torch
-        import torch.nn.functional as F
     N = G.shape[-1]
     tt = t[:, None, None]
     bb = bias[:, None, None]
     Z = tt * (G - bb) if param == "relative" else tt * G - bb
-    # Flip the sign of the diagonal: matched pairs pay softplus(-z), non-matched softplus(z).
     sign = 1.0 - 2.0 * torch.eye(N, dtype=G.dtype, device=G.device)
     out = -F.logsigmoid(-(Z * sign)).sum(dim=(-2, -1))
     return out / N ** 2 if reduction == "mean" else out
@@ -183,19 +280,16 @@ def loss_from_gram(G, t, bias, param="relative", reduction="sum", torch=None, F=
 def sigmoid_loss_torch(X, t, bias, edges, *, param: str = "relative", reduction: str = "sum"):
     """Batched torch loss over a graph: X of shape (S, M, N, d), t and bias of shape (S,); returns (S,).
 
-    ``edges`` is a sequence of (k, l).  All edges are evaluated in one batched matrix product.
+    ``edges`` is a sequence of (k, l); all edges go through one call of the fused kernel.
     """
-    import torch
-    import torch.nn.functional as F
-
     if param not in PARAMS or reduction not in REDUCTIONS:
         _check(param, reduction, 1.0)
-    S = X.shape[0]
+    S, _, N, d = X.shape
     ks = [k for k, _ in edges]
     ls = [l for _, l in edges]
     E = len(ks)
-    A = X[:, ks]  # (S, E, N, d)
-    B = X[:, ls]
-    G = torch.matmul(A, B.transpose(-1, -2)).reshape(S * E, X.shape[2], X.shape[2])
-    per = loss_from_gram(G, t.repeat_interleave(E), bias.repeat_interleave(E), param, reduction, torch, F)
+    A = X[:, ks].reshape(S * E, N, d)
+    B = X[:, ls].reshape(S * E, N, d)
+    beta = -t * bias if param == "relative" else -bias
+    per = affine_pair_loss(A, B, t.repeat_interleave(E), beta.repeat_interleave(E), reduction)
     return per.reshape(S, E).sum(dim=1)

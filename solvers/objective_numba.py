@@ -4,12 +4,13 @@ Same function and semantics as :mod:`solvers.objective_numpy` (the reference; se
 for the formulas).  The non-matched log-sum-exp, the O(N^2 d) part, is computed by two fused
 kernels that never store an inner-product matrix:
 
-1. ``_offdiag_max``: the exact maximum of <A_i, B_j> over i != j (parallel over rows);
-2. ``_offdiag_accum``: Z = sum_{i != j} exp(beta (<A_i, B_j> - max)) and the weighted sums
+1. ``_offdiag_max_py``: the exact maximum of <A_i, B_j> over i != j (parallel over rows);
+2. ``_offdiag_accum_py``: Z = sum_{i != j} exp(beta (<A_i, B_j> - max)) and the weighted sums
    GA_i = sum_j w_ij B_j, GB_j = sum_i w_ij A_i.  Rows are split into one chunk per thread, each
    with a private GB accumulator (reduced afterwards), so there are no write races.
 
-Memory is O(threads * N * d).  The O(M N d) matched part is plain NumPy.  Kernels compile on
+Terms exp(beta (c - max)) below e^-60 are skipped (they cannot change Z >= 1 in float64
+beyond 1e-26 relative each).  Memory is O(threads * N * d).  The O(M N d) matched part is plain NumPy.  Kernels compile on
 first use (about a second, cached on disk when possible).
 """
 from __future__ import annotations
@@ -22,9 +23,11 @@ from .objective_numpy import _tangent, default_edges
 
 __all__ = ["value_and_grad"]
 
+#: Exponents below this are dropped: e^-60 < 1e-26 relative to the largest term (which is 1).
+_CUTOFF = -60.0
 
-@njit(parallel=True, cache=True)
-def _offdiag_max(A, B):
+
+def _offdiag_max_py(A, B):
     N, d = A.shape
     rowmax = np.empty(N)
     for i in prange(N):
@@ -41,8 +44,7 @@ def _offdiag_max(A, B):
     return rowmax.max()
 
 
-@njit(parallel=True, cache=True)
-def _offdiag_accum(A, B, beta, shift, want_gb, nchunks):
+def _offdiag_accum_py(A, B, beta, shift, want_gb, nchunks):
     N, d = A.shape
     GA = np.zeros((N, d))
     GBs = np.zeros((nchunks, N if want_gb else 1, d))
@@ -59,7 +61,10 @@ def _offdiag_accum(A, B, beta, shift, want_gb, nchunks):
                 s = 0.0
                 for t in range(d):
                     s += A[i, t] * B[j, t]
-                w = np.exp(beta * (s - shift))
+                arg = beta * (s - shift)
+                if arg < _CUTOFF:  # below 1e-26 of the largest term: skip (and avoid slow libm underflow)
+                    continue
+                w = np.exp(arg)
                 z += w
                 for t in range(d):
                     GA[i, t] += w * B[j, t]
@@ -71,8 +76,20 @@ def _offdiag_accum(A, B, beta, shift, want_gb, nchunks):
     return Zs.sum(), GA, GB
 
 
-def _nchunks(N):
-    return int(max(1, min(N, numba.get_num_threads())))
+_max_par = njit(parallel=True, cache=True)(_offdiag_max_py)
+_max_ser = njit(cache=True)(_offdiag_max_py)
+_accum_par = njit(parallel=True, cache=True)(_offdiag_accum_py)
+_accum_ser = njit(cache=True)(_offdiag_accum_py)
+
+#: Below this many multiply-adds per pass (N^2 d) the serial kernels run: a parallel region costs
+#: more than it saves, and on a busy machine waiting for worker threads costs milliseconds.
+PARALLEL_MIN_WORK = 2_000_000
+
+
+def _kernels(N, d):
+    if N * N * d >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1:
+        return _max_par, _accum_par, int(max(1, min(N, numba.get_num_threads())))
+    return _max_ser, _accum_ser, 1
 
 
 def value_and_grad(X, beta: float, edges=None, *, block=None):
@@ -83,8 +100,9 @@ def value_and_grad(X, beta: float, edges=None, *, block=None):
     X = np.ascontiguousarray(X, dtype=np.float64)
     beta = float(beta)
     if X.ndim == 2:
-        q = _offdiag_max(X, X)
-        Z, GA, _ = _offdiag_accum(X, X, beta, q, False, _nchunks(X.shape[0]))
+        kmax, kacc, nc = _kernels(X.shape[0], X.shape[1])
+        q = kmax(X, X)
+        Z, GA, _ = kacc(X, X, beta, q, False, nc)
         Q = q + np.log(Z) / beta
         return 0.5 * (1.0 - Q), _tangent(X, -GA / Z)
     M, N, _ = X.shape
@@ -100,12 +118,12 @@ def value_and_grad(X, beta: float, edges=None, *, block=None):
         G[l] += w[:, None] * X[k]
     P = p - np.log(Zp) / beta
     G /= Zp
-    q = max(_offdiag_max(X[k], X[l]) for k, l in edges)
+    kmax, kacc, nc = _kernels(N, X.shape[2])
+    q = max(kmax(X[k], X[l]) for k, l in edges)
     GQ = np.zeros_like(X)
     Zq = 0.0
-    nc = _nchunks(N)
     for k, l in edges:
-        z, GA, GB = _offdiag_accum(X[k], X[l], beta, q, True, nc)
+        z, GA, GB = kacc(X[k], X[l], beta, q, True, nc)
         Zq += z
         GQ[k] += GA
         GQ[l] += GB

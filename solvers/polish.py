@@ -180,9 +180,9 @@ def _lp_free(X, edges, r, tol):
     return D, predicted
 
 
-def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-2, max_iter: int = 200,
-           time_limit: float | None = None, active_tol: float = 1e-6, min_radius: float = 1e-14,
-           gain_tol: float = 1e-15) -> PolishResult:
+def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max_iter: int = 200,
+           time_limit: float | None = None, active_tol: float = 1e-6, min_radius: float = 1e-11,
+           gain_tol: float = 1e-13) -> PolishResult:
     """Polish ``X`` to a local maximum of the exact margin; never returns a worse margin.
 
     Parameters

@@ -10,9 +10,8 @@ Method, per restart
 1. A random start (rows uniform on the sphere; the first restart uses ``init`` when given).
 2. **Beta continuation**: maximise the smoothed margin F_beta (:mod:`solvers.objective_numpy`),
    a lower bound on m* within log(#terms)/beta, for an increasing sequence of beta.  Each stage is
-   L-BFGS (scipy, L-BFGS-B without bounds) on the product of spheres, in the projective
-   parametrisation x_i = y_i/|y_i|: the gradient in y is the Riemannian gradient divided by |y_i|, so
-   this is a retraction-based Riemannian L-BFGS; y is renormalised at every stage.
+   a Riemannian L-BFGS on the product of spheres (:func:`rlbfgs`: retraction by row normalisation,
+   transport by projection, Armijo backtracking).
 3. The float64 margin of the result is recorded.
 
 Then the best few restarts are polished exactly (:func:`solvers.polish.polish`, a trust-region
@@ -39,7 +38,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
 from constellations.configuration import Configuration, as_array, tied as tied_config
 from constellations.errors import ConfigurationError
@@ -51,13 +49,24 @@ __all__ = ["SearchResult", "search", "optimize", "default_schedule", "BACKENDS"]
 
 BACKENDS = ("auto", "numpy", "numba", "torch")
 
-#: Default beta continuation (times 1, for margins of order 0.1-0.5).
-DEFAULT_BETAS = (10.0, 40.0, 160.0, 640.0, 2560.0, 10240.0)
+#: Starting sharpness of the restarts, cycled: a soft start (10-20) behaves like an energy
+#: minimisation and funnels into "energy" basins; sharper starts (40-160) reach other basins
+#: (e.g. the N = 13 Tammes optimum is essentially never reached from beta = 10).  Mixing them is
+#: a cheap form of diversity.
+START_BETAS = (40.0, 80.0, 20.0, 160.0, 10.0)
+#: Last stage of every continuation; each stage multiplies beta by 4.
+FINAL_BETA = 10240.0
 
 
-def default_schedule(n: int, dim: int, tied: bool) -> tuple[float, ...]:
-    """The beta continuation used by :func:`search` (geometric, factor 4)."""
-    return DEFAULT_BETAS
+def default_schedule(restart: int = 0) -> tuple[float, ...]:
+    """The beta continuation of restart number ``restart`` (geometric, factor 4, up to FINAL_BETA)."""
+    b = START_BETAS[restart % len(START_BETAS)]
+    out = [b]
+    while out[-1] * 4 <= FINAL_BETA * 1.0001:
+        out.append(out[-1] * 4)
+    if out[-1] < FINAL_BETA:
+        out.append(FINAL_BETA)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -150,45 +159,106 @@ def _kernel(backend: str, device: str):
     return torch_vg
 
 
-class _Deadline(Exception):
-    pass
-
-
 def _normalize(X):
     return X / np.linalg.norm(X, axis=-1, keepdims=True)
 
 
+def _tangent(X, V):
+    return V - np.einsum("...i,...i->...", V, X)[..., None] * X
+
+
+def rlbfgs(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11, ftol: float = 1e-15,
+           deadline: float | None = None, holder: dict | None = None):
+    """Riemannian L-BFGS maximising ``F`` on the product of unit spheres.
+
+    ``fg(X) -> (F, G)`` returns the value and the Riemannian gradient at unit rows X.  Steps retract
+    by row normalisation, stored pairs are transported by projection onto the new tangent space,
+    and the step length is found by Armijo backtracking from 1 (the L-BFGS scaling makes 1 the
+    natural trial).  Pure NumPy on purpose: no BLAS threads for tiny vectors (a threaded BLAS
+    inside scipy's L-BFGS-B costs milliseconds per iteration on a busy machine).
+
+    Returns ``(X, F, timed_out)``.
+    """
+    holder = {} if holder is None else holder
+    F, G = fg(X)
+    holder["X"] = X
+    f, g = -F, -G
+    S, Yv, R = [], [], []
+    for _ in range(maxiter):
+        if deadline is not None and time.time() > deadline:
+            return X, -f, True
+        if np.abs(g).max() <= gtol:
+            break
+        q = g.copy()
+        alphas = []
+        for s_, y_, r_ in zip(reversed(S), reversed(Yv), reversed(R)):
+            a = r_ * np.vdot(s_, q)
+            q -= a * y_
+            alphas.append(a)
+        if S:
+            gamma = np.vdot(S[-1], Yv[-1]) / np.vdot(Yv[-1], Yv[-1])
+        else:
+            gamma = min(1.0, 0.1 / max(np.abs(g).max(), 1e-300))
+        q *= gamma
+        for (s_, y_, r_), a in zip(zip(S, Yv, R), reversed(alphas)):
+            b = r_ * np.vdot(y_, q)
+            q += (a - b) * s_
+        p = -_tangent(X, q)
+        slope = np.vdot(g, p)
+        if not slope < 0:
+            S, Yv, R = [], [], []
+            p = -g * min(1.0, 0.1 / max(np.abs(g).max(), 1e-300))
+            slope = np.vdot(g, p)
+        t = 1.0
+        ok = False
+        for _ls in range(40):
+            Xn = _normalize(X + t * p)
+            Fn, Gn = fg(Xn)
+            fn = -Fn
+            if fn <= f + 1e-4 * t * slope:
+                ok = True
+                break
+            t *= 0.5
+        if not ok:
+            break
+        gn = -Gn
+        s_new = _tangent(Xn, t * p)
+        y_new = gn - _tangent(Xn, g)
+        sy = np.vdot(s_new, y_new)
+        S = [_tangent(Xn, v) for v in S]
+        Yv = [_tangent(Xn, v) for v in Yv]
+        if sy > 1e-16 * np.vdot(y_new, y_new) and sy > 0:
+            S.append(s_new)
+            Yv.append(y_new)
+            R.append(1.0 / sy)
+            if len(S) > memory:
+                S.pop(0), Yv.pop(0), R.pop(0)
+        df = f - fn
+        X, f, g = Xn, fn, gn
+        holder["X"] = X
+        if df <= ftol * max(1.0, abs(f)):
+            break
+    return X, -f, False
+
+
 def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 400, deadline: float | None = None,
              holder: dict | None = None):
-    """Maximise F_beta for each beta in turn from unit rows X (free (M,N,d) or tied (N,d)).
+    """Maximise F_beta for each beta in turn from rows X (free (M,N,d) or tied (N,d)).
 
-    L-BFGS on y with x = y/|y| (see the module docstring).  Stops early at ``deadline``
-    (``time.time()`` seconds) and returns the current iterate; ``holder["X"]`` always holds the
-    latest evaluated point (used to salvage a run on interrupt).
+    Riemannian L-BFGS (:func:`rlbfgs`) per stage.  Stops early at ``deadline`` (``time.time()``
+    seconds) and returns the current iterate; ``holder["X"]`` always holds the latest accepted point
+    (used to salvage a run on interrupt).  Returns ``(X, timed_out)``.
     """
     if kernel is None:
         from .objective_numpy import value_and_grad as kernel
     X = _normalize(np.array(X, dtype=np.float64))
-    shape = X.shape
     holder = {} if holder is None else holder
     holder["X"] = X
     for beta in betas:
-        def fun(y, beta=beta):
-            if deadline is not None and time.time() > deadline:
-                raise _Deadline
-            Y = y.reshape(shape)
-            nrm = np.linalg.norm(Y, axis=-1, keepdims=True)
-            Xc = Y / nrm
-            F, G = kernel(Xc, beta, edges)
-            holder["X"] = Xc
-            return -F, (-G / nrm).ravel()
-        try:
-            res = minimize(fun, X.ravel(), jac=True, method="L-BFGS-B",
-                           options={"maxiter": maxiter, "gtol": 1e-12, "ftol": 1e-15, "maxcor": 20})
-            X = _normalize(res.x.reshape(shape))
-        except _Deadline:
-            return holder["X"], True
-        holder["X"] = X
+        X, _, late = rlbfgs(lambda Z, beta=beta: kernel(Z, beta, edges), X, maxiter=maxiter,
+                            deadline=deadline, holder=holder)
+        if late:
+            return X, True
     return X, False
 
 
@@ -198,10 +268,10 @@ def _margin_of(X, edges):
     return code_margin(X) if X.ndim == 2 else free_margin(X, edges)
 
 
-def _restart(spec: dict, seed_seq, start, deadline, holder=None):
+def _restart(spec: dict, index: int, seed_seq, start, deadline, holder=None):
     """One restart; returns (X, margin, timed_out)."""
     kernel = _kernel(spec["backend"], spec["device"])
-    betas = spec["betas"]
+    betas = spec["betas"] or default_schedule(index)
     n, dim, M, edges, tied = spec["n"], spec["dim"], spec["M"], spec["edges"], spec["tied"]
     rng = np.random.default_rng(seed_seq)
     if start is not None:  # warm start: skip the soft stages that would wash it out
@@ -246,8 +316,8 @@ def _worker_init():
         pass
 
 
-def _worker(spec, seed_seq, start, deadline):
-    return _restart(spec, seed_seq, start, deadline)
+def _worker(spec, index, seed_seq, start, deadline):
+    return _restart(spec, index, seed_seq, start, deadline)
 
 
 # --------------------------------------------------------------------------- driver
@@ -271,7 +341,7 @@ def _check(n, dim, modalities, restarts, time_limit, n_jobs):
 
 def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = False, restarts: int | None = 8,
            time_limit: float | None = None, seed: int = 0, device: str = "cpu", backend: str = "auto",
-           init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 3,
+           init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 4,
            free_init: str = "tied", jitter: float = 1e-3, polish_time: float | None = None) -> SearchResult:
     """Search for an (N, d, M) constellation of maximal margin (see the module docstring).
 
@@ -297,7 +367,8 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         1: in-process, single process.  k > 1: k spawned worker processes.
     callback : callable(done, total, best_margin), optional
     betas : sequence of float, optional
-        Beta continuation (default :data:`DEFAULT_BETAS`).
+        One beta continuation for every restart (default: :func:`default_schedule`, which cycles
+        the starting beta over :data:`START_BETAS`).
     polish_top : int
         How many of the best restarts to polish.
     free_init : {"tied", "random"}
@@ -321,9 +392,10 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     if free_init not in ("tied", "random"):
         raise ConfigurationError(f"free_init must be 'tied' or 'random', got {free_init!r}")
     backend = _resolve_backend(backend, device, n, dim)
-    betas = tuple(float(b) for b in (betas or default_schedule(n, dim, tied)))
-    if not betas or min(betas) <= 0:
-        raise ConfigurationError("betas must be positive")
+    if betas is not None:
+        betas = tuple(float(b) for b in betas)
+        if not betas or min(betas) <= 0:
+            raise ConfigurationError("betas must be a non-empty sequence of positive numbers")
     start = None
     if init is not None:
         A = init.X if isinstance(init, Configuration) else as_array(init, normalize=True)
@@ -359,7 +431,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
             while more(i):
                 t0 = time.time()
                 ss = seeds.spawn(1)[0]
-                X, m, late = _restart(spec, ss, start if i == 0 else None, deadline, holder)
+                X, m, late = _restart(spec, i, ss, start if i == 0 else None, deadline, holder)
                 results[i] = (X, m)
                 durations.append(time.time() - t0)
                 i += 1
@@ -377,7 +449,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
                 try:
                     while True:
                         while len(pending) < n_jobs and more(i):
-                            fut = ex.submit(_worker, spec, seeds.spawn(1)[0], start if i == 0 else None, deadline)
+                            fut = ex.submit(_worker, spec, i, seeds.spawn(1)[0], start if i == 0 else None, deadline)
                             pending[fut] = (i, time.time())
                             i += 1
                         if not pending:

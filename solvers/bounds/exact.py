@@ -6,7 +6,9 @@ exact numbers first:
 
 * ``int``, :class:`fractions.Fraction`, decimal strings ``"0.5"`` and fractions ``"1/2"`` become
   Fractions;
-* a Python ``float`` becomes the Fraction it *is* (its exact binary value, no rounding);
+* a Python ``float`` becomes the decimal it prints as (the shortest repr that round-trips:
+  0.4 -> 2/5, 0.1 -> 1/10), i.e. the number a user typed; ``Fraction(x)`` gives the binary value
+  if that is what is meant;
 * expressions with one square root, ``"1/sqrt(5)"``, ``"sqrt(5)/5"``, ``"(1+sqrt(5))/4"``, become
   a :class:`Quadratic` a + b sqrt(D) (a, b rational, D a squarefree integer > 1), which supports
   +, -, *, / and exact comparisons, so polynomials with such coefficients can be evaluated and
@@ -205,7 +207,7 @@ def to_exact(x, name: str = "value"):
         xf = float(x)
         if not math.isfinite(xf):
             raise ConstellationsError(f"{name} must be finite, got {x!r}")
-        return Fraction(xf)
+        return Fraction(repr(xf))
     if type(x).__module__.startswith("numpy") and hasattr(x, "item"):
         return to_exact(x.item(), name)
     if isinstance(x, str):

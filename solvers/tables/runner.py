@@ -21,6 +21,8 @@ A cell function maps a :class:`~solvers.tables.grid.Cell` to a ``CellResult``.  
 - :func:`search_cell` (``"search"``): ``solvers.search.search`` on the cell, re-verified here in
   float64 with :func:`constellations.certify.certified_margin`, plus the certified ceiling
   :func:`solvers.bounds.margin_upper`.
+- :func:`search_no_polish_cell` (``"search-no-polish"``): the same without the final LP polish,
+  which keeps large cells within their time limit.
 - :func:`construction_cell` (``"construction"``): a fast, honest baseline: the best *tied*
   code available from :mod:`constellations.constructions` (simplex, cross-polytope, polygon,
   the classic polytopes and lattices, or the best of ``restarts`` random codes), used for every
@@ -48,7 +50,8 @@ from constellations.errors import ConstellationsError
 from .grid import Cell
 from .store import CellResult, TableStore, config_to_blob
 
-__all__ = ["run_table", "RunSummary", "Progress", "search_cell", "construction_cell", "finish_cell",
+__all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "search_cell", "search_no_polish_cell", "construction_cell",
+           "finish_cell",
            "resolve_cell_function", "upper_bound", "solver_version", "CELL_FUNCTIONS", "default_workers"]
 
 
@@ -129,19 +132,29 @@ def finish_cell(cell: Cell, X, *, solver: str, restarts: int, seconds: float, me
         solver=solver, solver_version=solver_version(), config=config_to_blob(X, graph.spec, info))
 
 
-def search_cell(cell: Cell) -> CellResult:
+def search_cell(cell: Cell, **search_options) -> CellResult:
     """Run ``solvers.search.search`` on one cell (time limit ``cell.time_limit``, seed ``cell.seed``)."""
     from solvers.search import search
 
+    solver = "search" if not search_options else "search-no-polish"
     t0 = time.perf_counter()
     res = search(cell.n, cell.dim, cell.modalities, None if cell.tied else cell.graph, tied=cell.tied,
-                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed)
+                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed, **search_options)
     seconds = time.perf_counter() - t0
     X = np.asarray(res.config.X)
     if cell.tied and X.shape[0] != cell.modalities:  # a search may return a single code per modality count
         X = np.broadcast_to(X[0], (cell.modalities,) + X.shape[1:])
-    return finish_cell(cell, X, solver="search", restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
+    return finish_cell(cell, X, solver=solver, restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
                        meta={"interrupted": bool(getattr(res, "interrupted", False))})
+
+
+def search_no_polish_cell(cell: Cell) -> CellResult:
+    """:func:`search_cell` without the final exact polish (``polish_top=0``).
+
+    The polish (a sequential LP) can overrun the time limit by minutes on large free cells
+    (e.g. N=128, d=12, M=4); without it every cell keeps to about its ``time_limit``.
+    """
+    return search_cell(cell, polish_top=0)
 
 
 def _construction_candidates(n: int, dim: int):
@@ -185,7 +198,8 @@ def construction_cell(cell: Cell) -> CellResult:
                        meta={"construction": best_name})
 
 
-CELL_FUNCTIONS: dict[str, Callable[[Cell], CellResult]] = {"search": search_cell, "construction": construction_cell}
+CELL_FUNCTIONS: dict[str, Callable[[Cell], CellResult]] = {
+    "search": search_cell, "search-no-polish": search_no_polish_cell, "construction": construction_cell}
 
 
 def resolve_cell_function(spec) -> Callable[[Cell], CellResult]:
@@ -287,8 +301,10 @@ class _Tally:
             self.progress(Progress(self.total, self.done, running, left, self.skipped, status, cell, result, error))
 
     def finished(self, store, cell, result, running):
-        if result.key != cell.key:
-            raise ValueError(f"cell function returned key {result.key} for cell {cell.key}")
+        if getattr(result, "key", None) != cell.key:
+            self.failure(cell, ValueError(f"the cell function returned key {getattr(result, 'key', None)} "
+                                          f"for cell {cell.key}"), running)
+            return
         status = store.record(result)
         self.counts[status] += 1
         self.done += 1
@@ -382,8 +398,12 @@ def _run_dask(todo, store, fn, tally, workers, scheduler, client):
                     raise RunnerError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
             else:
                 n = default_workers() if workers is None else int(workers)
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=50)
+                try:
+                    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=50)
+                except Exception as exc:  # noqa: BLE001 - e.g. workers that cannot spawn
+                    raise RunnerError(f"cannot start a local Dask cluster of {n} workers ({exc}); "
+                                      "try --workers 1") from None
                 client = Client(cluster)
         n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {}))) if not cluster else \
             len(cluster.workers)

@@ -1,0 +1,207 @@
+"""``constellations train``: sigmoid-loss training of free embeddings, S seeds in one batch."""
+from __future__ import annotations
+
+import csv
+import io as _io
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .output import emit_json, fmt
+
+
+def _seeds(spec: str) -> list[int]:
+    spec = str(spec).strip()
+    try:
+        if "," in spec:
+            return [int(s) for s in spec.split(",") if s.strip()]
+        if ":" in spec:
+            a, b = (int(x) for x in spec.split(":"))
+            return list(range(a, b))
+        n = int(spec)
+    except ValueError:
+        raise click.BadParameter("use a count (20), a list (0,3,7) or a range (10:30)", param_hint="--seeds") from None
+    if n < 1:
+        raise click.BadParameter("need at least one seed", param_hint="--seeds")
+    return list(range(n))
+
+
+@click.command("train")
+@click.option("--n", "n", type=int, required=True, help="Items N per modality.")
+@click.option("--dim", type=int, required=True, help="Dimension d.")
+@click.option("--modalities", type=int, default=2, show_default=True, help="Number of modalities M.")
+@click.option("--graph", default=None, help="complete (default), star, or edges like 0-1,1-2.")
+@click.option("--param", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
+              help="Logits t(<u,v> - b_rel) (relative) or t<u,v> - b (absolute).")
+@click.option("--t0", type=float, default=10.0, show_default=True, help="Initial inverse temperature t (t = exp(t')).")
+@click.option("--b0", type=float, default=None, help="Initial absolute bias b (--param absolute; default t0 * b_rel0).")
+@click.option("--b-rel0", "b_rel0", type=float, default=0.0, show_default=True, help="Initial relative bias b_rel.")
+@click.option("--fix-t", is_flag=True, help="Keep t fixed at --t0.")
+@click.option("--fix-bias", is_flag=True, help="Keep the bias fixed at its initial value.")
+@click.option("--frozen", type=int, default=None, help="Index K of a modality whose embeddings stay fixed.")
+@click.option("--adapter", is_flag=True, help="Locked/trainable adapters with delta = sigmoid(x) (needs --frozen).")
+@click.option("--delta0", type=float, default=0.5, show_default=True, help="Initial adapter delta.")
+@click.option("--init", "init_file", type=click.Path(dir_okay=False), default=None,
+              help="Initial embeddings (.npz, shape (M, N, d)); e.g. the modality to freeze.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate.")
+@click.option("--steps", type=int, default=2000, show_default=True, help="Optimiser steps.")
+@click.option("--seeds", default="1", show_default=True, help="Seeds: a count (20 = 0..19), a list 0,3,7 or a range 10:30.")
+@click.option("--reduction", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="Sum over the N^2 pairs (the theorems) or their mean (the paper's code).")
+@click.option("--record-every", type=int, default=10, show_default=True, help="History every this many steps.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:K or auto.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+              help="Training precision (final margins are always recomputed in float64).")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="torch CPU threads (the per-step tensors are small; more threads rarely help on CPU).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the final configurations (.npz: X = the run with the largest margin, X_runs = all).")
+@click.option("--history", "history_file", type=click.Path(dir_okay=False), default=None,
+              help="History CSV (default with -o: OUTPUT's name with .history.csv).")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None, help="Write PNG plots here.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, frozen, adapter, delta0, init_file,
+            optimizer, lr, steps, seeds, reduction, record_every, device, dtype, threads, output, history_file,
+            plot_dir, quiet, as_json):
+    """Train N x d free embeddings for M modalities with the sigmoid loss.
+
+    All seeds advance together in one batched tensor program.  Rows are renormalised after
+    every step.  The summary reports, per seed, the final loss, t, b_rel, and the margin m
+    (HALF the gap between the smallest matched and the largest non-matched inner product,
+    recomputed in float64) with b*_rel.  Exit status 0, or 130 if interrupted (outputs are
+    still written), 2 on bad input.
+    """
+    from constellations import io
+    from solvers.train import train, TrainSpec
+
+    if threads is not None and threads < 1:
+        raise click.BadParameter("must be >= 1", param_hint="--threads")
+    seed_list = _seeds(seeds)
+    if b0 is not None and param != "absolute":
+        raise click.UsageError("--b0 is the absolute bias: use --b-rel0 with --param relative")
+    bias0 = b_rel0 if param == "relative" else (b0 if b0 is not None else t0 * b_rel0)
+    spec = TrainSpec(n=n, dim=dim, modalities=modalities, graph=graph, param=param, reduction=reduction, steps=steps,
+                     lr=lr, optimizer=optimizer, fix_t=fix_t, fix_bias=fix_bias, frozen=frozen, adapter=adapter,
+                     delta0=delta0, record_every=record_every, device=device, dtype=dtype)
+    init = None
+    if init_file is not None:
+        cfg = io.load(init_file, normalize=True)
+        init = cfg.X
+        if init.shape != (modalities, n, dim):
+            raise click.BadParameter(f"{init_file} holds shape {init.shape}, expected ({modalities}, {n}, {dim})",
+                                     param_hint="--init")
+    if output is not None:
+        _check_dir(output)
+    if history_file is None and output is not None:
+        history_file = str(_stem(output)) + ".history.csv"
+    if history_file is not None:
+        _check_dir(history_file)
+
+    import torch  # only now: bad input is refused without paying for the import
+
+    if threads is not None and spec_device_is_cpu(device):
+        torch.set_num_threads(threads)
+    bar = None
+    if not quiet and not as_json and sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(total=steps, file=sys.stderr, unit="step", leave=False, desc=f"train S={len(seed_list)}")
+
+    def progress(step, loss):
+        if bar is not None:
+            bar.n = step
+            bar.set_postfix(loss=f"{np.median(loss):.3g}")
+            bar.refresh()
+
+    res = train(spec, seed_list, t0=t0, bias0=bias0, init=init, progress=progress)
+    if bar is not None:
+        bar.close()
+
+    best = int(np.argmax(res.margin))
+    files = {}
+    if output is not None:
+        cfg = res.configuration(best).with_meta(run=best)
+        extra = {"X_runs": res.X, "seeds": res.seeds, "t": res.t, "b_rel": res.b_rel, "loss": res.loss,
+                 "margin": res.margin, "b_rel_star": res.b_rel_star}
+        if res.delta is not None:
+            extra["delta"] = res.delta
+        files["output"] = str(io.save(output, cfg, extra=extra))
+    if history_file is not None:
+        _write_history(history_file, res)
+        files["history"] = history_file
+    if plot_dir is not None:
+        from .plots_train import plot_training
+        files["plots"] = plot_training(res, plot_dir, run=best)
+    out = {
+        "n": n, "dim": dim, "modalities": modalities, "graph": res.spec.graph.spec, "param": param,
+        "reduction": reduction, "steps": res.steps_done, "interrupted": res.interrupted, "device": res.device,
+        "dtype": dtype, "wall_s": res.wall_s, "best_run": best,
+        "runs": [{"seed": int(res.seeds[s]), "loss": float(res.loss[s]), "t": float(res.t[s]),
+                  "b_rel": float(res.b_rel[s]), "margin": float(res.margin[s]), "gap": float(2 * res.margin[s]),
+                  "b_rel_star": float(res.b_rel_star[s]),
+                  "steps_to_loss_1e-3": _nan_none(res.steps_to(1e-3)[s]),
+                  **({"delta": float(res.delta[s])} if res.delta is not None else {})}
+                 for s in range(res.S)],
+        "files": files,
+    }
+    if as_json:
+        emit_json(out)
+    else:
+        _report(out)
+    return 130 if res.interrupted else 0
+
+
+def spec_device_is_cpu(device: str) -> bool:
+    return not str(device).startswith(("cuda", "auto"))
+
+
+def _nan_none(x):
+    return None if not np.isfinite(x) else int(x)
+
+
+def _stem(path) -> Path:
+    p = Path(path)
+    return p.with_suffix("") if p.suffix == ".npz" else p
+
+
+def _check_dir(path) -> None:
+    parent = Path(path).parent
+    if str(parent) and not parent.is_dir():
+        raise click.BadParameter(f"directory {parent} does not exist", param_hint=str(path))
+
+
+def _write_history(path, res) -> None:
+    from constellations.io import atomic_write_text
+    from solvers.train import HISTORY_COLUMNS
+
+    buf = _io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["step", "run", "seed", *HISTORY_COLUMNS])
+    for row in res.history_rows():
+        w.writerow([row["step"], row["run"], row["seed"]] + [repr(row[c]) for c in HISTORY_COLUMNS])
+    atomic_write_text(path, buf.getvalue())
+
+
+def _report(o: dict) -> None:
+    e = click.echo
+    e(f"trained M={o['modalities']} x N={o['n']} in d={o['dim']}, graph {o['graph']}, {o['param']} bias, "
+      f"{o['steps']} steps, {len(o['runs'])} seed(s) in {o['wall_s']:.1f} s on {o['device']} ({o['dtype']})"
+      + ("  [INTERRUPTED]" if o["interrupted"] else ""))
+    e("  margin m is HALF the gap; 2m is the full gap (min matched - max non-matched)")
+    e(f"  {'seed':>5} {'loss':>11} {'t':>9} {'b_rel':>9} {'m':>9} {'2m':>9} {'b*_rel':>9} {'steps<1e-3':>10}")
+    for r in o["runs"]:
+        st = "-" if r["steps_to_loss_1e-3"] is None else str(r["steps_to_loss_1e-3"])
+        e(f"  {r['seed']:>5} {r['loss']:>11.4g} {r['t']:>9.4g} {r['b_rel']:>9.4f} {r['margin']:>9.4f} "
+          f"{r['gap']:>9.4f} {r['b_rel_star']:>9.4f} {st:>10}")
+    if "delta" in o["runs"][0]:
+        e("  adapter delta: " + ", ".join(f"{r['delta']:.4f}" for r in o["runs"])
+          + "  (m above is of the raw embeddings; the adapted pairs have delta^2 m on frozen-trainable edges)")
+    ms = np.array([r["margin"] for r in o["runs"]])
+    if len(ms) > 1:
+        e(f"  margin over seeds: mean {fmt(ms.mean(), 6)}, std {fmt(ms.std(ddof=1), 3)}, "
+          f"min {fmt(ms.min(), 6)}, max {fmt(ms.max(), 6)}; constellations: {int((ms > 0).sum())}/{len(ms)}")
+    for k, v in o["files"].items():
+        e(f"  wrote {k}: {v}")

@@ -1,0 +1,599 @@
+r"""Bounds on constellation margins and dimensions (MATH.md section 5).
+
+Notation: m*(N, d) is the largest margin (half the gap) of an N-item constellation in R^d, for any
+number of modalities M >= 2 and any graph containing at least one edge; A(n, s) is the largest
+spherical code on S^{n-1} with max inner product <= s.
+
+Upper bounds (:func:`margin_upper`, :func:`dim_lower`) combine
+
+* **Theorem 3.4**: m + b_rel <= 1 and (3 - 4/N) m <= 1 + b_rel, hence m <= N/(2(N-1)) for free
+  b_rel.  Evaluated exactly in rationals.
+* **The sandwich (MATH.md 5.2)**: N_max(d, m) <= A(d+1, 1-2m).  If a certified bound B on
+  A(d+1, 1-2m) satisfies B < N, no N-item constellation in R^d has margin >= m, so m*(N, d) < m.
+  B is the Levenshtein bound (exact arithmetic, :mod:`.levenshtein`) or, with
+  ``method="delsarte"``, the certified Delsarte LP bound (:mod:`.delsarte`).  A float bisection
+  locates the threshold; the returned m is then certified exactly (m is a dyadic rational, s = 1-2m
+  exact, B computed exactly).  The reported float is rounded up.
+
+Lower bounds (:func:`margin_lower`, :func:`dim_upper`) come from explicit constructions (tied codes
+U = V = code: simplex, cross-polytope, polygon, the polytopes and root-system codes, random codes,
+each placed in R^d by zero padding -- Construction 1 with delta = 1, phi = 0 -- and cut to its first
+N points).  Each candidate's margin is certified by
+:func:`constellations.certify.certified_margin` (float64 with rigorous rounding bounds).  When the
+construction has a rational closed-form max inner product c (simplex, cross-polytope, 24-cell, E8,
+Clebsch, Schlafli, Gosset), the reported value is the exact (1-c)/2 rounded down, accepted only if the
+float64 evaluation of the array agrees with it within the certified error allowance; the certified
+float64 value is kept in the certificate (``margin_cert``).  The margin of a subset is at least that
+of the whole code.
+
+Reference curves (:func:`exponent_lower`, :func:`exponent_upper`, :func:`kl_exponent`): the
+asymptotic rates lim (log N_max)/d of Theorems 3.3 / 3.5 and Kabatiansky-Levenshtein.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+from constellations.errors import ConstellationsError
+
+from .bound import Bound
+from .exact import exact_str, float_down, float_up, to_exact
+from .levenshtein import levenshtein_bound, levenshtein_float
+
+__all__ = ["margin_upper", "margin_lower", "dim_lower", "dim_upper", "theorem34_upper",
+           "code_bound", "exponent_lower", "exponent_upper", "kl_exponent", "construction_candidates"]
+
+_M_BITS = 52  # margins tried by the certified step are multiples of 2^-52
+
+
+# ------------------------------------------------------------------------------ validation
+def _check_n(N) -> int:
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)):
+        if isinstance(N, float) and N.is_integer():
+            N = int(N)
+        else:
+            raise ConstellationsError(f"N (number of items) must be an integer, got {N!r}")
+    N = int(N)
+    if N < 2:
+        raise ConstellationsError(f"need N >= 2 items, got N={N}")
+    return N
+
+
+def _check_d(d) -> int:
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+        if isinstance(d, float) and d.is_integer():
+            d = int(d)
+        else:
+            raise ConstellationsError(f"dimension d must be an integer, got {d!r}")
+    d = int(d)
+    if d < 1:
+        raise ConstellationsError(f"need dimension d >= 1, got d={d}")
+    return d
+
+
+def _check_m(m) -> Fraction:
+    q = to_exact(m, "margin m")
+    if not isinstance(q, Fraction):
+        q = Fraction(float_down(q))
+    if q <= 0 or q > 1:
+        raise ConstellationsError(f"margin m must satisfy 0 < m <= 1, got {float(q):.6g}")
+    return q
+
+
+def _check_b(b) -> Fraction:
+    q = to_exact(b, "b_rel")
+    if not isinstance(q, Fraction):
+        raise ConstellationsError("b_rel must be rational (give a decimal value)")
+    if q < -1 or q > 1:
+        raise ConstellationsError(f"b_rel must lie in [-1, 1], got {float(q):.6g}")
+    return q
+
+
+# ------------------------------------------------------------------------------ code bounds
+def code_bound(n: int, s, method: str = "levenshtein") -> Bound:
+    """Certified bound on A(n, s): "levenshtein", "delsarte", or "best" (the smaller)."""
+    if method == "levenshtein":
+        return levenshtein_bound(n, s)
+    from .delsarte import delsarte_lp_bound
+    if method in ("delsarte", "lp"):
+        return delsarte_lp_bound(n, s)
+    if method == "best":
+        a, b = levenshtein_bound(n, s), delsarte_lp_bound(n, s)
+        return b if b.value < a.value else a
+    raise ConstellationsError(f"unknown bound method {method!r} (levenshtein, delsarte, best)")
+
+
+def theorem34_upper(N: int, b_rel=None) -> Fraction:
+    """Theorem 3.4 as an exact rational: N/(2(N-1)), or min(1 - b, (1 + b) N/(3N - 4)) for fixed b."""
+    N = _check_n(N)
+    if b_rel is None:
+        return Fraction(N, 2 * (N - 1))
+    b = _check_b(b_rel)
+    return min(1 - b, (1 + b) * Fraction(N, 3 * N - 4))
+
+
+def _dyadic_up(x: float, bits: int = _M_BITS) -> Fraction:
+    scale = 1 << bits
+    return Fraction(math.ceil(x * scale), scale)
+
+
+def _lp_threshold(N: int, d: int, m_lev: Fraction):
+    """Certified Delsarte-LP threshold below the Levenshtein one (None if not better)."""
+    n = d + 1
+    m_f = _delsarte_threshold(N, n, float(m_lev))
+    step = 1e-12
+    tries = []
+    while len(tries) < 12:
+        m_c = _dyadic_up(m_f + step)
+        if m_c >= m_lev:
+            return None
+        b = code_bound(n, 1 - 2 * m_c, "delsarte")
+        tries.append(float(m_c))
+        if b.value < N:
+            return m_c, b, tries
+        step *= 10
+    return None
+
+
+def _sandwich_threshold(N: int, d: int, m_cap: Fraction, method: str = "levenshtein"):
+    """Smallest (approximately) m <= m_cap with certified Levenshtein B(d+1, 1-2m) < N; None if none."""
+    from scipy.optimize import brentq
+    n = d + 1
+
+    def gap(m):
+        return levenshtein_float(n, 1 - 2 * m) - N * (1 - 1e-10)
+
+    hi = float(m_cap)
+    if gap(hi) >= 0:
+        return None  # even at the cap the bound does not exclude N points
+    lo = hi / 2
+    while gap(lo) < 0:  # L(d+1, 1-2m) grows without bound as m -> 0
+        hi, lo = lo, lo / 2
+        if lo < 1e-12:
+            raise ConstellationsError(f"N={N} is too large for a sandwich bound in d={d}")
+    m_f = brentq(gap, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=200)
+    step = 1e-13
+    tries = []
+    while True:
+        m_c = min(_dyadic_up(m_f + step), m_cap)
+        b = code_bound(n, 1 - 2 * m_c, "levenshtein")
+        tries.append(float(m_c))
+        if b.value < N:
+            return m_c, b, tries
+        if m_c >= m_cap or len(tries) > 40:
+            return None
+        step *= 8
+
+
+def _delsarte_threshold(N: int, n: int, m_lev: float) -> float:
+    """Float bisection on the LP optimum below the Levenshtein threshold (LP <= Levenshtein)."""
+    from .delsarte import delsarte_lp_float
+    from .levenshtein import levenshtein_degree
+
+    def lp(m):
+        s = 1 - 2 * m
+        tau = levenshtein_degree(n, s)
+        _, v = delsarte_lp_float(n, s, min(max(2 * tau + 6, 16), 60), grid=800, rounds=2)
+        return v
+
+    target = N * (1 - 1e-6)
+    lo, hi = 0.5 * m_lev, m_lev
+    while lo > 1e-9 and lp(lo) < target:
+        hi, lo = lo, lo / 2
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if lp(mid) < target:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 1e-9 * hi:
+            break
+    return hi
+
+
+@lru_cache(maxsize=8192)
+def _margin_upper_cached(N: int, d: int, b_rel, method: str) -> Bound:
+    thm = theorem34_upper(N, b_rel)
+    m_cap = theorem34_upper(N)
+    det = {"theorem34": float_up(thm), "theorem34_exact": exact_str(thm), "certified": True,
+           "sandwich_dimension": d + 1}
+    found = _sandwich_threshold(N, d, m_cap, "levenshtein") if m_cap > 0 else None
+    if method == "delsarte" and found is not None:
+        # the certified LP threshold is used only where it beats the Levenshtein one
+        lp = _lp_threshold(N, d, found[0])
+        if lp is not None and lp[0] < found[0]:
+            found = lp
+    if found is not None and found[0] < thm:
+        m_c, b, tries = found
+        det.update({"sandwich": float_up(m_c), "sandwich_exact": exact_str(m_c),
+                    "code_bound_at_threshold": b.value, "code_bound_real": b.details.get("real"),
+                    "certification_tries": len(tries)})
+        cert = {"type": "sandwich", "theorem": "MATH.md 5.2: N_max(d, m) <= A(d+1, 1-2m)",
+                "N": N, "d": d, "m": exact_str(m_c), "s": exact_str(1 - 2 * m_c),
+                "code_bound": {"method": b.method, "value": b.value, "certificate": b.certificate},
+                "conclusion": f"A({d + 1}, 1-2m) <= {b.value} < {N}, so m*(N, d) < m"}
+        if b_rel is not None:
+            cert["b_rel"] = exact_str(b_rel)
+        return Bound(float_up(m_c), f"sandwich-{b.method}", cert, det)
+    if found is not None:
+        det["sandwich"] = float_up(found[0])
+    cert = {"type": "theorem-3.4", "N": N, "value": exact_str(thm),
+            "formula": "N/(2(N-1))" if b_rel is None else "min(1 - b_rel, (1 + b_rel) N/(3N - 4))"}
+    if b_rel is not None:
+        cert["b_rel"] = exact_str(b_rel)
+    return Bound(float_up(thm), "theorem-3.4", cert, det)
+
+
+def margin_upper(n, dim, b_rel=None, method: str = "levenshtein") -> Bound:
+    """Certified upper bound on the margin m*(N, d) of N-item constellations in R^d.
+
+    Parameters
+    ----------
+    n : int >= 2
+        Number of items N.
+    dim : int >= 1
+        Dimension d.
+    b_rel : number in [-1, 1], optional
+        Fixed relative bias; Theorem 3.4's two inequalities then apply.
+    method : {"levenshtein", "delsarte"}
+        Code bound used in the sandwich.  "levenshtein" costs about 10-50 ms per (N, d) (exact
+        rational arithmetic); "delsarte" about 1-5 s.  Results are cached per argument tuple.
+
+    Returns
+    -------
+    Bound
+        ``value`` >= m*(N, d) (strictly greater when it comes from the sandwich), rounded up;
+        ``method`` "theorem-3.4" or "sandwich-levenshtein"/"sandwich-delsarte-lp";
+        ``certificate`` the exact data (threshold m, s = 1-2m, the code-bound certificate).
+    """
+    N, d = _check_n(n), _check_d(dim)
+    b = None if b_rel is None else _check_b(b_rel)
+    if method not in ("levenshtein", "delsarte"):
+        raise ConstellationsError(f"unknown method {method!r} (levenshtein, delsarte)")
+    return _margin_upper_cached(N, d, b, method)
+
+
+def dim_lower(n, margin, method: str = "levenshtein") -> Bound:
+    """Smallest dimension d not excluded for N items at margin m (a certified lower bound on the
+    dimension needed).
+
+    d is excluded when Theorem 3.4 forbids m (then every d is, and ``value`` is ``math.inf``) or
+    when a certified bound gives A(d+1, 1-2m) < N.  The bound on A(n, s) grows with n, so the
+    excluded dimensions are 1..value-1; the certificate holds the exclusion of value-1.
+    """
+    N, m = _check_n(n), _check_m(margin)
+    if method not in ("levenshtein", "delsarte"):
+        raise ConstellationsError(f"unknown method {method!r} (levenshtein, delsarte)")
+    thm = theorem34_upper(N)
+    if m > thm:
+        return Bound(math.inf, "theorem-3.4",
+                     {"type": "theorem-3.4", "N": N, "m": exact_str(m), "max_margin": exact_str(thm)},
+                     {"certified": True, "note": "m > N/(2(N-1)): no dimension works"})
+    s = 1 - 2 * m
+
+    def excluded(d):
+        b = code_bound(d + 1, s, "levenshtein")
+        if b.value >= N and method == "delsarte":
+            b2 = code_bound(d + 1, s, "delsarte")
+            if b2.value < b.value:
+                b = b2
+        return b.value < N, b
+
+    ex, b = excluded(1)
+    if not ex:
+        return Bound(1, "trivial", None, {"certified": True, "note": "d = 1 is not excluded"})
+    lo, lo_b = 1, b  # lo excluded
+    hi = 2
+    while True:
+        ex, b = excluded(hi)
+        if not ex:
+            break
+        lo, lo_b = hi, b
+        hi *= 2
+        if hi > 1 << 20:
+            raise ConstellationsError("dimension search did not terminate (m too close to 0?)")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        ex, b = excluded(mid)
+        if ex:
+            lo, lo_b = mid, b
+        else:
+            hi = mid
+    cert = {"type": "sandwich", "N": N, "m": exact_str(m), "excluded_dim": lo,
+            "code_bound": {"n": lo + 1, "s": exact_str(s), "method": lo_b.method, "value": lo_b.value,
+                           "certificate": lo_b.certificate},
+            "conclusion": f"A({lo + 1}, 1-2m) <= {lo_b.value} < {N}: no N-item constellation with "
+                          f"margin m in R^{lo} (nor below, as the bound grows with the dimension)"}
+    return Bound(hi, f"sandwich-{lo_b.method}", cert, {"certified": True, "excluded_up_to": lo})
+
+
+# ------------------------------------------------------------------------------ constructions
+_FIXED = ("icosahedron", "24-cell", "600-cell", "e8", "clebsch", "schlafli", "gosset")
+
+
+# constructions whose max inner product is a rational closed form (a theorem about the exact
+# construction); for the polygon only N in (2, 3, 4, 6) has a rational cos(2 pi/N) (Niven)
+_RATIONAL_KINDS = ("simplex", "cross-polytope", "24-cell", "e8", "clebsch", "schlafli", "gosset")
+
+
+def _rational_c(kind, N, c):
+    """The closed-form c of the construction as an exact rational, or None if it is irrational."""
+    if c is None or not (kind in _RATIONAL_KINDS or (kind == "polygon" and N in (2, 3, 4, 6))):
+        return None
+    q = Fraction(c).limit_denominator(10 ** 6)
+    if abs(float(q) - c) > 1e-15:
+        return None
+    return q
+
+
+def _candidate(kind, N, d, seed=0):
+    from constellations.certify import certified_margin
+    from constellations.configuration import tied
+    from constellations.constructions import code
+    if kind == "random":
+        P, c = code("random", d, N, seed)
+    elif kind in ("simplex", "polygon"):
+        P, c = code(kind, d, N)
+    elif kind == "cross-polytope":
+        P, c = code(kind, d, N)
+    else:
+        P, c = code(kind, d)
+    P = P[:N]
+    if kind in ("24-cell", "e8", "600-cell", "icosahedron", "clebsch", "schlafli", "gosset") and len(P) < N:
+        return None
+    if kind == "cross-polytope" and N > 2:
+        c = 0.0  # first N of +-e_i: max inner product 0 once two different axes appear
+    cm = certified_margin(tied(P))
+    value = cm.margin_cert
+    exact = None
+    q = _rational_c(kind, N, c)
+    if q is not None:
+        m_exact = (1 - q) / 2
+        # accept the closed form only if the float64 evaluation agrees within the error bound
+        if Fraction(cm.margin) + 2 * Fraction(cm.error_bound) >= m_exact:
+            exact = m_exact
+            value = max(value, float_down(m_exact))
+    cert = {"type": "construction", "construction": kind, "N": N, "d": d, "points_used": f"first {N}",
+            "placement": "zero padding (Construction 1 with delta=1, phi=0)" if P.shape[1] > 0 else "",
+            "margin_cert": cm.margin_cert, "certify_method": cm.method, "error_bound": cm.error_bound,
+            "float_margin": cm.margin, "b_rel": cm.b_rel}
+    if kind == "random":
+        cert["seed"] = seed
+    if exact is not None:
+        cert["closed_form_margin"] = exact_str(exact)
+    cert["_exact"] = exact if exact is not None and exact >= Fraction(value) else Fraction(value)
+    return value, cert
+
+
+def _public(cert):
+    return {k: v for k, v in cert.items() if not k.startswith("_")}
+
+
+def construction_candidates(N: int, d: int, random_seeds=(0, 1, 2)):
+    """Every applicable construction for (N, d) with its certified margin: list of (value, cert)."""
+    from constellations.constructions import code
+    N, d = _check_n(N), _check_d(d)
+    kinds = []
+    if N <= d + 1:
+        kinds.append("simplex")
+    if N <= 2 * d:
+        kinds.append("cross-polytope")
+    if d >= 2:
+        kinds.append("polygon")
+    for k in _FIXED:
+        try:
+            P, _ = code(k, d)
+        except ConstellationsError:
+            continue
+        if len(P) >= N:
+            kinds.append(k)
+    out = []
+    for k in kinds:
+        r = _candidate(k, N, d)
+        if r is not None:
+            out.append(r)
+    if N > 2 * d and d >= 2:
+        for seed in random_seeds:
+            out.append(_candidate("random", N, d, seed))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _native_dim(kind):
+    from constellations.constructions import code
+    for d in range(1, 25):
+        try:
+            code(kind, d)
+            return d
+        except ConstellationsError:
+            continue
+    return None
+
+
+@lru_cache(maxsize=None)
+def _fixed_size(kind):
+    from constellations.constructions import code
+    return len(code(kind, _native_dim(kind))[0])
+
+
+@lru_cache(maxsize=4096)
+def _margin_lower_cached(N: int, d: int) -> Bound:
+    cands = construction_candidates(N, d)
+    if not cands:
+        # d = 1, N >= 3: only the trivial constellation (all vectors equal) with m = 0
+        return Bound(0.0, "trivial", {"type": "trivial", "note": "all vectors equal: pos = neg, m = 0"},
+                     {"certified": True})
+    value, cert = max(cands, key=lambda vc: vc[0])
+    if value < 0:
+        return Bound(0.0, "trivial", {"type": "trivial", "note": "all vectors equal: pos = neg, m = 0"},
+                     {"certified": True, "best_construction": _public(cert)})
+    return Bound(value, f"construction:{cert['construction']}", _public(cert),
+                 {"certified": True, "candidates": {c["construction"] + (f"#{c['seed']}" if "seed" in c else ""): v
+                                                    for v, c in cands}})
+
+
+def _extra_candidates(N: int, d: int, extra):
+    """Certify user-supplied configurations (e.g. search results from the table store)."""
+    from constellations.certify import certified_margin
+    from constellations.configuration import Configuration, as_array
+    out = []
+    for idx, item in enumerate(extra or ()):
+        graph = item.graph if isinstance(item, Configuration) else None
+        X = as_array(item.X if isinstance(item, Configuration) else item)
+        M, N0, d0 = X.shape
+        if N0 < N or d0 > d:
+            continue
+        X = X[:, :N, :]
+        if d0 < d:
+            import numpy as _np
+            X = _np.concatenate([X, _np.zeros((M, N, d - d0))], axis=2)
+        cm = certified_margin(X, graph)
+        out.append((cm.margin_cert, {"type": "construction", "construction": f"extra[{idx}]", "N": N, "d": d,
+                                     "points_used": f"first {N}", "modalities": M,
+                                     "margin_cert": cm.margin_cert, "certify_method": cm.method,
+                                     "error_bound": cm.error_bound, "float_margin": cm.margin, "b_rel": cm.b_rel,
+                                     "_exact": Fraction(cm.margin_cert)}))
+    return out
+
+
+def margin_lower(n, dim, extra=None) -> Bound:
+    """Best certified construction: a lower bound on m*(N, d) (value rounded down).
+
+    See the module docstring for the candidates and how each is certified.  ``extra`` is an
+    optional iterable of configurations (arrays (M, N', d') or Configurations with N' >= N and
+    d' <= d, e.g. search results from the table store); each is cut to its first N items, padded to
+    R^d and certified on its own graph.  Cached per (N, d) when ``extra`` is None; the cost is
+    dominated by certifying the candidates (O(N^2 d) each).
+    """
+    N, d = _check_n(n), _check_d(dim)
+    base = _margin_lower_cached(N, d)
+    if not extra:
+        return base
+    cands = _extra_candidates(N, d, extra)
+    if not cands:
+        return base
+    value, cert = max(cands, key=lambda vc: vc[0])
+    if value <= base.value:
+        return base
+    return Bound(value, f"construction:{cert['construction']}", _public(cert), {"certified": True})
+
+
+def dim_upper(n, margin, max_random_dim: int = 2048, extra=None) -> Bound:
+    """Smallest dimension in which a known construction certifiably reaches margin m.
+
+    Candidates: simplex (d = N-1, m <= N/(2(N-1))), cross-polytope (d = ceil(N/2), m <= 1/2), the
+    polygon and fixed codes in their native dimension, and random codes (seed 0, smallest d found
+    by doubling and bisection, up to ``max_random_dim`` and below the best other candidate), and the
+    optional ``extra`` configurations (see :func:`margin_lower`), each in its own dimension.
+    ``value`` is ``math.inf`` if nothing is known.
+    """
+    from constellations.constructions import code
+    N, m = _check_n(n), _check_m(margin)
+    best = None
+
+    def consider(d, kind):
+        nonlocal best
+        if best is not None and d >= best[0]:
+            return
+        r = _candidate(kind, N, d)
+        if r is not None and r[1]["_exact"] >= m:
+            best = (d, r[1], r[0])
+
+    if N == 2:
+        consider(1, "cross-polytope")
+    if m <= Fraction(N, 2 * (N - 1)) and N > 2:
+        consider(N - 1, "simplex")
+    if m <= Fraction(1, 2) and N > 2:
+        consider((N + 1) // 2, "cross-polytope")
+    consider(2, "polygon")
+    for k in _FIXED:
+        d0 = _native_dim(k)
+        if d0 is not None and _fixed_size(k) >= N:
+            consider(d0, k)
+    from constellations.configuration import Configuration, as_array
+    for item in extra or ():
+        X = as_array(item.X if isinstance(item, Configuration) else item)
+        d_x = X.shape[2]
+        if X.shape[1] >= N and (best is None or d_x < best[0]):
+            r = _extra_candidates(N, d_x, [item])
+            if r and r[0][1]["_exact"] >= m:
+                best = (d_x, r[0][1], r[0][0])
+    cap = min(max_random_dim, best[0] - 1 if best else max_random_dim)
+    if N > 2 and cap >= 2 and m < Fraction(1, 2):
+        def ok(d):
+            r = _candidate("random", N, d, 0)
+            return r[1]["_exact"] >= m, r
+        d, found = 2, None
+        while d <= cap:
+            good, r = ok(d)
+            if good:
+                found = (d, r)
+                break
+            d *= 2
+        if found is None and d // 2 < cap:
+            good, r = ok(cap)
+            if good:
+                found = (cap, r)
+                d = cap
+        if found is not None:
+            lo, hi, hr = d // 2, found[0], found[1]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                good, r = ok(mid)
+                if good:
+                    hi, hr = mid, r
+                else:
+                    lo = mid
+            if best is None or hi < best[0]:
+                best = (hi, hr[1], hr[0])
+    if best is None:
+        return Bound(math.inf, "none", None, {"certified": False, "note": "no known construction reaches m"})
+    d, cert, value = best
+    return Bound(d, f"construction:{cert['construction']}", _public(cert), {"certified": True, "margin_cert": value})
+
+
+# ------------------------------------------------------------------------------ exponents
+def _alpha(m: float, b_rel):
+    if b_rel is None:
+        return 1 - 2 * m
+    return (1 + b_rel - 3 * m) / (1 + b_rel + m)
+
+
+def exponent_lower(margin: float, b_rel: float | None = None) -> float:
+    """Theorem 3.3: lim inf (log N_max)/d >= log(1/sqrt(1 - alpha^2)) (natural log), with
+    alpha = (1 + b_rel - 3m)/(1 + b_rel + m), or alpha = 1 - 2m for free b_rel.  Needs
+    m + b_rel < 1 and 3m < 1 + b_rel; returns 0 otherwise."""
+    m = float(margin)
+    if not (0 < m <= 1):
+        raise ConstellationsError(f"margin m must satisfy 0 < m <= 1, got {m}")
+    if b_rel is not None and not (m + b_rel < 1 and 3 * m < 1 + b_rel):
+        return 0.0
+    a = _alpha(m, b_rel)
+    if a <= 0:
+        return 0.0
+    return -0.5 * math.log1p(-a * a)
+
+
+def exponent_upper(margin: float, b_rel: float | None = None) -> float:
+    """Theorem 3.5: lim sup (log N_max)/d <= -(1/2) log(1 - alpha) (alpha as in exponent_lower)."""
+    m = float(margin)
+    if not (0 < m <= 1):
+        raise ConstellationsError(f"margin m must satisfy 0 < m <= 1, got {m}")
+    a = _alpha(m, b_rel)
+    if a <= 0:
+        return 0.0
+    return -0.5 * math.log1p(-a)
+
+
+def kl_exponent(s: float) -> float:
+    """Kabatiansky-Levenshtein upper bound on lim sup (log A(n, s))/n (natural log), cos(theta) = s,
+    valid as stated for 0 < theta < pi/2 (for free b_rel: E_MRB(m) <= kl_exponent(1 - 2m))."""
+    s = float(s)
+    if not (0 < s < 1):
+        return 0.0
+    x = math.sin(math.acos(s))
+    a, b = (1 + x) / (2 * x), (1 - x) / (2 * x)
+    return a * math.log(a) - (b * math.log(b) if b > 0 else 0.0)

@@ -1,0 +1,236 @@
+r"""The Levenshtein bound on A(n, s), certified in exact arithmetic.
+
+A(n, s) is the largest number of points on S^{n-1} with pairwise inner products <= s.
+With alpha = (n-3)/2, let P_k^{1,0} = P_k^{(alpha+1, alpha)} and P_k^{1,1} = P_k^{(alpha+1, alpha+1)}
+(Jacobi), and t_k^{1,0}, t_k^{1,1} their largest zeros (t_0^{1,1} = -1); they interlace,
+t_{k-1}^{1,1} < t_k^{1,0} < t_k^{1,1}.  Levenshtein's polynomial of degree tau is
+
+* tau = 2k-1, for s in [t_{k-1}^{1,1}, t_k^{1,0}):  f(t) = (t - s) K_{k-1}^{1,0}(t, s)^2,
+* tau = 2k,   for s in [t_k^{1,0}, t_k^{1,1}):      f(t) = (t + 1)(t - s) K_{k-1}^{1,1}(t, s)^2,
+
+with the Christoffel-Darboux kernel
+K_{k-1}(t, s) proportional to (P_k(t) P_{k-1}(s) - P_k(s) P_{k-1}(t)) / (t - s).
+f <= 0 on [-1, s] holds by its form.  If moreover its Gegenbauer coefficients satisfy f_0 > 0 and
+f_i >= 0, Delsarte's theorem gives A(n, s) <= L_tau(n, s) = f(1)/f_0.
+
+**How it is certified.**  s is converted to an exact number (a Fraction, or a + b sqrt(D)), the
+polynomial is built with exact coefficients (the division by t - s is exact synthetic
+division, with zero remainder checked), its Gegenbauer coefficients are computed exactly and
+their signs decided exactly, and f(1)/f_0 and its floor are exact.  The largest Jacobi zeros
+are only used (in floating point, via SciPy) to choose tau; the degrees next to it are tried
+too when s is near a boundary, and the smallest valid value is returned.  A float input s is
+taken at its exact binary value.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+from constellations.errors import ConstellationsError
+
+from .bound import Bound
+from .exact import exact_str, float_up, floor_exact, to_exact
+from .polynomials import (divide_linear, jacobi_monomials, poly_eval, poly_mul, poly_scale,
+                          poly_sub, to_gegenbauer)
+
+__all__ = ["levenshtein_bound", "levenshtein_polynomial", "levenshtein_degree",
+           "levenshtein_float", "kissing_bound", "rankin_bound", "check_code_args"]
+
+
+def check_code_args(n, s, name_n="n"):
+    """Validate (n, s) for A(n, s) and return (int n, exact s)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        if isinstance(n, float) and n.is_integer():
+            n = int(n)
+        else:
+            raise ConstellationsError(f"dimension {name_n} must be an integer, got {n!r}")
+    n = int(n)
+    if n < 2:
+        raise ConstellationsError(f"dimension {name_n} must be >= 2 for A(n, s), got {n}")
+    s = to_exact(s, "max inner product s")
+    if s < -1 or s >= 1:
+        raise ConstellationsError(f"max inner product s must lie in [-1, 1), got {float(s):.6g}")
+    return n, s
+
+
+@lru_cache(maxsize=4096)
+def _largest_zero(k: int, a: float, b: float) -> float:
+    from scipy.special import roots_jacobi
+    if k == 0:
+        return -1.0
+    return float(roots_jacobi(k, a, b)[0].max())
+
+
+def levenshtein_degree(n: int, s: float) -> int:
+    """The degree tau whose interval contains s (float zeros, SciPy)."""
+    alpha = (n - 3) / 2
+    k = 1
+    while True:
+        t10 = _largest_zero(k, alpha + 1, alpha)
+        if s < t10:
+            return 2 * k - 1
+        t11 = _largest_zero(k, alpha + 1, alpha + 1)
+        if s < t11:
+            return 2 * k
+        k += 1
+        if k > 5000:
+            raise ConstellationsError("s is too close to 1 for the Levenshtein bound")
+
+
+def levenshtein_polynomial(n: int, s, tau: int):
+    """Exact monomial coefficients of Levenshtein's polynomial of degree tau at s."""
+    k = (tau + 1) // 2
+    alpha = Fraction(n - 3, 2)
+    if tau % 2:
+        P = jacobi_monomials(alpha + 1, alpha, k)
+    else:
+        P = jacobi_monomials(alpha + 1, alpha + 1, k)
+    pk, pk1 = P[k], P[k - 1]
+    g = poly_sub(poly_scale(list(pk), poly_eval(pk1, s)), poly_scale(list(pk1), poly_eval(pk, s)))
+    h, rem = divide_linear(g, s)
+    if rem != 0:  # pragma: no cover - exact arithmetic guarantees it
+        raise ArithmeticError("Christoffel-Darboux division left a remainder")
+    # normalise h to avoid huge or tiny numbers (any positive scale is allowed)
+    lead = h[-1] if h else 1
+    if lead != 0 and isinstance(lead, Fraction):
+        h = poly_scale(h, 1 / abs(lead))
+    f = poly_mul(poly_mul(h, h), [-s, 1])
+    if tau % 2 == 0:
+        f = poly_mul(f, [1, 1])
+    return f
+
+
+def _evaluate_exact(n: int, s, tau: int):
+    f = levenshtein_polynomial(n, s, tau)
+    coeffs = to_gegenbauer(f, n)
+    valid = coeffs[0] > 0 and all(c >= 0 for c in coeffs[1:])
+    value = poly_eval(f, 1) / coeffs[0] if coeffs[0] != 0 else None
+    return valid, value, coeffs
+
+
+def rankin_bound(n, s) -> Bound:
+    """Rankin: A(n, s) <= 1 - 1/s for s < 0, A(n, 0) = 2n (exact)."""
+    n, s = check_code_args(n, s)
+    if s < 0:
+        v = 1 - 1 / s
+        return Bound(floor_exact(v), "rankin", {"formula": "1 - 1/s", "s": exact_str(s), "value": exact_str(v)},
+                     {"real": float(v), "certified": True})
+    if s == 0:
+        return Bound(2 * n, "rankin", {"formula": "2n", "s": "0"}, {"real": float(2 * n), "certified": True})
+    return Bound(math.inf, "rankin (not applicable for s > 0)", None, {"certified": False})
+
+
+def levenshtein_bound(n, s) -> Bound:
+    """Certified Levenshtein bound on A(n, s).
+
+    Parameters
+    ----------
+    n : int >= 2
+        Dimension of the ambient space (points on S^{n-1}).
+    s : number in [-1, 1)
+        Max inner product: int, Fraction, float (taken exactly), or a string such as "1/2" or
+        "1/sqrt(5)".
+
+    Returns
+    -------
+    Bound
+        ``value`` = floor(L_tau(n, s)) (A is an integer), ``details["real"]`` the value of L as a
+        float, ``details["exact"]`` as an exact string, ``details["degree"]`` = tau;
+        ``certificate`` holds the Gegenbauer coefficients of the polynomial (exact strings).
+
+    Raises
+    ------
+    ConstellationsError
+        n < 2, non-integer n, s outside [-1, 1).
+    """
+    n, s = check_code_args(n, s)
+    sf = float(s)
+    tau0 = levenshtein_degree(n, sf)
+    alpha = (n - 3) / 2
+    # near a boundary of tau0's interval the float choice may be off by one: try neighbours
+    k = (tau0 + 1) // 2
+    if tau0 % 2:
+        lo, hi = _largest_zero(k - 1, alpha + 1, alpha + 1), _largest_zero(k, alpha + 1, alpha)
+    else:
+        lo, hi = _largest_zero(k, alpha + 1, alpha), _largest_zero(k, alpha + 1, alpha + 1)
+    cands = [tau0]
+    if sf - lo < 1e-9 and tau0 > 1:
+        cands.append(tau0 - 1)
+    if hi - sf < 1e-9:
+        cands.append(tau0 + 1)
+    best = None
+    for tau in cands:
+        valid, value, coeffs = _evaluate_exact(n, s, tau)
+        if valid and (best is None or value < best[1]):
+            best = (tau, value, coeffs)
+    for delta in (1, -1, 2, -2, 3, -3, 4, -4):  # pragma: no cover - only if the float choice is off
+        if best is not None:
+            break
+        t = tau0 + delta
+        if t < 1 or t in cands:
+            continue
+        valid, value, coeffs = _evaluate_exact(n, s, t)
+        if valid:
+            best = (t, value, coeffs)
+    if best is None:  # pragma: no cover
+        raise ArithmeticError(f"no valid Levenshtein polynomial found near degree {tau0}")
+    tau, value, coeffs = best
+    f0 = coeffs[0]
+    cert = {"type": "delsarte-polynomial", "n": n, "s": exact_str(s), "degree": tau,
+            "gegenbauer_coefficients": [exact_str(c / f0) for c in coeffs],
+            "bound": exact_str(value),
+            "proof": "f = (t-s)K^2 or (t+1)(t-s)K^2 is <= 0 on [-1,s]; coefficients checked exactly >= 0"}
+    return Bound(floor_exact(value), "levenshtein", cert,
+                 {"real": float(value), "real_upper": float_up(value), "exact": exact_str(value),
+                  "degree": tau, "certified": True})
+
+
+def levenshtein_float(n: int, s: float) -> float:
+    """Floating-point value of L(n, s) (not certified; used to steer bisections).
+
+    Uses the kernel sum K(t, s) = sum_{i<k} P_i(t) P_i(s) / h_i with the Jacobi norms h_i, and
+    f_0 by Gauss-Gegenbauer quadrature, which is exact for the degree of f.
+    """
+    from scipy.special import eval_jacobi, gammaln, roots_jacobi
+    n = int(n)
+    s = float(s)
+    if s < -1 or s >= 1:
+        raise ConstellationsError(f"max inner product s must lie in [-1, 1), got {s:.6g}")
+    tau = levenshtein_degree(n, s)
+    k = (tau + 1) // 2
+    alpha = (n - 3) / 2
+    a = alpha + 1
+    b = alpha if tau % 2 else alpha + 1
+    i = np.arange(k)
+    # log of the Jacobi norm h_i (DLMF 18.3), up to the common factor 2^(a+b+1)
+    logh = (np.log(1.0 / (2 * i + a + b + 1)) + gammaln(i + a + 1) + gammaln(i + b + 1)
+            - gammaln(i + a + b + 1) - gammaln(i + 1))
+    ps = np.array([eval_jacobi(j, a, b, s) for j in range(k)])
+    w = ps * np.exp(-(logh - logh.max()))
+
+    def K(t):
+        t = np.atleast_1d(t)
+        return sum(w[j] * eval_jacobi(j, a, b, t) for j in range(k))
+
+    def f(t):
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        v = (t - s) * K(t) ** 2
+        return v * (t + 1) if tau % 2 == 0 else v
+
+    q = tau // 2 + 2
+    x, wq = roots_jacobi(q, alpha, alpha)
+    f0 = float(np.dot(wq, f(x)) / wq.sum())
+    return float(f(1.0)[0] / f0)
+
+
+def kissing_bound(n, method: str = "levenshtein") -> Bound:
+    """Certified upper bound on the kissing number of R^n, i.e. on A(n, 1/2)."""
+    if method == "levenshtein":
+        return levenshtein_bound(n, Fraction(1, 2))
+    if method in ("delsarte", "lp", "delsarte-lp"):
+        from .delsarte import delsarte_lp_bound
+        return delsarte_lp_bound(n, Fraction(1, 2))
+    raise ConstellationsError(f"unknown kissing-bound method {method!r} (levenshtein, delsarte)")

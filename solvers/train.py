@@ -1,0 +1,469 @@
+r"""Batched sigmoid-loss training of free embeddings (torch; CPU or CUDA).
+
+S independent runs (seeds and/or initial values of t and the bias) advance together in one tensor
+program: the parameters are stacked along a leading run axis, the loss of run s depends only on the
+parameters of run s, and the optimiser (Adam or SGD) is element-wise, so back-propagating the *sum* of the
+S losses gives every run exactly the update it would get alone.  Run s is initialised from its own
+``torch.Generator`` seeded with ``seeds[s]``, so a batched run and a single run with the same seed follow the
+same trajectory (up to the summation order of the matrix products).
+
+Model (MATH.md sections 3-4).  Each run has embeddings W[k, i] in S^{d-1} for M modalities, t = exp(t')
+with t' trainable (or t fixed), and a bias that is trainable or fixed:
+
+- ``param="relative"``: logits t (<W[k,i], W[l,j]> - b_rel);
+- ``param="absolute"``: logits t <W[k,i], W[l,j]> - b, reported as b_rel = b / t.
+
+The loss is the sum over the graph's edges of the pair loss (``reduction="sum"``, or divided by N^2 per edge
+with ``"mean"``), see :mod:`constellations.losses`.  After every optimiser step each row is renormalised
+to unit length.  A frozen modality K keeps its rows fixed (its gradient is zeroed and its rows restored).
+With ``adapter=True`` (needs a frozen modality) the loss sees A_locked(x) = (delta x, +sqrt(1-delta^2)) for
+the frozen modality and A_trainable(x) = (delta x, -sqrt(1-delta^2)) for the others, delta = sigmoid(x_delta)
+with x_delta trainable unless ``fix_delta``.
+
+The history records, per run: the loss, t, b_rel (b/t for the absolute bias), the margin m (HALF the gap)
+and b*_rel of the embeddings W, and the fraction of the E N^2 logits with the correct sign (matched > 0,
+non-matched < 0), "separated by the current (t, bias)".  The loss is also kept at every step.  The final
+margins are recomputed in float64 with :func:`constellations.margins.margin_stats`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from constellations.configuration import Configuration
+from constellations.errors import ConfigurationError
+from constellations.graphs import parse_graph
+from constellations.losses import PARAMS, REDUCTIONS, affine_pair_loss
+from constellations.margins import margin_stats
+
+__all__ = ["TrainSpec", "TrainResult", "train", "margin_stats_torch", "HISTORY_COLUMNS"]
+
+HISTORY_COLUMNS = ("loss", "t", "b_rel", "margin", "b_rel_star", "pos", "neg", "frac_separated", "delta")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What to train (everything but the seeds and the initial values, which may differ per run).
+
+    Attributes
+    ----------
+    n, dim, modalities : int
+        N items, dimension d, M modalities.
+    graph : str or Graph, optional
+        Synchronisation graph (default complete).
+    param : {"relative", "absolute"}
+    reduction : {"sum", "mean"}
+    steps : int
+        Optimiser steps.
+    lr : float
+    optimizer : {"adam", "sgd"}
+    fix_t, fix_bias : bool
+        Keep t (resp. the bias) at its initial value.
+    frozen : int, optional
+        Index of a modality whose embeddings stay fixed.
+    adapter : bool
+        Locked/trainable adapters (requires ``frozen``); delta = sigmoid(x) starts at ``delta0``.
+    delta0 : float
+    fix_delta : bool
+    record_every : int
+        History every this many steps (plus step 0 and the last step).
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"`` (CUDA when available).
+    dtype : {"float64", "float32"}
+    """
+
+    n: int
+    dim: int
+    modalities: int = 2
+    graph: object = None
+    param: str = "relative"
+    reduction: str = "sum"
+    steps: int = 2000
+    lr: float = 0.01
+    optimizer: str = "adam"
+    fix_t: bool = False
+    fix_bias: bool = False
+    frozen: int | None = None
+    adapter: bool = False
+    delta0: float = 0.5
+    fix_delta: bool = False
+    record_every: int = 10
+    device: str = "cpu"
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        for name in ("n", "dim", "modalities", "steps", "record_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or int(v) != v:
+                raise ConfigurationError(f"{name} must be an integer, got {v!r}")
+        if self.n < 2:
+            raise ConfigurationError(f"need n >= 2 items, got {self.n}")
+        if self.dim < 1:
+            raise ConfigurationError(f"need dim >= 1, got {self.dim}")
+        if self.steps < 0 or self.record_every < 1:
+            raise ConfigurationError("steps must be >= 0 and record_every >= 1")
+        object.__setattr__(self, "graph", parse_graph(self.graph, int(self.modalities)))
+        if self.param not in PARAMS:
+            raise ConfigurationError(f"unknown parameterisation {self.param!r}; use one of {PARAMS}")
+        if self.reduction not in REDUCTIONS:
+            raise ConfigurationError(f"unknown reduction {self.reduction!r}; use one of {REDUCTIONS}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigurationError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigurationError(f"learning rate must be finite and > 0, got {self.lr}")
+        if self.frozen is not None and not (0 <= self.frozen < self.modalities):
+            raise ConfigurationError(f"frozen modality {self.frozen} outside 0..{self.modalities - 1}")
+        if self.adapter and self.frozen is None:
+            raise ConfigurationError("adapters need a frozen modality (frozen=K / --frozen K)")
+        if not (0 < self.delta0 < 1):
+            raise ConfigurationError(f"delta0 must lie in (0, 1), got {self.delta0}")
+        if self.dtype not in ("float64", "float32"):
+            raise ConfigurationError(f"dtype must be float64 or float32, got {self.dtype!r}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The outcome of :func:`train` for S runs (arrays have a leading run axis of length S).
+
+    Attributes
+    ----------
+    spec : TrainSpec
+    seeds : ndarray (S,)
+    X : ndarray (S, M, N, d), float64
+        Final unit embeddings W (raw, before any adapter).
+    t, b_rel, bias : ndarray (S,)
+        Final inverse temperature, relative bias (b/t for the absolute bias) and the trained bias in its
+        own parameterisation (b_rel or b).
+    delta : ndarray (S,) or None
+        Final adapter delta.
+    loss : ndarray (S,)
+        Loss of the final parameters (after ``steps_done`` steps).
+    margin, b_rel_star, pos, neg : ndarray (S,)
+        Float64 margin statistics of the final X (``margin_stats``; m is half the gap).
+    loss_curve : ndarray (steps_done + 1, S)
+        Loss after 0, 1, ..., steps_done steps.
+    history : dict
+        ``"step"`` (R,) and one (R, S) array per name in :data:`HISTORY_COLUMNS`.
+    steps_done : int
+        Fewer than ``spec.steps`` if interrupted.
+    interrupted : bool
+    wall_s : float
+        Wall time of the optimisation loop.
+    device : str
+    """
+
+    spec: TrainSpec
+    seeds: np.ndarray
+    X: np.ndarray
+    t: np.ndarray
+    b_rel: np.ndarray
+    bias: np.ndarray
+    delta: np.ndarray | None
+    loss: np.ndarray
+    margin: np.ndarray
+    b_rel_star: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+    loss_curve: np.ndarray
+    history: dict = field(repr=False)
+    steps_done: int = 0
+    interrupted: bool = False
+    wall_s: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def S(self) -> int:
+        return len(self.seeds)
+
+    def steps_to(self, threshold: float) -> np.ndarray:
+        """First step count k with loss(after k steps) < threshold, per run (NaN if never reached)."""
+        below = self.loss_curve < threshold
+        hit = below.any(axis=0)
+        first = below.argmax(axis=0).astype(np.float64)
+        first[~hit] = np.nan
+        return first
+
+    def loss_at(self, step: int) -> np.ndarray:
+        """Loss after ``step`` steps, per run."""
+        if not 0 <= step < self.loss_curve.shape[0]:
+            raise ConfigurationError(f"step {step} outside 0..{self.loss_curve.shape[0] - 1}")
+        return self.loss_curve[step].copy()
+
+    def configuration(self, run: int = 0) -> Configuration:
+        """Run ``run``'s final embeddings as a Configuration (meta holds t, b_rel, seed, margin...)."""
+        meta = {"kind": "trained", "seed": int(self.seeds[run]), "param": self.spec.param,
+                "t": float(self.t[run]), "b_rel_loss": float(self.b_rel[run]), "loss": float(self.loss[run]),
+                "margin_trained": float(self.margin[run]), "b_rel_star": float(self.b_rel_star[run]),
+                "steps": int(self.steps_done), "reduction": self.spec.reduction}
+        if self.delta is not None:
+            meta["delta"] = float(self.delta[run])
+        if self.spec.frozen is not None:
+            meta["frozen"] = int(self.spec.frozen)
+        return Configuration.from_array(self.X[run], self.spec.graph, meta, normalize=True)
+
+    def history_rows(self):
+        """The history in long form: one dict per (recorded step, run)."""
+        steps = self.history["step"]
+        for r, step in enumerate(steps):
+            for s in range(self.S):
+                row = {"step": int(step), "run": s, "seed": int(self.seeds[s])}
+                for c in HISTORY_COLUMNS:
+                    row[c] = float(self.history[c][r, s])
+                yield row
+
+
+def _resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigurationError(f"device {device!r} requested but CUDA is not available")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigurationError(f"unknown device {device!r}: {exc}") from None
+
+
+def _per_run(value, S: int, name: str) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(S, float(a))
+    if a.shape != (S,):
+        raise ConfigurationError(f"{name} must be a scalar or have one value per run ({S}), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ConfigurationError(f"{name} must be finite")
+    return a
+
+
+def margin_stats_torch(W, edges):
+    """Vectorised margin statistics of S configurations: W (S, M, N, d) -> (pos, neg, margin, b_rel_star), each (S,).
+
+    pos = min over edges and i of <W[k,i], W[l,i]>, neg = max over edges and i != j of <W[k,i], W[l,j]>,
+    margin = (pos - neg)/2 (half the gap), b_rel_star = (pos + neg)/2; as
+    :func:`constellations.margins.margin_stats`, against which it is tested.
+    """
+    import torch
+
+    ks = [k for k, _ in edges]
+    ls = [l for _, l in edges]
+    G = torch.matmul(W[:, ks], W[:, ls].transpose(-1, -2))  # (S, E, N, N)
+    return _stats_from_gram(G)
+
+
+def _stats_from_gram(G):
+    import torch
+
+    N = G.shape[-1]
+    pos = torch.diagonal(G, dim1=-2, dim2=-1).amin(dim=(-2, -1))
+    eye = torch.eye(N, dtype=torch.bool, device=G.device)
+    neg = G.masked_fill(eye, -math.inf).amax(dim=(-3, -2, -1))
+    return pos, neg, (pos - neg) / 2, (pos + neg) / 2
+
+
+def _initial_embeddings(spec: TrainSpec, seeds, init, torch, dtype, device):
+    S, M, N, d = len(seeds), spec.modalities, spec.n, spec.dim
+    if init is not None:
+        A = np.asarray(init, dtype=np.float64)
+        if A.shape == (M, N, d):
+            A = np.broadcast_to(A, (S, M, N, d))
+        if A.shape != (S, M, N, d):
+            raise ConfigurationError(f"init must have shape (M, N, d)=({M}, {N}, {d}) or (S, M, N, d), got {A.shape}")
+        if not np.isfinite(A).all():
+            raise ConfigurationError("init contains NaN or Inf")
+        norms = np.linalg.norm(A, axis=-1, keepdims=True)
+        if (norms == 0).any():
+            raise ConfigurationError("init has a zero row")
+        W = torch.tensor(A / norms, dtype=torch.float64)
+    else:
+        parts = []
+        for s in seeds:
+            g = torch.Generator().manual_seed(int(s))
+            parts.append(torch.randn((M, N, d), generator=g, dtype=torch.float64))
+        W = torch.stack(parts)
+        W = W / W.norm(dim=-1, keepdim=True)
+    return W.to(device=device, dtype=dtype).contiguous()
+
+
+def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None) -> TrainResult:
+    """Train S = len(seeds) runs together (see the module docstring).
+
+    Parameters
+    ----------
+    spec : TrainSpec
+    seeds : sequence of int
+        One seed per run; it fixes that run's random initial embeddings.
+    t0 : float or array (S,)
+        Initial inverse temperature (t' = log t0).
+    bias0 : float or array (S,)
+        Initial b_rel (``param="relative"``) or b (``param="absolute"``).
+    init : array (M, N, d) or (S, M, N, d), optional
+        Initial embeddings instead of random ones (rows are normalised); e.g. a frozen modality to keep.
+    progress : callable(step, loss_array), optional
+        Called at each recorded step with the current per-run losses (NumPy).
+
+    Returns
+    -------
+    TrainResult
+        Interrupting (KeyboardInterrupt) stops the loop and returns the runs as they are, with
+        ``interrupted=True``.
+    """
+    import torch
+
+    seeds = np.array([int(s) for s in seeds], dtype=np.int64)
+    if seeds.size == 0:
+        raise ConfigurationError("need at least one seed")
+    S = len(seeds)
+    t0 = _per_run(t0, S, "t0")
+    if (t0 <= 0).any():
+        raise ConfigurationError("t0 must be > 0")
+    bias0 = _per_run(bias0, S, "bias0")
+    device = _resolve_device(spec.device)
+    dtype = torch.float64 if spec.dtype == "float64" else torch.float32
+    edges = spec.graph.edges
+    E = len(edges)
+    ks = [k for k, _ in edges]
+    ls = [l for _, l in edges]
+    simple = edges == ((0, 1),)
+
+    W = _initial_embeddings(spec, seeds, init, torch, dtype, device).requires_grad_(True)
+    log_t = torch.tensor(np.log(t0), dtype=dtype, device=device).requires_grad_(not spec.fix_t)
+    bias = torch.tensor(bias0, dtype=dtype, device=device).requires_grad_(not spec.fix_bias)
+    params = [W] + [p for p in (log_t, bias) if p.requires_grad]
+    x_delta = None
+    sign_edge = None
+    if spec.adapter:
+        x0 = math.log(spec.delta0 / (1 - spec.delta0))
+        x_delta = torch.full((S,), x0, dtype=dtype, device=device).requires_grad_(not spec.fix_delta)
+        if x_delta.requires_grad:
+            params.append(x_delta)
+        s_mod = [1.0 if k == spec.frozen else -1.0 for k in range(spec.modalities)]
+        sign_edge = torch.tensor([s_mod[k] * s_mod[l] for k, l in edges], dtype=dtype, device=device)
+    if spec.frozen is not None:
+        W_frozen = W.detach()[:, spec.frozen].clone()
+
+    if spec.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=spec.lr, **({"fused": True} if device.type in ("cpu", "cuda") else {}))
+    else:
+        opt = torch.optim.SGD(params, lr=spec.lr)
+
+    def gram():
+        if simple:
+            return torch.bmm(W[:, 0], W[:, 1].transpose(1, 2)).unsqueeze(1)  # (S, 1, N, N)
+        return torch.matmul(W[:, ks], W[:, ls].transpose(-1, -2))  # (S, E, N, N)
+
+    def affine():
+        """Per (run, edge) alpha, beta with logits alpha <x, y> + beta (adapters included)."""
+        t = torch.exp(log_t)
+        if x_delta is None:
+            alpha = t[:, None].expand(S, E)
+            beta = (-t * bias if spec.param == "relative" else -bias)[:, None].expand(S, E)
+        else:
+            d2 = torch.sigmoid(x_delta) ** 2
+            c = (1 - d2)[:, None] * sign_edge[None, :]  # <A(x), A(y)> = d2 <x, y> + c
+            alpha = (t * d2)[:, None].expand(S, E)
+            if spec.param == "relative":
+                beta = -t[:, None] * (bias[:, None] - c)
+            else:
+                beta = -(bias[:, None] - t[:, None] * c)
+        return alpha.reshape(S * E), beta.reshape(S * E)
+
+    def effective(G):
+        if x_delta is None:
+            return G
+        d2 = torch.sigmoid(x_delta) ** 2
+        return d2[:, None, None, None] * G + (1 - d2)[:, None, None, None] * sign_edge[None, :, None, None]
+
+    def loss_now():
+        if simple:
+            A, B = W[:, 0], W[:, 1]
+        else:
+            A = W[:, ks].reshape(S * E, spec.n, spec.dim)
+            B = W[:, ls].reshape(S * E, spec.n, spec.dim)
+        alpha, beta = affine()
+        per = affine_pair_loss(A, B, alpha, beta, spec.reduction)
+        return per if simple else per.reshape(S, E).sum(dim=1)
+
+    steps = spec.steps
+    loss_curve = torch.empty((steps + 1, S), dtype=torch.float64, device=device)
+    rec_steps = sorted(set(range(0, steps + 1, spec.record_every)) | {steps})
+    rec_set = set(rec_steps)
+    hist = {c: [] for c in HISTORY_COLUMNS}
+    hist_steps = []
+
+    def record(step, G, Geff, loss):
+        with torch.no_grad():
+            pos, neg, m, bs = _stats_from_gram(G)
+            t = torch.exp(log_t)
+            b_rel = bias if spec.param == "relative" else bias / t
+            Z = t[:, None, None, None] * (Geff - b_rel[:, None, None, None])
+            N = G.shape[-1]
+            eye = torch.eye(N, dtype=torch.bool, device=G.device)
+            good = torch.where(eye, Z > 0, Z < 0).to(torch.float64).mean(dim=(-3, -2, -1))
+            delta = torch.sigmoid(x_delta) if x_delta is not None else torch.full_like(t, float("nan"))
+            row = torch.stack([loss.to(torch.float64), t.to(torch.float64), b_rel.to(torch.float64),
+                               m.to(torch.float64), bs.to(torch.float64), pos.to(torch.float64),
+                               neg.to(torch.float64), good, delta.to(torch.float64)]).cpu().numpy()
+        hist_steps.append(step)
+        for c, v in zip(HISTORY_COLUMNS, row):
+            hist[c].append(v)
+        if progress is not None:
+            progress(step, row[0].copy())
+
+    interrupted = False
+    done = 0
+    t_start = time.perf_counter()
+    try:
+        for step in range(steps + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_now()
+            loss_curve[step] = loss.detach()
+            if step in rec_set:
+                with torch.no_grad():
+                    G = gram()
+                    record(step, G, effective(G), loss.detach())
+            if step == steps:
+                break
+            loss.sum().backward()
+            if spec.frozen is not None:
+                W.grad[:, spec.frozen] = 0
+            opt.step()
+            with torch.no_grad():
+                W.div_(W.norm(dim=-1, keepdim=True))
+                if spec.frozen is not None:
+                    W[:, spec.frozen] = W_frozen
+            done = step + 1
+    except KeyboardInterrupt:
+        interrupted = True
+        with torch.no_grad():
+            W.div_(W.norm(dim=-1, keepdim=True))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - t_start
+
+    with torch.no_grad():
+        final_loss = loss_now().to(torch.float64).cpu().numpy()
+        t_fin = torch.exp(log_t).to(torch.float64).cpu().numpy()
+        b_fin = bias.detach().to(torch.float64).cpu().numpy()
+        d_fin = torch.sigmoid(x_delta).to(torch.float64).cpu().numpy() if x_delta is not None else None
+        Xf = W.detach().to(torch.float64).cpu().numpy()
+    Xn = Xf / np.linalg.norm(Xf, axis=-1, keepdims=True)
+    if spec.frozen is not None:  # keep the frozen rows bit for bit
+        Xn[:, spec.frozen] = Xf[:, spec.frozen]
+    Xf = Xn
+    b_rel_fin = b_fin if spec.param == "relative" else b_fin / t_fin
+    stats = [margin_stats(Xf[s], spec.graph) for s in range(S)]
+    curve = loss_curve[: done + 1].cpu().numpy()
+    history = {"step": np.array(hist_steps, dtype=np.int64)}
+    for c in HISTORY_COLUMNS:
+        history[c] = np.array(hist[c]).reshape(len(hist_steps), S)
+    return TrainResult(
+        spec=spec, seeds=seeds, X=Xf, t=t_fin, b_rel=b_rel_fin, bias=b_fin, delta=d_fin, loss=final_loss,
+        margin=np.array([s.margin for s in stats]), b_rel_star=np.array([s.b_rel for s in stats]),
+        pos=np.array([s.pos for s in stats]), neg=np.array([s.neg for s in stats]),
+        loss_curve=curve, history=history, steps_done=done, interrupted=interrupted, wall_s=wall,
+        device=str(device))

@@ -1,0 +1,148 @@
+"""The table runner: cell functions, in-process vs local Dask, failures, interruption, resume.
+
+The stand-in cell function is ``construction_cell``: real tied codes whose margins are known in
+closed form (regular simplex N/(2(N-1)), cross-polytope 1/2, regular polygon sin^2(pi/N)).
+"""
+import math
+
+import numpy as np
+import pytest
+
+from constellations.errors import ConstellationsError
+from solvers.tables.grid import Cell, make_grid
+from solvers.tables.runner import (construction_cell, resolve_cell_function, run_table, search_cell,
+                                   upper_bound)
+from solvers.tables.store import TableStore
+
+
+def _search_available():
+    try:
+        from solvers.search import search  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("n,dim,expected", [
+    (4, 3, 4 / 6),                     # simplex N = d+1
+    (3, 5, 3 / 4),                     # simplex N < d+1
+    (6, 3, 0.5),                       # octahedron
+    (8, 5, 0.5),                       # cross-polytope, N <= 2d
+    (7, 2, math.sin(math.pi / 7) ** 2),  # heptagon (proven optimal in d=2)
+    (12, 3, (1 - 1 / math.sqrt(5)) / 2),  # icosahedron
+    (24, 4, 0.25),                     # 24-cell
+])
+def test_construction_cell_closed_forms(n, dim, expected):
+    for m in (2, 3):
+        res = construction_cell(Cell(n, dim, m, restarts=2, seed=3))
+        assert res.margin == pytest.approx(expected, abs=1e-12)
+        assert expected - 1e-12 < res.margin_cert <= res.margin
+        assert res.margin <= res.margin_upper + 1e-15
+        assert res.key == (n, dim, m, "complete", False)
+
+
+def test_upper_bound_is_above_known_constellations():
+    for n, dim in [(4, 3), (5, 4), (6, 3), (8, 4), (7, 2), (16, 2), (16, 5), (27, 6)]:
+        value, method = upper_bound(n, dim)
+        assert value <= n / (2 * (n - 1)) * (1 + 1e-15) and isinstance(method, str)
+        known = construction_cell(Cell(n, dim, 2, restarts=1)).margin
+        assert value >= known - 1e-12
+    assert upper_bound(5, 4)[0] >= 5 / 8       # the simplex attains Theorem 3.4
+
+
+def _key_values(store, cells):
+    return {c.key: (store.get(c).margin, store.get(c).margin_cert, store.get(c).b_rel, store.get(c).seed,
+                    store.config_blob(c)) for c in cells}
+
+
+def test_in_process_and_local_dask_identical(tmp_path):
+    cells = make_grid("5,9,16,130", "2:4", "2,3", tied=True, restarts=3, seed=5)
+    with TableStore(tmp_path / "a.sqlite") as a, TableStore(tmp_path / "b.sqlite") as b:
+        sa = run_table(cells, a, cell_function="construction", workers=1)
+        sb = run_table(cells, b, cell_function="construction", workers=2)
+        assert (sa.mode, sb.mode) == ("in-process", "local-dask")
+        assert sa.new == sb.new == len(cells) and not sa.failed and not sb.failed
+        assert sb.workers == 2
+        assert _key_values(a, cells) == _key_values(b, cells)
+        # random codes won some cells, so the per-cell seeds really were the same on both paths
+        assert any("random" in str(a.configuration(c).meta.get("construction")) for c in cells)
+
+
+@pytest.mark.skipif(not _search_available(), reason="solvers.search not available")
+def test_real_search_in_process_and_dask_identical(tmp_path):
+    """The real search on simplex-sized cells: the optimum N/(2(N-1)) is known in closed form."""
+    cells = [Cell(4, 3, 2, restarts=1, seed=1), Cell(3, 2, 2, "complete", True, restarts=1, seed=2)]
+    with TableStore(tmp_path / "a.sqlite") as a, TableStore(tmp_path / "b.sqlite") as b:
+        run_table(cells, a, cell_function="search", workers=1)
+        run_table(cells, b, cell_function="search", workers=2)
+        va, vb = _key_values(a, cells), _key_values(b, cells)
+        assert va == vb
+        assert a.get(cells[0]).margin == pytest.approx(4 / 6, abs=1e-6)
+        assert a.get(cells[1]).margin == pytest.approx(3 / 4, abs=1e-6)
+        assert a.get(cells[0]).solver == "search"
+
+
+def test_resume_fills_only_missing(tmp_path):
+    cells = make_grid("5,6", "3:4", "2", restarts=2)
+    with TableStore(tmp_path / "t.sqlite") as st:
+        first = run_table(cells[:2], st, cell_function="construction", workers=1)
+        assert first.new == 2
+        events = []
+        second = run_table(cells, st, cell_function="construction", workers=1, progress=events.append)
+        assert (second.skipped, second.new) == (2, 2)
+        assert all(e.done + e.running + e.left == e.total for e in events)
+        assert events[-1].done == len(cells) and events[-1].left == 0
+        third = run_table(cells, st, cell_function="construction", workers=1)
+        assert third.skipped == 4 and third.computed == 0
+        more = run_table([c.with_effort(restarts=3) for c in cells], st, cell_function="construction", workers=1)
+        assert more.kept + more.improved == 4 and more.new == 0
+        assert all(st.get(c).attempts == 2 for c in cells)
+
+
+def broken_cell(cell):
+    if cell.n == 6:
+        raise RuntimeError("solver exploded")
+    return construction_cell(cell)
+
+
+def interrupting_cell(cell):
+    if cell.n == 7:
+        raise KeyboardInterrupt
+    return construction_cell(cell)
+
+
+def test_failed_cells_are_reported_not_stored(tmp_path):
+    cells = make_grid("5,6,7", "3", "2")
+    with TableStore(tmp_path / "t.sqlite") as st:
+        s = run_table(cells, st, cell_function=broken_cell, workers=1)
+        assert s.new == 2 and len(s.failed) == 1 and "solver exploded" in s.failed[0][1]
+        assert st.get((6, 3, 2, "complete", False)) is None and len(st) == 2
+
+
+def test_interrupt_keeps_finished_cells(tmp_path):
+    cells = make_grid("5,6,7,8", "3", "2")
+    with TableStore(tmp_path / "t.sqlite") as st:
+        s = run_table(cells, st, cell_function=interrupting_cell, workers=1)
+        assert s.interrupted and s.new == 2 and len(st) == 2
+        s2 = run_table(cells, st, cell_function="construction", workers=1)
+        assert (s2.skipped, s2.new) == (2, 2) and not s2.interrupted
+
+
+def test_resolve_cell_function():
+    assert resolve_cell_function("search") is search_cell
+    assert resolve_cell_function("construction") is construction_cell
+    assert resolve_cell_function("solvers.tables.runner:construction_cell") is construction_cell
+    for bad in ("nope", "no.such.module:f", "solvers.tables.runner:nothing"):
+        with pytest.raises(ConstellationsError):
+            resolve_cell_function(bad)
+    with pytest.raises(ConstellationsError):
+        run_table([], None, cell_function="construction", workers=0)
+
+
+def test_wrong_key_is_refused(tmp_path):
+    def liar(cell):
+        return construction_cell(Cell(cell.n + 1, cell.dim, cell.modalities))
+
+    with TableStore(tmp_path / "t.sqlite") as st:
+        s = run_table(make_grid("5", "3", "2"), st, cell_function=liar, workers=1)
+        assert len(st) == 0 and s.new == 0 and "key" in s.failed[0][1]
