@@ -46,6 +46,7 @@ def main(argv=None):
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--record-every", type=int, default=100)
     ap.add_argument("--skip-sequential", action="store_true")
+    ap.add_argument("--skip-claim", action="store_true", help="only the speed comparison")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
 
@@ -60,36 +61,50 @@ def main(argv=None):
     out = {"settings": vars(a), "torch": torch.__version__, "machine": platform.machine(),
            "cpus": os.cpu_count(), "note": "shared 2-core machine; timings are noisy"}
 
-    t = time.perf_counter()
-    rel = train(mk("relative"), seeds, t0=a.t0, bias0=a.b_rel0)
-    batched_1 = time.perf_counter() - t
-    print(f"batched relative S={a.seeds} x {a.steps} steps: {batched_1:.2f} s", flush=True)
+    def timed(fn):
+        w, c = time.perf_counter(), time.process_time()
+        r = fn()
+        return r, time.perf_counter() - w, time.process_time() - c
+
+    rel, bw, bc = timed(lambda: train(mk("relative"), seeds, t0=a.t0, bias0=a.b_rel0))
+    batched_wall, batched_cpu = [bw], [bc]
+    print(f"batched relative S={a.seeds} x {a.steps} steps: {bw:.2f} s wall, {bc:.2f} s CPU", flush=True)
     if not a.skip_sequential:
-        per_run, seq_margin, seq_loss = [], [], []
-        t = time.perf_counter()
+        per_run, per_run_cpu, seq_margin, seq_loss = [], [], [], []
         for s in seeds:
-            t1 = time.perf_counter()
-            r = train(mk("relative"), [s], t0=a.t0, bias0=a.b_rel0)
-            per_run.append(time.perf_counter() - t1)
+            r, w, c = timed(lambda: train(mk("relative"), [s], t0=a.t0, bias0=a.b_rel0))
+            per_run.append(w); per_run_cpu.append(c)
             seq_margin.append(r.margin[0]); seq_loss.append(r.loss[0])
-        seq_total = time.perf_counter() - t
-        print(f"sequential {a.seeds} single runs: {seq_total:.2f} s (median per run {np.median(per_run):.2f} s)",
-              flush=True)
-        t = time.perf_counter()
-        train(mk("relative"), seeds, t0=a.t0, bias0=a.b_rel0)
-        batched_2 = time.perf_counter() - t
-        print(f"batched again: {batched_2:.2f} s", flush=True)
+            if s == len(seeds) // 2 - 1:  # a batched run in the middle of the sequential loop
+                _, w, c = timed(lambda: train(mk("relative"), seeds, t0=a.t0, bias0=a.b_rel0))
+                batched_wall.append(w); batched_cpu.append(c)
+        _, w, c = timed(lambda: train(mk("relative"), seeds, t0=a.t0, bias0=a.b_rel0))
+        batched_wall.append(w); batched_cpu.append(c)
+        seq_total, seq_cpu = float(np.sum(per_run)), float(np.sum(per_run_cpu))
+        print(f"sequential {a.seeds} single runs: {seq_total:.2f} s wall, {seq_cpu:.2f} s CPU "
+              f"(median per run {np.median(per_run):.2f} s wall, {np.median(per_run_cpu):.2f} s CPU)", flush=True)
+        print(f"batched (before, middle, after): wall {batched_wall}, CPU {batched_cpu}", flush=True)
+        bwm, bcm = float(np.median(batched_wall)), float(np.median(batched_cpu))
         out["speed"] = {
-            "batched_s": [batched_1, batched_2], "sequential_total_s": seq_total, "sequential_per_run_s": per_run,
-            "ratio_total_vs_batched_median": seq_total / float(np.median([batched_1, batched_2])),
-            "ratio_median_run_x_S_vs_batched_median": float(np.median(per_run)) * a.seeds
-            / float(np.median([batched_1, batched_2])),
+            "batched_wall_s": batched_wall, "batched_cpu_s": batched_cpu,
+            "sequential_total_wall_s": seq_total, "sequential_total_cpu_s": seq_cpu,
+            "sequential_per_run_wall_s": per_run, "sequential_per_run_cpu_s": per_run_cpu,
+            "ratio_wall_total_vs_batched_median": seq_total / bwm,
+            "ratio_wall_median_run_x_S_vs_batched_median": float(np.median(per_run)) * a.seeds / bwm,
+            "ratio_cpu_total_vs_batched_median": seq_cpu / bcm,
+            "ratio_cpu_median_run_x_S_vs_batched_median": float(np.median(per_run_cpu)) * a.seeds / bcm,
             "max_abs_margin_diff_batched_vs_sequential": float(np.max(np.abs(np.array(seq_margin) - rel.margin))),
             "max_rel_loss_diff_batched_vs_sequential": float(np.max(np.abs(np.array(seq_loss) - rel.loss)
                                                                      / np.abs(rel.loss))),
         }
         print(json.dumps(out["speed"], indent=1, default=float), flush=True)
 
+    if a.skip_claim:
+        if a.out:
+            from constellations.io import atomic_write_text
+            atomic_write_text(a.out, json.dumps(out, indent=1, default=float) + "\n")
+            print("wrote", a.out)
+        return
     t = time.perf_counter()
     ab = train(mk("absolute"), seeds, t0=a.t0, bias0=a.t0 * a.b_rel0)
     print(f"batched absolute: {time.perf_counter() - t:.2f} s", flush=True)

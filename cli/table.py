@@ -262,10 +262,13 @@ def command():
               help="search (solvers.search), search-no-polish (no final LP polish: keeps big cells within "
                    "--time-per-cell), construction (fast tied-code baseline) or module:function.")
 @click.option("--force", is_flag=True, help="Recompute cells already stored with enough effort (keeps the best).")
+@click.option("--warm-start", is_flag=True,
+              help="Start each search from the best stored configuration valid for the cell: its own, the tied "
+                   "code of the same (N, d), or the first M modalities of a stored cell with more modalities.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @_output_options
 def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per_cell, seed, store, workers,
-            scheduler, solver, force, progress, fmt_, columns, output, plot, digits):
+            scheduler, solver, force, warm_start, progress, fmt_, columns, output, plot, digits):
     """Compute the grid's missing cells into the store, then print the table.
 
     Every finished cell is committed at once: an interrupted run loses only the cells in flight,
@@ -288,7 +291,7 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
         bar = _ProgressBar(progress)
         try:
             summary = run_table(cells, st, cell_function=fn, workers=workers, scheduler=scheduler, force=force,
-                                progress=bar)
+                                warm_start=warm_start, progress=bar)
         finally:
             bar.close()
         rows = [r for r in (st.get(c) for c in cells) if r is not None]

@@ -92,7 +92,31 @@ def free_margin(X, edges) -> float:
     return 0.5 * (pos - neg)
 
 
-def _lp_code(C, r, tol):
+def _solve(A_ub_D, A_ub_s, slack, A_eq_D, cost_s, nD, r, mu, lp_time):
+    """Solve min cost_s . s + mu sum|D|/r over D = P - Q, 0 <= P, Q <= r, A_ub_D D + A_ub_s s <= slack,
+    A_eq_D D = 0, where s are the shifts of the extreme values from their current ones.
+
+    Everything is scaled by r (D = r D~, s = r s~) so the LP solver's absolute tolerances (1e-7 by
+    default in HiGHS, tightened to 1e-9 here) act relative to the trust region, not to the O(1)
+    inner products: the model stays accurate at r = 1e-9.  The L1 term (mu small) picks the
+    smallest of the many optimal moves of a degenerate LP instead of an arbitrary vertex of the
+    trust region.  Returns (D, s~) with D unscaled, or (None, None)."""
+    ns = A_ub_s.shape[1]
+    A_ub = sp.hstack([A_ub_D, -A_ub_D, A_ub_s], format="csr")
+    A_eq = sp.hstack([A_eq_D, -A_eq_D, sp.csr_matrix((A_eq_D.shape[0], ns))], format="csr")
+    cost = np.concatenate([np.full(2 * nD, mu), cost_s])
+    bounds = [(0.0, 1.0)] * (2 * nD) + [(None, None)] * ns
+    opts = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+    if lp_time:
+        opts["time_limit"] = float(lp_time)
+    res = linprog(cost, A_ub=A_ub, b_ub=np.asarray(slack) / r, A_eq=A_eq, b_eq=np.zeros(A_eq.shape[0]), bounds=bounds,
+                  method="highs", options=opts)
+    if res.status != 0 or res.x is None:
+        return None, None
+    return r * (res.x[:nD] - res.x[nD:2 * nD]), res.x[2 * nD:]
+
+
+def _lp_code(C, r, tol, mu=1e-7, lp_time=None):
     N, d = C.shape
     G = C @ C.T
     iu, ju = np.triu_indices(N, 1)
@@ -101,34 +125,25 @@ def _lp_code(C, r, tol):
     sel = c >= cmax - tol
     I, J, cv = iu[sel], ju[sel], c[sel]
     K = len(I)
-    nv = N * d + 1
+    nD = N * d
     # rows: D_i . x_j + x_i . D_j - s <= -c
-    rows = np.repeat(np.arange(K), 2 * d + 1)
-    cols = np.concatenate([I[:, None] * d + np.arange(d), J[:, None] * d + np.arange(d),
-                           np.full((K, 1), N * d)], axis=1).ravel()
-    vals = np.concatenate([C[J], C[I], -np.ones((K, 1))], axis=1).ravel()
-    A_ub = sp.csr_matrix((vals, (rows, cols)), shape=(K, nv))
-    b_ub = -cv
+    rows = np.repeat(np.arange(K), 2 * d)
+    cols = np.concatenate([I[:, None] * d + np.arange(d), J[:, None] * d + np.arange(d)], axis=1).ravel()
+    vals = np.concatenate([C[J], C[I]], axis=1).ravel()
+    A_D = sp.csr_matrix((vals, (rows, cols)), shape=(K, nD))
+    A_s = sp.csr_matrix(-np.ones((K, 1)))
     # tangency: x_i . D_i = 0
-    A_eq = sp.csr_matrix((C.ravel(), (np.repeat(np.arange(N), d), np.arange(N * d))), shape=(N, nv))
-    cost = np.zeros(nv)
-    cost[-1] = 1.0
-    bounds = np.empty((nv, 2))
-    bounds[:-1] = (-r, r)
-    bounds[-1] = (-np.inf, np.inf)
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=np.zeros(N), bounds=bounds, method="highs")
-    if res.status != 0:
+    A_eq = sp.csr_matrix((C.ravel(), (np.repeat(np.arange(N), d), np.arange(nD))), shape=(N, nD))
+    D, s = _solve(A_D, A_s, cmax - cv, A_eq, np.array([1.0]), nD, r, mu, lp_time)
+    if D is None:
         return None, 0.0
-    D = res.x[:-1].reshape(N, d)
-    predicted = 0.5 * (cmax - res.x[-1])  # predicted margin gain
-    return D, predicted
+    return D.reshape(N, d), -0.5 * r * s[0]  # predicted margin gain
 
 
-def _lp_free(X, edges, r, tol):
+def _lp_free(X, edges, r, tol, mu=1e-7, lp_time=None):
     M, N, d = X.shape
     nD = M * N * d
-    nv = nD + 2  # s_p, s_n
-    rows, cols, vals, b = [], [], [], []
+    rows, cols, vals, b, srow = [], [], [], [], []
     nrow = 0
     blocks = []
     pos = min(float(np.einsum("nd,nd->n", X[k], X[l]).min()) for k, l in edges)
@@ -146,38 +161,32 @@ def _lp_free(X, edges, r, tol):
         I, J = np.nonzero(G >= neg - tol)
         K = len(I)
         if K:
-            ri = np.repeat(np.arange(nrow, nrow + K), 2 * d + 1)
-            ci = np.concatenate([(k * N + I)[:, None] * d + ar, (l * N + J)[:, None] * d + ar,
-                                 np.full((K, 1), nD + 1)], axis=1).ravel()
-            vi = np.concatenate([X[l][J], X[k][I], -np.ones((K, 1))], axis=1).ravel()
-            rows.append(ri), cols.append(ci), vals.append(vi), b.append(-G[I, J])
+            rows.append(np.repeat(np.arange(nrow, nrow + K), 2 * d))
+            cols.append(np.concatenate([(k * N + I)[:, None] * d + ar, (l * N + J)[:, None] * d + ar],
+                                       axis=1).ravel())
+            vals.append(np.concatenate([X[l][J], X[k][I]], axis=1).ravel())
+            b.append(neg - G[I, J])
+            srow.append(np.tile([0.0, -1.0], (K, 1)))
             nrow += K
         # matched: -(D[k,i].X[l,i] + X[k,i].D[l,i]) + s_p <= c
         I = np.nonzero(dg <= pos + tol)[0]
         K = len(I)
         if K:
-            ri = np.repeat(np.arange(nrow, nrow + K), 2 * d + 1)
-            ci = np.concatenate([(k * N + I)[:, None] * d + ar, (l * N + I)[:, None] * d + ar,
-                                 np.full((K, 1), nD)], axis=1).ravel()
-            vi = np.concatenate([-X[l][I], -X[k][I], np.ones((K, 1))], axis=1).ravel()
-            rows.append(ri), cols.append(ci), vals.append(vi), b.append(dg[I])
+            rows.append(np.repeat(np.arange(nrow, nrow + K), 2 * d))
+            cols.append(np.concatenate([(k * N + I)[:, None] * d + ar, (l * N + I)[:, None] * d + ar],
+                                       axis=1).ravel())
+            vals.append(np.concatenate([-X[l][I], -X[k][I]], axis=1).ravel())
+            b.append(dg[I] - pos)
+            srow.append(np.tile([1.0, 0.0], (K, 1)))
             nrow += K
-    A_ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, nv))
-    b_ub = np.concatenate(b)
+    A_D = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, nD))
+    A_s = sp.csr_matrix(np.concatenate(srow))
     Xf = X.reshape(M * N, d)
-    A_eq = sp.csr_matrix((Xf.ravel(), (np.repeat(np.arange(M * N), d), np.arange(nD))), shape=(M * N, nv))
-    cost = np.zeros(nv)
-    cost[nD] = -0.5
-    cost[nD + 1] = 0.5
-    bounds = np.empty((nv, 2))
-    bounds[:nD] = (-r, r)
-    bounds[nD:] = (-np.inf, np.inf)
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=np.zeros(M * N), bounds=bounds, method="highs")
-    if res.status != 0:
+    A_eq = sp.csr_matrix((Xf.ravel(), (np.repeat(np.arange(M * N), d), np.arange(nD))), shape=(M * N, nD))
+    D, s = _solve(A_D, A_s, np.concatenate(b), A_eq, np.array([-0.5, 0.5]), nD, r, mu, lp_time)
+    if D is None:
         return None, 0.0
-    D = res.x[:nD].reshape(M, N, d)
-    predicted = 0.5 * (res.x[nD] - res.x[nD + 1]) - 0.5 * (pos - neg)
-    return D, predicted
+    return D.reshape(M, N, d), 0.5 * r * (s[0] - s[1])
 
 
 def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max_iter: int = 200,
@@ -228,8 +237,12 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
             break
         it += 1
         tol = max(active_tol, 4.0 * r * np.sqrt(d))
+        lp_time = None
+        if time_limit is not None:
+            lp_time = max(0.05, time_limit - (time.perf_counter() - t0))
         try:
-            D, pred = _lp_code(best, r, tol) if tied else _lp_free(best, edges, r, tol)
+            D, pred = (_lp_code(best, r, tol, lp_time=lp_time) if tied
+                       else _lp_free(best, edges, r, tol, lp_time=lp_time))
         except (ValueError, MemoryError):
             D = None
         if D is None:

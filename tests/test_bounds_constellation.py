@@ -118,14 +118,19 @@ def test_bad_input(call):
 
 def test_extra_configurations_hook():
     import numpy as np
-    from constellations.constructions import cell600_code
     from constellations.configuration import tied as _tied
-    # a 600-cell subset passed as a "search result" in R^4 beats the random codes for N = 100, d = 5
-    X = _tied(cell600_code())
-    base = margin_lower(100, 5)
-    lo = margin_lower(100, 5, extra=[X])
-    assert lo.value >= base.value
-    hi = dim_upper(100, 0.09, extra=[np.asarray(X.X)])
-    assert hi.value == 4
+    # 100 Fibonacci-sphere points in R^3 (a "search result") beat the built-in polygon for N = 100, d = 3
+    k = np.arange(100) + 0.5
+    z = 1 - 2 * k / 100
+    r, phi = np.sqrt(1 - z * z), np.pi * (1 + 5 ** 0.5) * k
+    F = np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
+    X = _tied(F / np.linalg.norm(F, axis=1, keepdims=True))
+    base = margin_lower(100, 3)
+    lo = margin_lower(100, 3, extra=[X])
+    assert lo.method == "construction:extra[0]" and lo.value > base.value
+    assert lo.value == certified_margin(X).margin_cert
+    assert margin_lower(100, 4, extra=[X]).value >= lo.value  # padded into R^4
+    hi = dim_upper(100, lo.value / 2, extra=[np.asarray(X.X)])
+    assert hi.value <= 3
     with pytest.raises(ConstellationsError):
         margin_lower(10, 3, extra=[np.full((2, 10, 3), np.nan)])

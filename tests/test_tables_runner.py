@@ -146,3 +146,35 @@ def test_wrong_key_is_refused(tmp_path):
     with TableStore(tmp_path / "t.sqlite") as st:
         s = run_table(make_grid("5", "3", "2"), st, cell_function=liar, workers=1)
         assert len(st) == 0 and s.new == 0 and "key" in s.failed[0][1]
+
+
+def test_warm_start_sources(tmp_path):
+    """A cell starts from the best stored configuration valid for it: the tied code of its (N, d)
+    copied to every modality, or the first M modalities of a cell with more modalities."""
+    from solvers.tables.runner import finish_cell, warm_start
+    from constellations.constructions import random_code, simplex_code
+    from constellations.margins import margin
+
+    def store_tied_code(st, cell, code):
+        st.record(finish_cell(cell, np.broadcast_to(code, (cell.modalities,) + code.shape), solver="test",
+                              restarts=1, seconds=0.0))
+
+    with TableStore(tmp_path / "t.sqlite") as st:
+        m2, m3 = Cell(5, 4, 2), Cell(5, 4, 3)
+        assert warm_start(st, m2) == (None, None)
+        store_tied_code(st, m2, random_code(5, 4, seed=0))                 # poor
+        X, src = warm_start(st, m2)
+        assert src.startswith("stored") and margin(X) == st.get(m2).margin
+        store_tied_code(st, m3, simplex_code(5, 4))                        # optimal, m = 5/8
+        X, src = warm_start(st, m2)
+        assert src.startswith("M=3") and X.shape == (2, 5, 4) and margin(X) >= 5 / 8 - 1e-12
+        tied = Cell(5, 4, 2, "complete", True)
+        store_tied_code(st, tied, simplex_code(5, 4))
+        X, src = warm_start(st, Cell(5, 4, 4))
+        assert src.startswith("tied") and X.shape == (4, 5, 4) and margin(X) == pytest.approx(5 / 8)
+        assert warm_start(st, tied)[1].startswith("stored")               # a tied cell only from itself
+        # a warm-started re-run lifts the poor M=2 cell to the M=3 value, never lower
+        s = run_table([m2.with_effort(restarts=1)], st, cell_function="construction", workers=1, force=True,
+                      warm_start=True)
+        assert s.improved == 1 and st.get(m2).margin == pytest.approx(5 / 8, abs=1e-12)
+        assert st.configuration(m2).meta["warm_start"].startswith(("M=3", "tied"))

@@ -10,11 +10,12 @@ Formatting (Markdown, CSV, JSON, plots) is the CLI's job: ``cli/table.py``.
 """
 from .grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
 from .runner import (CELL_FUNCTIONS, Progress, RunnerError, RunSummary, construction_cell, default_workers, finish_cell,
-                     resolve_cell_function, run_table, search_cell, upper_bound)
+                     resolve_cell_function, run_table, search_cell, search_no_polish_cell, upper_bound,
+                     warm_start)
 from .store import CellResult, StoredCell, StoreError, TableStore, default_store_path
 
 __all__ = [
     "Cell", "TableGridError", "cell_seed", "make_grid", "parse_int_list", "CELL_FUNCTIONS", "Progress", "RunnerError",
     "RunSummary", "construction_cell", "default_workers", "finish_cell", "resolve_cell_function", "run_table",
-    "search_cell", "upper_bound", "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
+    "search_cell", "search_no_polish_cell", "upper_bound", "warm_start", "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
 ]

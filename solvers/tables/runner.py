@@ -50,9 +50,9 @@ from constellations.errors import ConstellationsError
 from .grid import Cell
 from .store import CellResult, TableStore, config_to_blob
 
-__all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "search_cell", "search_no_polish_cell", "construction_cell",
-           "finish_cell",
-           "resolve_cell_function", "upper_bound", "solver_version", "CELL_FUNCTIONS", "default_workers"]
+__all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "search_cell", "search_no_polish_cell",
+           "construction_cell", "finish_cell", "resolve_cell_function", "upper_bound", "warm_start", "solver_version",
+           "CELL_FUNCTIONS", "default_workers"]
 
 
 class RunnerError(ConstellationsError, ValueError):
@@ -132,29 +132,33 @@ def finish_cell(cell: Cell, X, *, solver: str, restarts: int, seconds: float, me
         solver=solver, solver_version=solver_version(), config=config_to_blob(X, graph.spec, info))
 
 
-def search_cell(cell: Cell, **search_options) -> CellResult:
-    """Run ``solvers.search.search`` on one cell (time limit ``cell.time_limit``, seed ``cell.seed``)."""
+def search_cell(cell: Cell, init=None, init_source: str | None = None, **search_options) -> CellResult:
+    """Run ``solvers.search.search`` on one cell (time limit ``cell.time_limit``, seed ``cell.seed``).
+
+    ``init`` (an (M, N, d) array, from a warm start) is passed to the search as the start of its
+    first restart; the search never returns anything worse than it.
+    """
     from solvers.search import search
 
     solver = "search" if not search_options else "search-no-polish"
     t0 = time.perf_counter()
     res = search(cell.n, cell.dim, cell.modalities, None if cell.tied else cell.graph, tied=cell.tied,
-                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed, **search_options)
+                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed, init=init, **search_options)
     seconds = time.perf_counter() - t0
     X = np.asarray(res.config.X)
     if cell.tied and X.shape[0] != cell.modalities:  # a search may return a single code per modality count
         X = np.broadcast_to(X[0], (cell.modalities,) + X.shape[1:])
     return finish_cell(cell, X, solver=solver, restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
-                       meta={"interrupted": bool(getattr(res, "interrupted", False))})
+                       meta={"interrupted": bool(getattr(res, "interrupted", False)), "warm_start": init_source})
 
 
-def search_no_polish_cell(cell: Cell) -> CellResult:
+def search_no_polish_cell(cell: Cell, init=None, init_source: str | None = None) -> CellResult:
     """:func:`search_cell` without the final exact polish (``polish_top=0``).
 
     The polish (a sequential LP) can overrun the time limit by minutes on large free cells
     (e.g. N=128, d=12, M=4); without it every cell keeps to about its ``time_limit``.
     """
-    return search_cell(cell, polish_top=0)
+    return search_cell(cell, init, init_source, polish_top=0)
 
 
 def _construction_candidates(n: int, dim: int):
@@ -175,8 +179,11 @@ def _construction_candidates(n: int, dim: int):
             yield name, np.hstack([P[:n], np.zeros((n, dim - P.shape[1]))])
 
 
-def construction_cell(cell: Cell) -> CellResult:
-    """The best tied construction for the cell (see the module docstring); fast and deterministic."""
+def construction_cell(cell: Cell, init=None, init_source: str | None = None) -> CellResult:
+    """The best tied construction for the cell (see the module docstring); fast and deterministic.
+
+    With a warm start ``init`` whose margin is larger, ``init`` itself is returned (re-verified).
+    """
     from constellations.constructions import code_max_inner_product, random_code
 
     t0 = time.perf_counter()
@@ -194,8 +201,13 @@ def construction_cell(cell: Cell) -> CellResult:
         if cell.time_limit is not None and time.perf_counter() - t0 > cell.time_limit:
             break
     X = np.broadcast_to(best, (cell.modalities,) + best.shape)
+    if init is not None:
+        from constellations.margins import margin as _margin
+
+        if _margin(init, cell.graph) > _margin(X, cell.graph):
+            X, best_name = np.asarray(init), f"warm start ({init_source})"
     return finish_cell(cell, X, solver="construction", restarts=cell.restarts, seconds=time.perf_counter() - t0,
-                       meta={"construction": best_name})
+                       meta={"construction": best_name, "warm_start": init_source})
 
 
 CELL_FUNCTIONS: dict[str, Callable[[Cell], CellResult]] = {
@@ -218,6 +230,48 @@ def resolve_cell_function(spec) -> Callable[[Cell], CellResult]:
             raise RunnerError(f"{spec!r} is not callable")
         return fn
     raise RunnerError(f"unknown solver {spec!r}; use {', '.join(CELL_FUNCTIONS)} or module:function")
+
+
+# --------------------------------------------------------------------------------- warm starts
+
+def warm_start(store: TableStore, cell: Cell):
+    """The best stored configuration that is a valid start for ``cell``: ``(X, source)`` or ``(None, None)``.
+
+    Candidates, each a configuration of the cell's shape whose margin on the cell's graph is at least
+    the stored margin of its source:
+
+    - the cell's own stored configuration;
+    - (untied cells) the tied cell of the same (N, d), copied to every modality: a code with max
+      inner product c is a constellation with m = (1 - c)/2 on any graph;
+    - (untied cells) a stored complete-graph cell of the same (N, d) with M' > M modalities,
+      restricted to its first M: every edge of the cell's graph is an edge of the complete graph
+      on M' modalities, so pos can only grow and neg only shrink.
+
+    This is how a table stays consistent (more modalities never look easier than fewer); the search
+    receives the start as ``init`` and never returns anything worse.
+    """
+    best = None  # (margin, key, transform)
+    own = store.get(cell.key)
+    if own is not None:
+        best = (own.margin, cell.key, "own")
+    if not cell.tied:
+        tied = store.get((cell.n, cell.dim, 2, "complete", True))
+        if tied is not None and (best is None or tied.margin > best[0]):
+            best = (tied.margin, tied.key, "tied")
+        for r in store.cells(n=[cell.n], dims=[cell.dim], graph="complete", tied=False):
+            if r.modalities > cell.modalities and (best is None or r.margin > best[0]):
+                best = (r.margin, r.key, f"M={r.modalities}")
+    if best is None:
+        return None, None
+    from .store import blob_to_arrays
+
+    X = np.asarray(blob_to_arrays(store.config_blob(best[1]))["X"], dtype=np.float64)
+    if best[2] == "tied":
+        X = np.broadcast_to(X[0], (cell.modalities,) + X.shape[1:]).copy()
+    elif best[2].startswith("M="):
+        X = np.ascontiguousarray(X[:cell.modalities])
+    source = best[2] if best[2] != "own" else "stored"
+    return X, f"{source} (m={best[0]:.6g})"
 
 
 # ------------------------------------------------------------------------------------- running
@@ -318,7 +372,7 @@ class _Tally:
 
 
 def run_table(cells, store: TableStore, *, cell_function="search", workers: int | None = None,
-              scheduler: str | None = None, force: bool = False,
+              scheduler: str | None = None, force: bool = False, warm_start: bool = False,
               progress: Callable[[Progress], None] | None = None, client=None) -> RunSummary:
     """Compute the cells that the store lacks and record each one as soon as it finishes.
 
@@ -336,6 +390,9 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
         Address of an existing Dask scheduler (``tcp://host:port``); ``workers`` is then ignored.
     force : bool
         Recompute every cell, even those stored with enough effort (never worsens them).
+    warm_start : bool
+        Start each cell's search from the best stored configuration valid for it
+        (:func:`warm_start`); the cell function is then called as ``fn(cell, init=X, init_source=s)``.
     progress : callable, optional
         Called with a :class:`Progress` at the start and after every finished cell.
     client : distributed.Client, optional
@@ -366,7 +423,7 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
             for cell in todo:
                 tally.emit("running", 1, cell)
                 try:
-                    result = fn(cell)
+                    result = fn(cell, **_init_kwargs(store, cell, warm_start))
                 except (KeyboardInterrupt, SystemExit):
                     raise
                 except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the table
@@ -376,13 +433,20 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
         except KeyboardInterrupt:
             interrupted = True
     else:
-        interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client)
+        interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client, warm_start)
     return RunSummary(cells=len(cells), skipped=tally.skipped, new=tally.counts["new"],
                       improved=tally.counts["improved"], kept=tally.counts["kept"], failed=tuple(tally.failed),
                       interrupted=interrupted, seconds=time.perf_counter() - t0, workers=n_workers, mode=mode)
 
 
-def _run_dask(todo, store, fn, tally, workers, scheduler, client):
+def _init_kwargs(store, cell, enabled) -> dict:
+    if not enabled:
+        return {}
+    X, source = warm_start(store, cell)
+    return {} if X is None else {"init": X, "init_source": source}
+
+
+def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover
@@ -410,7 +474,7 @@ def _run_dask(todo, store, fn, tally, workers, scheduler, client):
         order = sorted(todo, key=_cost, reverse=True)
         futures = {}
         for cell in order:
-            fut = client.submit(fn, cell, pure=False, key=f"cell-{'-'.join(map(str, cell.key))}-{uuid.uuid4().hex[:8]}")
+            fut = client.submit(fn, cell, **_init_kwargs(store, cell, warm), pure=False, key=f"cell-{'-'.join(map(str, cell.key))}-{uuid.uuid4().hex[:8]}")
             futures[fut] = cell
         tally.emit("start", min(n_workers, len(order)))
         pending = len(order)
