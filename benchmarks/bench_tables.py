@@ -12,14 +12,16 @@ Usage::
     python benchmarks/bench_tables.py [--repeats 2] [--solver search] [--restarts 4] [--out FILE.json]
 
 Prints (and optionally writes) a JSON object with every timing, the medians and the speed-up
-median(in-process) / median(local Dask).  The machine's load average is recorded before and after:
-on a shared machine the ratio is noisy.
+median(in-process) / median(local Dask).  The machine's load average is recorded before and after,
+and the CPU seconds of each run's process tree: CPU / wall is the parallelism the run actually got
+(about 2 for the Dask run on two idle cores).  On a shared machine the ratio is noisy.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,12 +58,17 @@ def one(workers: int, solver: str, restarts: int) -> dict:
     for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[v] = "1"
     with tempfile.TemporaryDirectory() as tmp:
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", CHILD, os.path.join(tmp, "t.sqlite"), str(workers), solver,
                               str(restarts), json.dumps(GRID)], env=env, capture_output=True, text=True, check=True)
         proc_wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["process_wall"] = proc_wall
+    # CPU seconds of the whole process tree (client, scheduler, workers): cpu / wall is the parallelism
+    # actually obtained, which on a shared machine can be far below the number of workers
+    res["cpu"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if res["failed"] or res["new"] != 20:
         raise SystemExit(f"benchmark run failed: {res}")
     return res
@@ -92,6 +99,10 @@ def main(argv=None) -> int:
         "local_dask_wall_s": [round(r["wall"], 3) for r in dask],
         "in_process_process_wall_s": [round(r["process_wall"], 3) for r in serial],
         "local_dask_process_wall_s": [round(r["process_wall"], 3) for r in dask],
+        "in_process_cpu_s": [round(r["cpu"], 3) for r in serial],
+        "local_dask_cpu_s": [round(r["cpu"], 3) for r in dask],
+        "in_process_parallelism_cpu_per_wall": [round(r["cpu"] / r["process_wall"], 2) for r in serial],
+        "local_dask_parallelism_cpu_per_wall": [round(r["cpu"] / r["process_wall"], 2) for r in dask],
         "sum_of_cell_seconds_in_process": [round(r["cell_seconds"], 3) for r in serial],
         "sum_of_cell_seconds_dask": [round(r["cell_seconds"], 3) for r in dask],
         "median_in_process_s": round(med_s, 3), "median_local_dask_s": round(med_d, 3),

@@ -163,7 +163,8 @@ def render_plot(rows, path) -> None:
             series.setdefault(key, []).append((r.dim, r.margin))
         for key in sorted(series, key=lambda k: (k == "tied", k)):
             pts = sorted(series[key])
-            style = dict(ls="--", marker="s", color="0.4") if key == "tied" else dict(marker="o")
+            style = (dict(ls="-", lw=4, marker="s", ms=7, color="0.75", zorder=1) if key == "tied"
+                     else dict(marker="o", ms=3, lw=1.2, zorder=2))
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=key, **style)
         up = {}
         for r in sub:
