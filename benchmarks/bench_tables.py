@@ -9,7 +9,7 @@ checks that they produce the same margins (same per-cell seeds).
 
 Usage::
 
-    python benchmarks/bench_tables.py [--repeats 2] [--solver search] [--restarts 4] [--out FILE.json]
+    python benchmarks/bench_tables.py [--repeats 2] [--solver search] [--restarts 16] [--out FILE.json]
 
 Prints (and optionally writes) a JSON object with every timing, the medians and the speed-up
 median(in-process) / median(local Dask).  The machine's load average is recorded before and after,
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--solver", default="search")
-    ap.add_argument("--restarts", type=int, default=4)
+    ap.add_argument("--restarts", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
@@ -89,6 +89,11 @@ def main(argv=None) -> int:
         dask.append(one(a.workers, a.solver, a.restarts))
     load_after = os.getloadavg()
     same = all(r["margins"] == serial[0]["margins"] for r in serial + dask)
+    differing = {}
+    for key in serial[0]["margins"]:
+        vals = {"in_process": [r["margins"][key] for r in serial], "local_dask": [r["margins"][key] for r in dask]}
+        if len({v for vs in vals.values() for v in vs}) > 1:
+            differing[key] = vals
     med_s = statistics.median(r["wall"] for r in serial)
     med_d = statistics.median(r["wall"] for r in dask)
     report = {
@@ -108,6 +113,7 @@ def main(argv=None) -> int:
         "median_in_process_s": round(med_s, 3), "median_local_dask_s": round(med_d, 3),
         "speedup": round(med_s / med_d, 3),
         "identical_margins": same,
+        "differing_cells": differing,
         "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
         "python": sys.version.split()[0],
     }

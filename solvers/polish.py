@@ -109,8 +109,10 @@ def _solve(A_ub_D, A_ub_s, slack, A_eq_D, cost_s, nD, r, mu, lp_time):
     opts = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
     if lp_time:
         opts["time_limit"] = float(lp_time)
-    res = linprog(cost, A_ub=A_ub, b_ub=np.asarray(slack) / r, A_eq=A_eq, b_eq=np.zeros(A_eq.shape[0]), bounds=bounds,
-                  method="highs", options=opts)
+    # interior point for large LPs: dual simplex stalls on the highly degenerate ones (E8: 20 s vs 4 s)
+    method = "highs-ipm" if nD > 1000 else "highs"
+    res = linprog(cost, A_ub=A_ub, b_ub=np.asarray(slack) / r, A_eq=A_eq, b_eq=np.zeros(A_eq.shape[0]),
+                  bounds=bounds, method=method, options=opts)
     if res.status != 0 or res.x is None:
         return None, None
     return r * (res.x[:nD] - res.x[nD:2 * nD]), res.x[2 * nD:]
