@@ -83,17 +83,22 @@ def pair_loss(U, V, t: float, bias: float, *, param: str = "relative", reduction
     reduction : {"sum", "mean"}
         ``"mean"`` divides by N^2.
     """
+    U, V, G, Z = _pair_logits(U, V, t, bias, param, reduction)
+    N = G.shape[0]
+    eye = np.eye(N, dtype=bool)
+    total = softplus(-Z[eye]).sum() + softplus(Z[~eye]).sum()
+    return float(total / N ** 2 if reduction == "mean" else total)
+
+
+def _pair_logits(U, V, t, bias, param, reduction):
+    """Validate a pair and return (U, V, G = U V^T, logits Z) in float64."""
     _check(param, reduction, t)
     U = np.asarray(U, dtype=np.float64)
     V = np.asarray(V, dtype=np.float64)
     if U.ndim != 2 or U.shape != V.shape:
         raise ConfigurationError(f"U and V must have the same shape (N, d); got {U.shape} and {V.shape}")
     G = U @ V.T
-    Z = t * (G - bias) if param == "relative" else t * G - bias
-    N = G.shape[0]
-    eye = np.eye(N, dtype=bool)
-    total = softplus(-Z[eye]).sum() + softplus(Z[~eye]).sum()
-    return float(total / N ** 2 if reduction == "mean" else total)
+    return U, V, G, (t * (G - bias) if param == "relative" else t * G - bias)
 
 
 def _sigmoid(z):
@@ -112,13 +117,7 @@ def pair_loss_grad(U, V, t: float, bias: float, *, param: str = "relative", redu
 
     Returns (dU, dV, dt, dbias), divided by N^2 for ``reduction="mean"``.
     """
-    _check(param, reduction, t)
-    U = np.asarray(U, dtype=np.float64)
-    V = np.asarray(V, dtype=np.float64)
-    if U.ndim != 2 or U.shape != V.shape:
-        raise ConfigurationError(f"U and V must have the same shape (N, d); got {U.shape} and {V.shape}")
-    G = U @ V.T
-    Z = t * (G - bias) if param == "relative" else t * G - bias
+    U, V, G, Z = _pair_logits(U, V, t, bias, param, reduction)
     N = G.shape[0]
     P = _sigmoid(Z)
     np.fill_diagonal(P, -_sigmoid(-np.diag(Z)))

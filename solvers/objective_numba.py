@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .objective_numpy import _tangent, default_edges
+from .objective_numpy import _tangent, default_edges, matched_softmin
 
 __all__ = ["value_and_grad"]
 
@@ -107,17 +107,7 @@ def value_and_grad(X, beta: float, edges=None, *, block=None):
         return 0.5 * (1.0 - Q), _tangent(X, -GA / Z)
     M, N, _ = X.shape
     edges = default_edges(M) if edges is None else [tuple(e) for e in edges]
-    diags = [np.einsum("nd,nd->n", X[k], X[l]) for k, l in edges]
-    p = min(float(dg.min()) for dg in diags)
-    G = np.zeros_like(X)
-    Zp = 0.0
-    for (k, l), dg in zip(edges, diags):
-        w = np.exp(-beta * (dg - p))
-        Zp += float(w.sum())
-        G[k] += w[:, None] * X[l]
-        G[l] += w[:, None] * X[k]
-    P = p - np.log(Zp) / beta
-    G /= Zp
+    P, G = matched_softmin(X, edges, beta)
     kmax, kacc, nc = _kernels(N, X.shape[2])
     q = max(kmax(X[k], X[l]) for k, l in edges)
     GQ = np.zeros_like(X)

@@ -59,6 +59,23 @@ def smoothing_gap(N: int, beta: float, n_edges: int = 1, tied: bool = False) -> 
     return (np.log(n_edges * N) + np.log(n_edges * N * (N - 1))) / (2 * beta)
 
 
+def matched_softmin(X: np.ndarray, edges, beta: float):
+    """Soft-min P = p - log(sum exp(-beta (c_ii - p)))/beta of the matched products and dP/dX.
+
+    Shared by every CPU backend: it is O(M^2 N d), not worth a kernel.
+    """
+    diags = [np.einsum("nd,nd->n", X[k], X[l]) for k, l in edges]
+    p = min(float(dg.min()) for dg in diags)
+    G = np.zeros_like(X)
+    Zp = 0.0
+    for (k, l), dg in zip(edges, diags):
+        w = np.exp(-beta * (dg - p))
+        Zp += float(w.sum())
+        G[k] += w[:, None] * X[l]
+        G[l] += w[:, None] * X[k]
+    return p - np.log(Zp) / beta, G / Zp
+
+
 def _tangent(X: np.ndarray, G: np.ndarray) -> np.ndarray:
     return G - np.einsum("...i,...i->...", G, X)[..., None] * X
 
@@ -125,18 +142,7 @@ def value_and_grad(X, beta: float, edges=None, *, block=None):
     M, N, _ = X.shape
     edges = default_edges(M) if edges is None else [tuple(e) for e in edges]
     bl = _block(N, block)
-    # matched part
-    diags = [np.einsum("nd,nd->n", X[k], X[l]) for k, l in edges]
-    p = min(float(dg.min()) for dg in diags)
-    G = np.zeros_like(X)
-    Zp = 0.0
-    for (k, l), dg in zip(edges, diags):
-        w = np.exp(-beta * (dg - p))
-        Zp += float(w.sum())
-        G[k] += w[:, None] * X[l]
-        G[l] += w[:, None] * X[k]
-    P = p - np.log(Zp) / beta
-    G /= Zp  # dP/dX
+    P, G = matched_softmin(X, edges, beta)
     # non-matched part
     q = max(_offdiag_max(X[k], X[l], bl) for k, l in edges)
     GQ = np.zeros_like(X)
