@@ -113,3 +113,12 @@ def test_bad_input(kw):
     dim = kw.pop("dim")
     with pytest.raises(ConfigurationError):
         search(n, dim, **kw)
+
+
+def test_short_free_run_from_random_start_reaches_positive_margin():
+    # Cut short long before the free optimisation separates; the tied projection (normalised mean of
+    # the modalities) is a code, hence a constellation, and must be kept when it is better.
+    from constellations.certify import certified_margin
+    r = search(400, 6, modalities=3, restarts=1, time_limit=0.2, seed=1)
+    assert r.margin > 0 and r.margin_certified > 0
+    assert certified_margin(r.config).margin_cert == r.margin_certified
