@@ -45,6 +45,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--record-every", type=int, default=100)
+    ap.add_argument("--loss-every", type=int, default=1,
+                    help="loss value every K steps (both the batched and the sequential runs)")
     ap.add_argument("--skip-sequential", action="store_true")
     ap.add_argument("--skip-claim", action="store_true", help="only the speed comparison")
     ap.add_argument("--out", default=None)
@@ -56,7 +58,7 @@ def main(argv=None):
 
     seeds = list(range(a.seeds))
     mk = lambda param: TrainSpec(n=a.n, dim=a.dim, steps=a.steps, lr=a.lr, param=param, dtype=a.dtype,
-                                 record_every=a.record_every)
+                                 record_every=a.record_every, loss_every=a.loss_every)
     train(TrainSpec(n=a.n, dim=a.dim, steps=20, dtype=a.dtype), [0])  # warm-up
     out = {"settings": vars(a), "torch": torch.__version__, "machine": platform.machine(),
            "cpus": os.cpu_count(), "note": "shared 2-core machine; timings are noisy"}

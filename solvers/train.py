@@ -71,6 +71,10 @@ class TrainSpec:
     fix_delta : bool
     record_every : int
         History every this many steps (plus step 0 and the last step).
+    loss_every : int
+        Evaluate the loss value every this many steps (and at every recorded step); in between,
+        ``loss_curve`` holds NaN.  An optimiser step needs only sigmoid(z), not softplus(z), so
+        ``loss_every=record_every`` saves about a fifth of a batched step at N = 100.
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"`` (CUDA when available).
     dtype : {"float64", "float32"}
@@ -92,11 +96,12 @@ class TrainSpec:
     delta0: float = 0.5
     fix_delta: bool = False
     record_every: int = 10
+    loss_every: int = 1
     device: str = "cpu"
     dtype: str = "float64"
 
     def __post_init__(self):
-        for name in ("n", "dim", "modalities", "steps", "record_every"):
+        for name in ("n", "dim", "modalities", "steps", "record_every", "loss_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or int(v) != v:
                 raise ConfigurationError(f"{name} must be an integer, got {v!r}")
@@ -104,8 +109,8 @@ class TrainSpec:
             raise ConfigurationError(f"need n >= 2 items, got {self.n}")
         if self.dim < 1:
             raise ConfigurationError(f"need dim >= 1, got {self.dim}")
-        if self.steps < 0 or self.record_every < 1:
-            raise ConfigurationError("steps must be >= 0 and record_every >= 1")
+        if self.steps < 0 or self.record_every < 1 or self.loss_every < 1:
+            raise ConfigurationError("steps must be >= 0, record_every and loss_every >= 1")
         object.__setattr__(self, "graph", parse_graph(self.graph, int(self.modalities)))
         if self.param not in PARAMS:
             raise ConfigurationError(f"unknown parameterisation {self.param!r}; use one of {PARAMS}")
@@ -145,7 +150,7 @@ class TrainResult:
     margin, b_rel_star, pos, neg : ndarray (S,)
         Float64 margin statistics of the final X (``margin_stats``; m is half the gap).
     loss_curve : ndarray (steps_done + 1, S)
-        Loss after 0, 1, ..., steps_done steps.
+        Loss after 0, 1, ..., steps_done steps (NaN at steps skipped by ``spec.loss_every``).
     history : dict
         ``"step"`` (R,) and one (R, S) array per name in :data:`HISTORY_COLUMNS`.
     steps_done : int
@@ -180,7 +185,10 @@ class TrainResult:
         return len(self.seeds)
 
     def steps_to(self, threshold: float) -> np.ndarray:
-        """First step count k with loss(after k steps) < threshold, per run (NaN if never reached)."""
+        """First evaluated step count k with loss(after k steps) < threshold, per run (NaN if never reached).
+
+        Exact with ``loss_every=1``; otherwise the first multiple of ``loss_every`` (or recorded step).
+        """
         below = self.loss_curve < threshold
         hit = below.any(axis=0)
         first = below.argmax(axis=0).astype(np.float64)
@@ -191,6 +199,9 @@ class TrainResult:
         """Loss after ``step`` steps, per run."""
         if not 0 <= step < self.loss_curve.shape[0]:
             raise ConfigurationError(f"step {step} outside 0..{self.loss_curve.shape[0] - 1}")
+        if np.isnan(self.loss_curve[step]).all():
+            raise ConfigurationError(f"the loss was not evaluated at step {step} "
+                                     f"(loss_every={self.spec.loss_every}, record_every={self.spec.record_every})")
         return self.loss_curve[step].copy()
 
     def configuration(self, run: int = 0) -> Configuration:
@@ -378,18 +389,18 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
         d2 = torch.sigmoid(x_delta) ** 2
         return d2[:, None, None, None] * G + (1 - d2)[:, None, None, None] * sign_edge[None, :, None, None]
 
-    def loss_now():
+    def loss_now(with_value=True):
         if simple:
             A, B = W[:, 0], W[:, 1]
         else:
             A = W[:, ks].reshape(S * E, spec.n, spec.dim)
             B = W[:, ls].reshape(S * E, spec.n, spec.dim)
         alpha, beta = affine()
-        per = affine_pair_loss(A, B, alpha, beta, spec.reduction)
+        per = affine_pair_loss(A, B, alpha, beta, spec.reduction, with_value)
         return per if simple else per.reshape(S, E).sum(dim=1)
 
     steps = spec.steps
-    loss_curve = torch.empty((steps + 1, S), dtype=torch.float64, device=device)
+    loss_curve = torch.full((steps + 1, S), float("nan"), dtype=torch.float64, device=device)
     rec_steps = sorted(set(range(0, steps + 1, spec.record_every)) | {steps})
     rec_set = set(rec_steps)
     hist = {c: [] for c in HISTORY_COLUMNS}
@@ -420,8 +431,10 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     try:
         for step in range(steps + 1):
             opt.zero_grad(set_to_none=True)
-            loss = loss_now()
-            loss_curve[step] = loss.detach()
+            want = step % spec.loss_every == 0 or step in rec_set
+            loss = loss_now(want)
+            if want:
+                loss_curve[step] = loss.detach()
             if step in rec_set:
                 with torch.no_grad():
                     G = gram()

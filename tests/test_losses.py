@@ -162,6 +162,13 @@ def test_fused_kernel_gradients():
     g2 = torch.autograd.grad(loss_from_gram(torch.bmm(A, B.transpose(1, 2)), lt.exp(), br).sum(), (A, B, lt, br))
     for a, b in zip(g1, g2):
         assert torch.allclose(a, b, rtol=1e-11, atol=1e-12)
+    # Gradient-only evaluation: NaN value, identical gradients.
+    v = affine_pair_loss(A, B, al, be, "sum", with_value=False)
+    assert torch.isnan(v).all()
+    g3 = torch.autograd.grad(v.sum(), (A, B, al, be))
+    g4 = torch.autograd.grad(affine_pair_loss(A, B, al, be, "sum").sum(), (A, B, al, be))
+    for a, b in zip(g3, g4):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("param", ["relative", "absolute"])

@@ -119,6 +119,23 @@ def test_steps_to_and_interrupt():
     assert r.interrupted and r.steps_done == 40 and r.loss_curve.shape[0] == 41 and np.isfinite(r.margin).all()
 
 
+def test_loss_every_skips_values_not_steps():
+    """Steps without a loss value take the same gradient step: the trajectory is bit-identical."""
+    base = dict(n=8, dim=4, modalities=3, steps=60, lr=0.05, record_every=20, dtype="float64")
+    full = train(TrainSpec(**base), seeds=[3, 4])
+    sparse = train(TrainSpec(**base, loss_every=7), seeds=[3, 4])
+    assert np.array_equal(full.X, sparse.X) and np.array_equal(full.loss, sparse.loss)
+    evaluated = sorted(set(range(0, 61, 7)) | {0, 20, 40, 60})
+    skipped = [k for k in range(61) if k not in evaluated]
+    assert np.array_equal(sparse.loss_curve[evaluated], full.loss_curve[evaluated])
+    assert np.isnan(sparse.loss_curve[skipped]).all()
+    assert sparse.loss_at(14)[0] == full.loss_at(14)[0]
+    with pytest.raises(ConfigurationError, match="not evaluated"):
+        sparse.loss_at(13)
+    with pytest.raises(ConfigurationError):
+        TrainSpec(n=5, dim=3, loss_every=0)
+
+
 def test_bad_specs():
     with pytest.raises(ConfigurationError):
         TrainSpec(n=5, dim=3, adapter=True)
