@@ -23,13 +23,15 @@ __all__ = ["command"]
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (cuda uses the torch kernel).")
 @click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "torch"]), default="auto", show_default=True)
 @click.option("--jobs", "n_jobs", type=int, default=1, show_default=True, help="Worker processes for restarts.")
+@click.option("--batch", type=int, default=1, show_default=True,
+              help="Run restarts this many at a time as one batched torch program (for --device cuda).")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
               help="Start the first restart from this .npz configuration.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the best configuration (.npz).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, init_path,
-            output, as_json, quiet):
+def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
+            init_path, output, as_json, quiet):
     """Search for N unit vectors per modality in R^d maximising the margin m (half the gap).
 
     Multi-start Riemannian L-BFGS on a smoothed margin with beta continuation, an exact
@@ -40,6 +42,7 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
     Examples:
       constellations search --n 12 --dim 3 --tied
       constellations search --n 100 --dim 10 --time-limit 60 -o best.npz --json
+      constellations search --n 2000 --dim 64 --device cuda --batch 16 --time-limit 300
     """
     from constellations import io
     from solvers.search import search
@@ -62,7 +65,7 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
 
     try:
         res = search(n, dim, modalities, graph, tied=tied, restarts=restarts, time_limit=time_limit, seed=seed,
-                     device=device, backend=backend, init=init, n_jobs=n_jobs, callback=callback)
+                     device=device, backend=backend, init=init, n_jobs=n_jobs, callback=callback, batch=batch)
     finally:
         if bar is not None:
             bar.close()

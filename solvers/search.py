@@ -393,7 +393,8 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
            time_limit: float | None = None, seed: int = 0, device: str = "cpu", backend: str = "auto",
            init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 12,
            free_init: str = "random", jitter: float = 1e-3, polish_time: float | None = 20.0,
-           polish_max_vars: int = 60_000, hops: int | None = None, hop_sigma: float = 0.3) -> SearchResult:
+           polish_max_vars: int = 60_000, hops: int | None = None, hop_sigma: float = 0.3,
+           batch: int = 1) -> SearchResult:
     """Search for an (N, d, M) constellation of maximal margin (see the module docstring).
 
     Parameters
@@ -434,6 +435,11 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         92% of it; the restarts then stop at 50%).  Skipped above ``polish_max_vars``.
     polish_max_vars : int
         Skip the LP polish when M N d (free) or N d (tied) exceeds this (the LP would be too big).
+    batch : int
+        B > 1 runs the restarts B at a time as one batched torch program
+        (:mod:`solvers.batched_restarts`; meant for ``device="cuda"``, where one small restart
+        leaves the GPU idle).  Starting points are the serial ones; a batch shares the beta
+        continuation of its first restart.  Needs the torch backend (chosen by "auto") and n_jobs = 1.
     polish_time : float, optional
         Seconds allowed to each polish (default 20; HiGHS needs tens of seconds on the highly
         degenerate LPs of big symmetric codes such as E8, where L-BFGS is already within 1e-9).
@@ -455,6 +461,16 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     edges = [tuple(e) for e in G.edges]
     if free_init not in ("tied", "random"):
         raise ConfigurationError(f"free_init must be 'tied' or 'random', got {free_init!r}")
+    if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+        raise ConfigurationError(f"batch must be a positive integer, got {batch!r}")
+    batch = int(batch)
+    if batch > 1:
+        if n_jobs != 1:
+            raise ConfigurationError("batch > 1 runs restarts as one tensor program: use it with n_jobs = 1")
+        if backend == "auto":
+            backend = "torch"
+        elif backend != "torch":
+            raise ConfigurationError(f"batch > 1 needs the torch backend, not {backend!r}")
     backend = _resolve_backend(backend, device, n, dim)
     if betas is not None:
         betas = tuple(float(b) for b in betas)
@@ -492,7 +508,31 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         return max((m for _, m in results.values()), default=-np.inf)
 
     try:
-        if n_jobs == 1:
+        if n_jobs == 1 and batch > 1:
+            from .batched_restarts import batched_restarts
+            i = 0
+            while more(i):
+                t0 = time.time()
+                if i == 0 and start is not None:  # the warm start runs alone
+                    idx = [0]
+                    X, m, late = _restart(spec, 0, seeds.spawn(1)[0], start, deadline, holder)
+                    outs = [(X, m, late)]
+                else:
+                    idx = [i]
+                    while len(idx) < batch and (restarts is None or idx[-1] + 1 < restarts):
+                        idx.append(idx[-1] + 1)
+                    outs = batched_restarts(spec, idx, [seeds.spawn(1)[0] for _ in idx], deadline)
+                for j, (X, m, late) in zip(idx, outs):
+                    results[j] = (X, m)
+                    holder["X"] = X
+                durations.append(time.time() - t0)
+                i = idx[-1] + 1
+                if callback is not None:
+                    callback(i, n_total, best_margin())
+                if outs[-1][2]:
+                    time_limited = True
+                    break
+        elif n_jobs == 1:
             i = 0
             while more(i):
                 t0 = time.time()

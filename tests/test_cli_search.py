@@ -24,6 +24,13 @@ def test_search_json_and_output(tmp_path):
     assert json.loads(r.stdout)["margin"] >= o["margin"] - 1e-15
 
 
+def test_search_batched_restarts():
+    r = run_cli("search", "--n", 4, "--dim", 3, "--tied", "--restarts", 4, "--batch", 2, "--json")
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)
+    assert abs(o["margin"] - 2 / 3) < 1e-12 and o["restarts"] == 4
+
+
 def test_search_human_output():
     r = run_cli("search", "--n", 4, "--dim", 3, "--tied", "--restarts", 1)
     assert r.returncode == 0, r.stderr
@@ -32,7 +39,9 @@ def test_search_human_output():
 
 @pytest.mark.parametrize("args", [["--n", 1, "--dim", 3], ["--n", 5, "--dim", 0], ["--n", 5, "--dim", 3, "-M", 1],
                                   ["--n", 5, "--dim", 3, "--time-limit", -1], ["--n", 5],
-                                  ["--n", 5, "--dim", 3, "--init", "/nonexistent/x.npz"]])
+                                  ["--n", 5, "--dim", 3, "--init", "/nonexistent/x.npz"],
+                                  ["--n", 5, "--dim", 3, "--batch", 0],
+                                  ["--n", 5, "--dim", 3, "--batch", 2, "--jobs", 2]])
 def test_bad_input_exit_2(args):
     r = run_cli("search", *args)
     assert r.returncode == 2
