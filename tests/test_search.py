@@ -5,6 +5,7 @@ import pytest
 from constellations.configuration import Configuration
 from constellations.errors import ConfigurationError
 from constellations.margins import margin_stats
+from solvers.polish import code_margin
 from solvers.search import SearchResult, default_schedule, search
 
 
@@ -40,6 +41,16 @@ def test_tammes_18_record_needs_the_kick_hops():
     r = search(18, 3, tied=True, restarts=6, seed=0)
     assert plain.margin < rec[3, 18] - 1e-5 < r.margin
     assert abs(r.margin - rec[3, 18]) < 1e-8 and r.extra["kicks"] >= 1
+
+
+def test_swap_move_reaches_tammes_26():
+    """N = 26 in d = 3: restarts and kicks end at 41.0347 deg; with the insert-reoptimise-remove swap
+    the search reaches 41.0376616 deg, the best known packing in Sloane's table of 3-d packings."""
+    plain = search(26, 3, tied=True, restarts=6, seed=1, hops=0)
+    r = search(26, 3, tied=True, restarts=6, seed=1)
+    assert r.extra["swaps"] >= 1 and r.margin > plain.margin + 1e-5
+    assert abs(np.degrees(np.arccos(1 - 2 * r.margin)) - 41.0376616) < 1e-6
+    assert abs(code_margin(r.config.X[0]) - r.margin) < 1e-15
 
 
 def test_free_two_modalities_simplex_bound():
