@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import click
-import numpy as np
 
 from .output import emit_json, fmt
 

@@ -45,7 +45,7 @@ import numpy as np
 from .configuration import Configuration, as_array
 from .errors import ConfigurationError
 from .graphs import parse_graph
-from .margins import block_rows
+from .margins import _edge_stats, block_rows
 
 __all__ = ["MarginForm", "GapTest", "EdgeAnalysis", "PairAnalysis", "analyze_pairs", "modality_gap",
            "exact_percentiles"]
@@ -387,23 +387,11 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
         gt = None
         if gap:
             # The theorem's hypotheses are about matched (i = j) vs non-matched pairs.
-            diag_min = float(np.einsum("nd,nd->n", U, V).min())
-            hyp = diag_min > 0 and _max_offdiag(U, V, block) < 0
+            pos, _, neg, _ = _edge_stats(U, V, block)
+            hyp = pos > 0 and neg < 0
             gt = modality_gap(U, V, hypotheses=hyp, edge=(k, l))
         edges.append(EdgeAnalysis((k, l), xi, float(np.linalg.norm(xbar)), hits_kl / N, hits_lk / N,
                                   (pos_min - neg_max) / 2, (pos_min + neg_max) / 2, gt))
     mean_norms = {k: float(np.linalg.norm(A[k].mean(axis=0))) for k in range(M)}
     return PairAnalysis(M, N, d, G.spec, int(lab.max()) + 1, norms, mean_norms, forms, (qp, qn),
                         {"positive": pp.count, "negative": pn.count}, tuple(edges))
-
-
-def _max_offdiag(U, V, block):
-    N = U.shape[0]
-    best = -np.inf
-    for a in range(0, N, block):
-        b = min(N, a + block)
-        Gm = U[a:b] @ V.T
-        r = np.arange(b - a)
-        Gm[r, a + r] = -np.inf
-        best = max(best, float(Gm.max()))
-    return best

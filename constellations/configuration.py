@@ -49,7 +49,6 @@ def as_array(X, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_
                 f"each modality must be a 2-D array (N, d); got shapes {[a.shape for a in arrs]}")
         if len(shapes) > 1:
             ns = sorted({a.shape[0] for a in arrs})
-            ds = sorted({a.shape[1] for a in arrs})
             what = "N (items)" if len(ns) > 1 else "d (dimension)"
             raise ConfigurationError(f"modalities disagree in {what}: shapes {[a.shape for a in arrs]}")
         X = np.stack(arrs) if arrs else np.zeros((0, 0, 0))

@@ -140,7 +140,7 @@ def batched_restarts(spec: dict, indices, seed_seqs, deadline=None, *, maxiter: 
 
     from .objective_torch import value_and_grad_tensor
     from .polish import code_margin, free_margin
-    from .search import START_BETAS, _normalize, default_schedule
+    from .search import START_BETAS, _normalize, default_schedule, tied_projection
 
     n, dim, M, edges, tied = spec["n"], spec["dim"], spec["M"], spec["edges"], spec["tied"]
     device = spec.get("device", "cpu")
@@ -165,11 +165,8 @@ def batched_restarts(spec: dict, indices, seed_seqs, deadline=None, *, maxiter: 
             out.append((Xb, code_margin(Xb), late))
             continue
         m = free_margin(Xb, edges)
-        Sm = Xb.sum(axis=0)
-        if np.linalg.norm(Sm, axis=1).min() > 1e-8:
-            Xc = np.broadcast_to(_normalize(Sm), Xb.shape).copy()
-            mc = free_margin(Xc, edges)
-            if mc > m:
-                Xb, m = Xc, mc
+        Xc, mc = tied_projection(Xb, edges)
+        if mc > m:
+            Xb, m = Xc, mc
         out.append((Xb, m, late))
     return out

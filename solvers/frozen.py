@@ -26,12 +26,14 @@ Cost: the constraint matrix has about N^2 d nonzeros per edge touching ``free`` 
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from constellations.errors import ConstellationsError
+
+from .convex import SOLVED, solve_with_fallback
+from .polish import pos_neg
 
 __all__ = ["FrozenResult", "frozen_optimum", "frozen_alternate"]
 
@@ -71,12 +73,7 @@ class FrozenResult:
 
 
 def _achieved(A, edges, b_rel):
-    pos, neg = np.inf, -np.inf
-    for k, l in edges:
-        C = A[k] @ A[l].T
-        pos = min(pos, float(np.diag(C).min()))
-        np.fill_diagonal(C, -np.inf)
-        neg = max(neg, float(C.max()))
+    pos, neg = pos_neg(A, edges)
     if b_rel is None:
         return (pos - neg) / 2, pos, neg
     return min(pos - b_rel, b_rel - neg), pos, neg
@@ -136,19 +133,8 @@ def frozen_optimum(X, free: int = 1, graph=None, b_rel=None, solver=None) -> Fro
         np.fill_diagonal(C, -np.inf)
         cons += [pos >= b + m, float(C.max()) <= b - m]
     prob = cp.Problem(cp.Maximize(m), cons)
-    tried = [solver] if solver else ["CLARABEL", "SCS"]
-    err = None
-    for s in tried:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                prob.solve(solver=s)
-        except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
-            err = exc
-            continue
-        if prob.status in ("optimal", "optimal_inaccurate"):
-            break
-    if prob.status not in ("optimal", "optimal_inaccurate") or V.value is None:
+    _, err = solve_with_fallback(prob, solver)
+    if prob.status not in SOLVED or V.value is None:
         raise ConstellationsError(f"frozen SOCP failed (status {prob.status}{'; ' + str(err) if err else ''})")
     Vv = np.asarray(V.value, dtype=np.float64)
     mv = float(m.value)

@@ -38,7 +38,7 @@ from scipy.optimize import linprog
 
 from .objective_numpy import default_edges
 
-__all__ = ["PolishResult", "polish", "code_margin", "free_margin"]
+__all__ = ["PolishResult", "polish", "code_margin", "free_margin", "pos_neg"]
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,20 @@ def code_margin(C) -> float:
     return 0.5 * (1.0 - float(G.max()))
 
 
-def free_margin(X, edges) -> float:
-    """(pos - neg)/2 over the given edges, in float64."""
+def pos_neg(X, edges) -> tuple[float, float]:
+    """(pos, neg) over the given edges, in float64: min matched and max non-matched <X_k,i, X_l,j>."""
     pos, neg = np.inf, -np.inf
     for k, l in edges:
         G = X[k] @ X[l].T
         pos = min(pos, float(np.diag(G).min()))
         np.fill_diagonal(G, -np.inf)
         neg = max(neg, float(G.max()))
+    return pos, neg
+
+
+def free_margin(X, edges) -> float:
+    """(pos - neg)/2 over the given edges, in float64."""
+    pos, neg = pos_neg(X, edges)
     return 0.5 * (pos - neg)
 
 

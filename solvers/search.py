@@ -308,6 +308,20 @@ def _margin_of(X, edges):
     return code_margin(X) if X.ndim == 2 else free_margin(X, edges)
 
 
+def tied_projection(X, edges):
+    """Every modality replaced by the normalised mean of all of them: ``(Xc, margin)``.
+
+    Xc is a code (all modalities equal), hence a constellation with m = (1 - c)/2; this rescues free
+    runs that have not separated yet (large N, short budgets).  Returns ``(None, -inf)`` when a mean
+    row (nearly) vanishes.
+    """
+    S = X.sum(axis=0)
+    if np.linalg.norm(S, axis=1).min() <= 1e-8:
+        return None, -np.inf
+    Xc = np.broadcast_to(_normalize(S), X.shape).copy()
+    return Xc, free_margin(Xc, edges)
+
+
 def _restart(spec: dict, index: int, seed_seq, start, deadline, holder=None):
     """One restart; returns (X, margin, timed_out)."""
     kernel = _kernel(spec["backend"], spec["device"])
@@ -345,22 +359,16 @@ def _restart(spec: dict, index: int, seed_seq, start, deadline, holder=None):
     X, late = optimize(rng.standard_normal((M, n, dim)), betas, edges, kernel=kernel, maxiter=maxiter, deadline=deadline,
                        holder=holder)
     mX = free_margin(X, edges)
-    # Projection onto the tied subspace: every modality becomes the normalised mean of all of them.
-    # That is a code, hence a constellation with m = (1 - c)/2, which rescues free runs that have not
-    # separated yet (large N, short budgets).  Kept only if it is better; continued when time allows.
-    S = X.sum(axis=0)
-    if np.linalg.norm(S, axis=1).min() > 1e-8:
-        Xc = np.broadcast_to(_normalize(S), X.shape).copy()
-        mc = free_margin(Xc, edges)
-        if mc > mX:
-            X, mX = Xc, mc
-            if not late:
-                Xj = _normalize(Xc + spec["jitter"] * rng.standard_normal(Xc.shape))
-                Xo, late = optimize(Xj, betas[-2:], edges, kernel=kernel, maxiter=maxiter, deadline=deadline,
-                                    holder=holder)
-                mo = free_margin(Xo, edges)
-                if mo > mX:
-                    X, mX = Xo, mo
+    Xc, mc = tied_projection(X, edges)
+    if mc > mX:
+        X, mX = Xc, mc
+        if not late:
+            Xj = _normalize(Xc + spec["jitter"] * rng.standard_normal(Xc.shape))
+            Xo, late = optimize(Xj, betas[-2:], edges, kernel=kernel, maxiter=maxiter, deadline=deadline,
+                                holder=holder)
+            mo = free_margin(Xo, edges)
+            if mo > mX:
+                X, mX = Xo, mo
     return X, mX, late
 
 

@@ -1,5 +1,4 @@
 """Dimension-free SDP: a real solve that must return N/(2(N-1)) for M = 2."""
-import numpy as np
 import pytest
 
 from constellations.errors import ConstellationsError

@@ -1,10 +1,8 @@
-import math
-
 import numpy as np
 import pytest
 
-from constellations import ConfigurationError, certified_margin, check_claim, margin_stats, tied
-from constellations.constructions import construct, random_code
+from constellations import ConfigurationError, certified_margin, check_claim, margin_stats
+from constellations.constructions import construct
 
 
 @pytest.mark.parametrize("kind, dim, n", [("simplex", 4, 5), ("icosahedron", 3, None), ("24-cell", 4, None),

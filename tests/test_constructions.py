@@ -68,7 +68,6 @@ def test_construction2_modality_simplex(k, delta, base, dim):
 
 def test_adapters_identity():
     base = construct("polygon", 2, 5)
-    rng = np.random.default_rng(0)
     for delta in (0.3, 0.7, 0.95):
         c = adapters(base, delta)
         G = c.U @ c.V.T

@@ -1,9 +1,7 @@
-import itertools
-
 import numpy as np
 import pytest
 
-from constellations import Graph, margin_stats, retrieval_accuracy
+from constellations import margin_stats, retrieval_accuracy
 from constellations.margins import block_rows
 
 

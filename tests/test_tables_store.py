@@ -193,11 +193,15 @@ def test_corrupt_not_sqlite(tmp_path):
     _assert_refused_untouched(p, "not an SQLite database")
 
 
-def test_corrupt_damaged_pages(tmp_path):
-    p = tmp_path / "t.sqlite"
+def _write_six_simplices(p):
     with TableStore(p) as st:
         for n in range(3, 9):
             st.record(tied_result(Cell(n, 8, 2), simplex_code(n, 8)))
+
+
+def test_corrupt_damaged_pages(tmp_path):
+    p = tmp_path / "t.sqlite"
+    _write_six_simplices(p)
     raw = bytearray(p.read_bytes())
     assert len(raw) >= 3 * 4096
     rng = np.random.default_rng(0)
@@ -218,9 +222,7 @@ def test_foreign_sqlite_database(tmp_path):
 
 def test_truncated_store(tmp_path):
     p = tmp_path / "t.sqlite"
-    with TableStore(p) as st:
-        for n in range(3, 9):
-            st.record(tied_result(Cell(n, 8, 2), simplex_code(n, 8)))
+    _write_six_simplices(p)
     raw = p.read_bytes()
     p.write_bytes(raw[: len(raw) // 2])
     _assert_refused_untouched(p, "corrupt")

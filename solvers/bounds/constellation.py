@@ -35,12 +35,10 @@ import math
 from fractions import Fraction
 from functools import lru_cache
 
-import numpy as np
-
 from constellations.errors import ConstellationsError
 
 from .bound import Bound
-from .exact import exact_str, float_down, float_up, to_exact
+from .exact import exact_str, float_down, float_up, to_exact, to_int
 from .levenshtein import levenshtein_bound, levenshtein_float
 
 __all__ = ["margin_upper", "margin_lower", "dim_lower", "dim_upper", "theorem34_upper",
@@ -51,27 +49,11 @@ _M_BITS = 52  # margins tried by the certified step are multiples of 2^-52
 
 # ------------------------------------------------------------------------------ validation
 def _check_n(N) -> int:
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)):
-        if isinstance(N, float) and N.is_integer():
-            N = int(N)
-        else:
-            raise ConstellationsError(f"N (number of items) must be an integer, got {N!r}")
-    N = int(N)
-    if N < 2:
-        raise ConstellationsError(f"need N >= 2 items, got N={N}")
-    return N
+    return to_int(N, "N (number of items)", 2, "need N >= 2 items, got N={}")
 
 
 def _check_d(d) -> int:
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-        if isinstance(d, float) and d.is_integer():
-            d = int(d)
-        else:
-            raise ConstellationsError(f"dimension d must be an integer, got {d!r}")
-    d = int(d)
-    if d < 1:
-        raise ConstellationsError(f"need dimension d >= 1, got d={d}")
-    return d
+    return to_int(d, "dimension d", 1, "need dimension d >= 1, got d={}")
 
 
 def _check_m(m) -> Fraction:
@@ -493,7 +475,6 @@ def dim_upper(n, margin, max_random_dim: int = 2048, extra=None) -> Bound:
     optional ``extra`` configurations (see :func:`margin_lower`), each in its own dimension.
     ``value`` is ``math.inf`` if nothing is known.
     """
-    from constellations.constructions import code
     N, m = _check_n(n), _check_m(margin)
     best = None
 

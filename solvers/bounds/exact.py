@@ -23,9 +23,11 @@ import math
 from fractions import Fraction
 from numbers import Rational
 
+import numpy as np
+
 from constellations.errors import ConstellationsError
 
-__all__ = ["Quadratic", "to_exact", "float_up", "float_down", "floor_exact", "exact_str",
+__all__ = ["Quadratic", "to_exact", "to_int", "float_up", "float_down", "floor_exact", "exact_str",
            "rational_upper", "rational_lower", "as_float"]
 
 
@@ -185,6 +187,22 @@ class Quadratic:
         if self.b == 0:
             return str(self.a)
         return f"{self.a} + {self.b}*sqrt({self.D})" if self.a else f"{self.b}*sqrt({self.D})"
+
+
+def to_int(x, name: str, lo: int, too_small: str) -> int:
+    """``x`` as an int >= ``lo`` (integral floats accepted; numpy integers too, bools not).
+
+    Raises ConstellationsError "``name`` must be an integer, got ..." or ``too_small.format(x)``.
+    """
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        if isinstance(x, float) and x.is_integer():
+            x = int(x)
+        else:
+            raise ConstellationsError(f"{name} must be an integer, got {x!r}")
+    x = int(x)
+    if x < lo:
+        raise ConstellationsError(too_small.format(x))
+    return x
 
 
 def to_exact(x, name: str = "value"):

@@ -32,7 +32,7 @@ import numpy as np
 from constellations.errors import ConstellationsError
 
 from .bound import Bound
-from .exact import exact_str, float_up, floor_exact, to_exact
+from .exact import exact_str, float_up, floor_exact, to_exact, to_int
 from .polynomials import (divide_linear, jacobi_monomials, poly_eval, poly_mul, poly_scale,
                           poly_sub, to_gegenbauer)
 
@@ -42,14 +42,7 @@ __all__ = ["levenshtein_bound", "levenshtein_polynomial", "levenshtein_degree",
 
 def check_code_args(n, s, name_n="n"):
     """Validate (n, s) for A(n, s) and return (int n, exact s)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        if isinstance(n, float) and n.is_integer():
-            n = int(n)
-        else:
-            raise ConstellationsError(f"dimension {name_n} must be an integer, got {n!r}")
-    n = int(n)
-    if n < 2:
-        raise ConstellationsError(f"dimension {name_n} must be >= 2 for A(n, s), got {n}")
+    n = to_int(n, f"dimension {name_n}", 2, f"dimension {name_n} must be >= 2 for A(n, s), got {{}}")
     s = to_exact(s, "max inner product s")
     if s < -1 or s >= 1:
         raise ConstellationsError(f"max inner product s must lie in [-1, 1), got {float(s):.6g}")

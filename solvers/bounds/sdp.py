@@ -19,13 +19,13 @@ fine.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from constellations.errors import ConstellationsError
 
+from ..convex import SOLVED, solve_with_fallback
 from .bound import Bound
 
 __all__ = ["SDPResult", "sdp_margin", "sdp_bound"]
@@ -102,18 +102,8 @@ def sdp_margin(N: int, M: int = 2, graph=None, b_rel=None, solver: str | None = 
         # off-diagonal entries: B <= b - m + 4 I (the diagonal part is implied: B_ii <= 1 <= b - m + 2)
         cons.append(B <= (b - m) + 4.0 * np.eye(N))
     prob = cp.Problem(cp.Maximize(m), cons)
-    solvers = [solver] if solver else ["CLARABEL", "SCS"]
-    last = None
-    for sname in solvers:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                prob.solve(solver=sname)
-            if prob.status in ("optimal", "optimal_inaccurate"):
-                break
-        except (cp.error.SolverError, ValueError) as exc:  # pragma: no cover - solver availability
-            last = exc
-    if prob.status not in ("optimal", "optimal_inaccurate"):
+    sname, last = solve_with_fallback(prob, solver)
+    if prob.status not in SOLVED:
         raise ConstellationsError(f"SDP not solved (status {prob.status}; {last})")
     bval = float(b.value) if b_rel is None else float(b_rel)
     return SDPResult(float(m.value), bval, np.asarray(G.value), prob.status, sname, M, N, G_.edges)
