@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from constellations.io import atomic_write_text, to_jsonable  # noqa: E402
-from solvers import bounds as B  # noqa: E402
+from constellations.solvers import bounds as B  # noqa: E402
 
 
 def _dims(spec: str):

@@ -29,9 +29,9 @@ def peak_rss_mib():
 
 
 def cpu(n, d, budget, backends):
-    from solvers import objective_numba, objective_numpy, objective_torch
-    from solvers.polish import free_margin
-    from solvers.search import search
+    from constellations.solvers import objective_numba, objective_numpy, objective_torch
+    from constellations.solvers.polish import free_margin
+    from constellations.solvers.search import search
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2, n, d))
     X /= np.linalg.norm(X, axis=-1, keepdims=True)
@@ -54,7 +54,7 @@ def cpu(n, d, budget, backends):
 
 def cuda(n, d, reps=5):
     import torch
-    from solvers.objective_torch import value_and_grad_tensor
+    from constellations.solvers.objective_torch import value_and_grad_tensor
     assert torch.cuda.is_available(), "no CUDA device"
     dev = torch.device("cuda")
     g = torch.Generator(device=dev).manual_seed(0)

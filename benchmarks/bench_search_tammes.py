@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from solvers.search import search  # noqa: E402
+from constellations.solvers.search import search  # noqa: E402
 
 #: Sloane's table of 3-d packings, N = 21..30, minimal angle in degrees (recalled; see docstring).
 RECALLED_ANGLES = {21: 45.6132231, 22: 44.7402812, 23: 43.7100642, 24: 43.6907671, 25: 41.6344612,

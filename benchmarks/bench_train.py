@@ -54,7 +54,7 @@ def main(argv=None):
 
     import torch
     torch.set_num_threads(a.threads)
-    from solvers.train import TrainSpec, train
+    from constellations.solvers.train import TrainSpec, train
 
     seeds = list(range(a.seeds))
     mk = lambda param: TrainSpec(n=a.n, dim=a.dim, steps=a.steps, lr=a.lr, param=param, dtype=a.dtype,

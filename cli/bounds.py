@@ -40,7 +40,7 @@ def _describe(b) -> str:
 @click.option("--max-ip", "max_ip", default=None,
               help="Max inner product s in [-1, 1) for --codes; accepts 0.5, 1/2 or 1/sqrt(5).")
 @click.option("--method", type=click.Choice(["levenshtein", "delsarte"]), default="levenshtein", show_default=True,
-              help="Code bound used by the sandwich of MATH.md 5.2 (delsarte: tighter, about 100x slower).")
+              help="Code bound used by the sandwich of docs/math.md 5.2 (delsarte: tighter, about 100x slower).")
 @click.option("--sdp", is_flag=True, help="Also solve the dimension-free SDP (numerical; with --n).")
 @click.option("--modalities", type=int, default=2, show_default=True, help="M for --sdp.")
 @click.option("--graph", default=None, help="Graph for --sdp: complete, star or 0-1,1-2.")
@@ -57,7 +57,7 @@ def command(n, dim, margin, b_rel, codes, max_ip, method, sdp, modalities, graph
     the sandwich m*(N, d) <= (1 - c*(N, d+1))/2 with a certified Levenshtein or Delsarte bound on
     A(d+1, 1-2m)); lower bounds are explicit constructions with a certified margin.
     """
-    from solvers import bounds as B
+    from constellations.solvers import bounds as B
 
     if codes:
         if dim is None or max_ip is None:

@@ -16,14 +16,14 @@ from constellations.errors import ConstellationsError
 
 # name -> (module, short help); the module exposes a click object named ``command``.
 COMMANDS = {
-    "construct": ("cli.construct", "Build a classic code or one of the paper's constructions."),
-    "verify": ("cli.verify", "Verify a configuration: margin, b_rel, certified margin, retrieval."),
-    "search": ("cli.search", "Search for maximal-margin constellations or spherical codes."),
-    "bounds": ("cli.bounds", "Certified bounds on margins, dimensions and spherical codes."),
-    "train": ("cli.train", "Train free embeddings with the sigmoid loss (batched over seeds)."),
-    "reproduce": ("cli.reproduce", "Regenerate the paper's synthetic studies (N=100, d=10)."),
-    "analyze": ("cli.analyze", "Analyse real paired embeddings: margins, modality gap, retrieval."),
-    "table": ("cli.table", "Tabulate achievable margins against certified bounds (resumable)."),
+    "construct": ("constellations.cli.construct", "Build a classic code or one of the paper's constructions."),
+    "verify": ("constellations.cli.verify", "Verify a configuration: margin, b_rel, certified margin, retrieval."),
+    "search": ("constellations.cli.search", "Search for maximal-margin constellations or spherical codes."),
+    "bounds": ("constellations.cli.bounds", "Certified bounds on margins, dimensions and spherical codes."),
+    "train": ("constellations.cli.train", "Train free embeddings with the sigmoid loss (batched over seeds)."),
+    "reproduce": ("constellations.cli.reproduce", "Regenerate the paper's synthetic studies (N=100, d=10)."),
+    "analyze": ("constellations.cli.analyze", "Analyse real paired embeddings: margins, modality gap, retrieval."),
+    "table": ("constellations.cli.table", "Tabulate achievable margins against certified bounds (resumable)."),
 }
 
 

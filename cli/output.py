@@ -8,7 +8,7 @@ import click
 
 from constellations.io import to_jsonable
 
-__all__ = ["emit_json", "fmt", "echo_err"]
+__all__ = ["emit_json", "fmt", "echo_err", "output_option"]
 
 
 def emit_json(obj) -> None:
@@ -29,3 +29,23 @@ def fmt(x, digits: int = 12) -> str:
 def echo_err(msg: str) -> None:
     click.echo(msg, err=True)
     sys.stderr.flush()
+
+
+def output_option(suffix: str | None = ".npz", help: str = "Write the result here (atomically).", **kw):
+    """The shared ``-o/--output PATH`` option of every command.
+
+    The path is checked when the command line is parsed, before any work starts
+    (:func:`constellations.io.check_writable`: the directory must exist and be writable, and the
+    name must end in ``suffix``), so a finished run is never thrown away for want of a place to go.
+    """
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        from constellations.errors import FileFormatError
+        from constellations.io import check_writable
+        try:
+            return str(check_writable(value, suffix))
+        except FileFormatError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return click.option("-o", "--output", "output", default=None, metavar="PATH", callback=check,
+                        help=help, **kw)

@@ -39,7 +39,7 @@ def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, devic
     import torch
 
     from constellations.io import atomic_write_text
-    from solvers.reproduce import TABLES, reproduce
+    from constellations.solvers.reproduce import TABLES, reproduce
 
     if threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from cli.output import emit_json, fmt
+from constellations.cli.output import emit_json, fmt
 
 __all__ = ["command"]
 
@@ -45,7 +45,7 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
       constellations search --n 2000 --dim 64 --device cuda --batch 16 --time-limit 300
     """
     from constellations import io
-    from solvers.search import search
+    from constellations.solvers.search import search
 
     if restarts is None and time_limit is None:
         restarts = 8

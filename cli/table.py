@@ -35,7 +35,7 @@ class _DefaultGroup(click.Group):
 
 
 def _int_list(value, name, minimum):
-    from solvers.tables.grid import parse_int_list
+    from constellations.solvers.tables.grid import parse_int_list
 
     if value is None:
         return None
@@ -277,9 +277,9 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
 
     Exit status: 0 done, 1 some cells failed, 2 bad input, 130 interrupted (re-run to resume).
     """
-    from solvers.tables.grid import make_grid
-    from solvers.tables.runner import resolve_cell_function, run_table
-    from solvers.tables.store import TableStore
+    from constellations.solvers.tables.grid import make_grid
+    from constellations.solvers.tables.runner import resolve_cell_function, run_table
+    from constellations.solvers.tables.store import TableStore
 
     if scheduler and workers is not None:
         raise click.UsageError("--workers and --scheduler exclude each other (the scheduler's workers are used)")
@@ -369,7 +369,7 @@ def _select(st, n_spec, dims, modalities, graph, tied):
 @_output_options
 def show_cmd(store, n_spec, dims, modalities, graph, tied, fmt_, columns, output, plot, digits):
     """Reprint stored cells (all, or those selected) without computing anything."""
-    from solvers.tables.store import TableStore
+    from constellations.solvers.tables.store import TableStore
 
     with TableStore(store, readonly=True) as st:
         rows = _select(st, n_spec, dims, modalities, graph, tied)
@@ -393,8 +393,8 @@ def verify_cmd(store, n_spec, dims, modalities, graph, tied, as_json):
     below the certified ceiling recomputed now.  Exit status 0 if every cell passes, 1 if not.
     """
     from constellations.certify import certified_margin
-    from solvers.tables.runner import upper_bound
-    from solvers.tables.store import TableStore
+    from constellations.solvers.tables.runner import upper_bound
+    from constellations.solvers.tables.store import TableStore
 
     results = []
     with TableStore(store, readonly=True) as st:
@@ -441,7 +441,7 @@ def verify_cmd(store, n_spec, dims, modalities, graph, tied, as_json):
 def export_cmd(store, n, dim, modalities, graph, tied, output):
     """Write one stored configuration to an .npz file (for `constellations verify`)."""
     from constellations.graphs import parse_graph
-    from solvers.tables.store import TableStore
+    from constellations.solvers.tables.store import TableStore
 
     key = (n, dim, 2 if tied else modalities, "complete" if tied else parse_graph(graph, modalities).spec, tied)
     with TableStore(store, readonly=True) as st:

@@ -79,7 +79,7 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     still written), 2 on bad input.
     """
     from constellations import io
-    from solvers.train import train, TrainSpec
+    from constellations.solvers.train import train, TrainSpec
 
     if threads is not None and threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")
@@ -178,7 +178,7 @@ def _check_dir(path) -> None:
 
 def _write_history(path, res) -> None:
     from constellations.io import atomic_write_text
-    from solvers.train import HISTORY_COLUMNS
+    from constellations.solvers.train import HISTORY_COLUMNS
 
     buf = _io.StringIO()
     w = csv.writer(buf)

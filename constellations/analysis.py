@@ -9,7 +9,7 @@ labels, if labels[i] = labels[j]; it is *negative* otherwise.  (With labels = 0.
 matched / non-matched split.  With class labels and one text embedding per class repeated for every image,
 same-class pairs are true positives, not negatives.)  All edges are pooled.
 
-Margin forms (MATH.md sections 2 and 7; m is always HALF the gap, b_rel the midpoint):
+Margin forms (docs/math.md sections 2 and 7; m is always HALF the gap, b_rel the midpoint):
 
 - ``minmax``: m = (min pos - max neg)/2, the constellation margin m* (usually < 0 for real models);
 - ``percentile``: m = (p5(pos) - p95(neg))/2 (the paper's Tables 5/6), percentiles as ``numpy.percentile``
@@ -33,7 +33,7 @@ some unit h has <h, U_i> > 0 for all i and <h, V_j> < 0 for at least N - d indic
    mean(U) - mean(V) is tried as well.  The best count of V_j with <h, V_j> < 0 is reported (a lower bound on
    the maximum count, which is NP-hard in general; it is exact whenever step 1 succeeds).
 
-xi (MATH.md section 7): with x_i = U_i - V_i, xi = (1/N) sum_i |x_i - mean(x)|^2; xi = 0 iff all U_i - V_i are
+xi (docs/math.md section 7): with x_i = U_i - V_i, xi = (1/N) sum_i |x_i - mean(x)|^2; xi = 0 iff all U_i - V_i are
 equal.  The norm of the mean difference |mean(U) - mean(V)| is reported with it (xi = mean |x_i|^2 - |mean x|^2).
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 r"""Certified margins: lower bounds that floating-point error cannot fake.
 
 The quantity certified is the margin of the **exactly normalised** rows
-x / |x| of the given float64 array (MATH.md section 6).
+x / |x| of the given float64 array (docs/math.md section 6).
 
 Float64 mode (default)
 ----------------------

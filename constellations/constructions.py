@@ -2,7 +2,7 @@ r"""Classic spherical codes and the paper's constellation constructions.
 
 Every ``*_code`` function returns an (N, d) float64 array of unit rows.  Its maximal
 inner product c (exact values below) makes the tied configuration U = V = code an
-(m, b_rel)-constellation with m = (1 - c)/2 and b_rel = (1 + c)/2 (MATH.md section 2).
+(m, b_rel)-constellation with m = (1 - c)/2 and b_rel = (1 + c)/2 (docs/math.md section 2).
 
 =================  ==========  =====  ==========================
 code               N           d      c (max inner product)

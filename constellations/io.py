@@ -25,7 +25,28 @@ import numpy as np
 from .configuration import UNIT_TOL, Configuration, as_array
 from .errors import ConfigurationError, FileFormatError
 
-__all__ = ["load", "save", "load_arrays", "atomic_write", "atomic_write_text", "to_jsonable"]
+__all__ = ["load", "save", "load_arrays", "atomic_write", "atomic_write_text", "to_jsonable", "check_writable"]
+
+
+def check_writable(path, suffix: str | None = None) -> Path:
+    """Check, before any work starts, that ``path`` can be written; return it as a Path.
+
+    One rule for every command: the parent directory must already exist (it is never created,
+    so a mistyped directory is reported rather than silently made), must be writable, and
+    ``path`` must not be a directory.  With ``suffix`` (e.g. ``".npz"``) the name must end in it:
+    a file is never silently renamed.  Raises :class:`FileFormatError` with a one-line reason.
+    """
+    path = Path(path)
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise FileFormatError(f"cannot write {path}: the output must be a {suffix} file (name it *{suffix})")
+    if path.is_dir():
+        raise FileFormatError(f"cannot write {path}: it is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileFormatError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise FileFormatError(f"cannot write {path}: permission denied")
+    return path
 
 
 @contextlib.contextmanager
@@ -38,7 +59,10 @@ def atomic_write(path, mode: str = "wb"):
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileFormatError(f"cannot write {path}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise FileFormatError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         # mkstemp creates 0600; give the file the mode a plain open() would (target's, else umask).
         try:
@@ -141,12 +165,10 @@ def load(path, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_u
 def save(path, config: Configuration, *, extra: dict | None = None) -> Path:
     """Write ``config`` to ``path`` as ``.npz`` atomically; returns the path written.
 
-    ``extra`` adds further arrays (e.g. ``labels``).  A missing ``.npz`` suffix is added
-    (as :func:`numpy.savez` would).
+    ``extra`` adds further arrays (e.g. ``labels``).  The name must end in ``.npz``
+    (:func:`check_writable`); it is never silently changed.
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
+    path = check_writable(path, ".npz")
     arrays = {"X": np.asarray(config.X), "graph": np.array(config.graph.spec),
               "meta": np.array(json.dumps(to_jsonable(config.meta)))}
     arrays.update(extra or {})

@@ -7,7 +7,7 @@ For one modality pair (U, V) of N rows, inverse temperature t > 0 and logits z_i
     L = \sum_i \operatorname{softplus}(-z_{ii}) + \sum_{i\ne j} \operatorname{softplus}(z_{ij}),
     \qquad \operatorname{softplus}(z) = \log(1 + e^{z}) = -\log\sigma(-z),
 
-with two parameterisations of the logits (MATH.md section 3):
+with two parameterisations of the logits (docs/math.md section 3):
 
 - ``"absolute"`` (SigLIP, "Sig"): z_ij = t <U_i, V_j> - b;
 - ``"relative"`` (the paper's "RB-Sig"): z_ij = t (<U_i, V_j> - b_rel), so L_RB(t, b_rel) = L_Sig(t, t b_rel).

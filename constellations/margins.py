@@ -154,7 +154,7 @@ def retrieval_accuracy(X, graph=None, *, block: int | None = None) -> dict:
     For the edge (k, l), ``acc[(k, l)]`` is the fraction of items i whose largest
     <X[k,i], X[l,j]> over j is attained at j = i (ties count as failures unless i is the
     first maximiser), and ``acc[(l, k)]`` the same with the roles swapped.  If m* > 0,
-    every accuracy is 1 (MATH.md, Corollary on retrieval).
+    every accuracy is 1 (docs/math.md, Corollary on retrieval).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-r"""The frozen-modality SOCP (MATH.md section 7), for any M and graph.
+r"""The frozen-modality SOCP (docs/math.md section 7), for any M and graph.
 
 All modalities but ``free`` are fixed.  With V = X[free] (N x d) the problem is
 

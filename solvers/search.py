@@ -1,6 +1,6 @@
 r"""Multi-start search for maximal-margin constellations and spherical codes.
 
-Problem (MATH.md section 2): given N, d, M and a graph G, find unit vectors X[k, i] in R^d that
+Problem (docs/math.md section 2): given N, d, M and a graph G, find unit vectors X[k, i] in R^d that
 maximise the margin m* = (pos - neg)/2 (half the gap); b_rel = (pos + neg)/2 is free.  With
 ``tied=True`` every modality is the same code C (N x d), pos = 1 and the problem is the
 spherical-code (Tammes) problem: minimise the largest <C_i, C_j>.

@@ -7,7 +7,7 @@ S losses gives every run exactly the update it would get alone.  Run s is initia
 ``torch.Generator`` seeded with ``seeds[s]``, so a batched run and a single run with the same seed follow the
 same trajectory (up to the summation order of the matrix products).
 
-Model (MATH.md sections 3-4).  Each run has embeddings W[k, i] in S^{d-1} for M modalities, t = exp(t')
+Model (docs/math.md sections 3-4).  Each run has embeddings W[k, i] in S^{d-1} for M modalities, t = exp(t')
 with t' trainable (or t fixed), and a bias that is trainable or fixed:
 
 - ``param="relative"``: logits t (<W[k,i], W[l,j]> - b_rel);

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from constellations.errors import ConfigurationError
-from solvers.batched_restarts import batched_restarts, rlbfgs_batched
-from solvers.objective_torch import value_and_grad, value_and_grad_tensor
-from solvers.search import _normalize, rlbfgs, search
+from constellations.solvers.batched_restarts import batched_restarts, rlbfgs_batched
+from constellations.solvers.objective_torch import value_and_grad, value_and_grad_tensor
+from constellations.solvers.search import _normalize, rlbfgs, search
 
 
 @pytest.mark.parametrize("tied", [True, False])

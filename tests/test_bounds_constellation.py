@@ -10,7 +10,7 @@ from constellations.certify import certified_margin
 from constellations.configuration import tied
 from constellations.constructions import code
 from constellations.errors import ConstellationsError
-from solvers.bounds import (dim_lower, dim_upper, exponent_lower, exponent_upper, kl_exponent, levenshtein_bound,
+from constellations.solvers.bounds import (dim_lower, dim_upper, exponent_lower, exponent_upper, kl_exponent, levenshtein_bound,
                             margin_lower, margin_upper, theorem34_upper)
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "spherical_codes.csv"

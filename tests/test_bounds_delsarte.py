@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from constellations.errors import ConstellationsError
-from solvers.bounds import delsarte_lp_bound, levenshtein_bound, verify_certificate
-from solvers.bounds.delsarte import certify_nonpositive
+from constellations.solvers.bounds import delsarte_lp_bound, levenshtein_bound, verify_certificate
+from constellations.solvers.bounds.delsarte import certify_nonpositive
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "spherical_codes.csv"
 
@@ -21,7 +21,7 @@ def _records():
 
 
 def test_kissing_lp_values():
-    # MATH.md 5.3: the LP gives 13, 25, 46, 82, 140 for n = 3..7 (issue: at least 25 and 46 for n=4, 5)
+    # docs/math.md 5.3: the LP gives 13, 25, 46, 82, 140 for n = 3..7 (issue: at least 25 and 46 for n=4, 5)
     for n, v in zip(range(3, 8), (13, 25, 46, 82, 140)):
         b = delsarte_lp_bound(n, Fraction(1, 2))
         assert b.value == v, (n, b.details)

@@ -4,9 +4,9 @@ from fractions import Fraction
 import pytest
 
 from constellations.errors import ConstellationsError
-from solvers.bounds import Quadratic, kissing_bound, levenshtein_bound, levenshtein_float, rankin_bound, to_exact
+from constellations.solvers.bounds import Quadratic, kissing_bound, levenshtein_bound, levenshtein_float, rankin_bound, to_exact
 
-# MATH.md 5.3: cases where the Levenshtein bound equals the true A(n, s)
+# docs/math.md 5.3: cases where the Levenshtein bound equals the true A(n, s)
 SHARP = [(3, "1/sqrt(5)", 12), (5, "1/5", 16), (6, "1/4", 27), (7, "1/3", 56), (8, "1/2", 240),
          (21, "1/9", 112), (22, "1/6", 275), (23, "1/3", 4600), (24, "1/2", 196560)]
 

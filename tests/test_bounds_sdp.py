@@ -3,7 +3,7 @@ import pytest
 
 from constellations.errors import ConstellationsError
 from constellations.margins import margin_stats
-from solvers.bounds import sdp_bound, sdp_margin
+from constellations.solvers.bounds import sdp_bound, sdp_margin
 
 
 @pytest.mark.parametrize("N", range(3, 13))

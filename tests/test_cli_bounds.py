@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run(*args):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "cli.main", "bounds", *map(str, args)], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "constellations.cli.main", "bounds", *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from solvers.tables.runner import construction_cell
+from constellations.solvers.tables.runner import construction_cell
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ def _env():
 
 
 def table(*args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "cli.main", "table", *map(str, args)], cwd=REPO, env=_env(),
+    return subprocess.run([sys.executable, "-m", "constellations.cli.main", "table", *map(str, args)], cwd=REPO, env=_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -138,7 +138,7 @@ def test_resume_after_sigkill(tmp_path):
     store = tmp_path / "t.sqlite"
     args = ["--n", "5:16", "--dims", "3", "--solver", "test_cli_table:slow_cell", "--workers", "1",
             "--store", store, "--no-progress", "--format", "json"]
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "table", *map(str, args)], cwd=REPO, env=_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", "table", *map(str, args)], cwd=REPO, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and (not store.exists() or _count(store) < 3):

@@ -6,7 +6,7 @@ from constellations.configuration import tied
 from constellations.constructions import cross_polytope_code, random_code, simplex_code
 from constellations.errors import ConstellationsError
 from constellations.margins import margin_stats
-from solvers.frozen import FrozenResult, frozen_alternate, frozen_optimum
+from constellations.solvers.frozen import FrozenResult, frozen_alternate, frozen_optimum
 
 
 def test_simplex_is_optimal_and_exact():

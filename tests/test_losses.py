@@ -1,4 +1,4 @@
-"""Losses: float64 reference against direct formulas, exactness at large t, closed forms of MATH.md section 3."""
+"""Losses: float64 reference against direct formulas, exactness at large t, closed forms of docs/math.md section 3."""
 import math
 
 import mpmath

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from solvers import objective_numba, objective_numpy, objective_torch
+from constellations.solvers import objective_numba, objective_numpy, objective_torch
 
 torch = pytest.importorskip("torch")
 

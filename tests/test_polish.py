@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from solvers.polish import code_margin, free_margin, polish
+from constellations.solvers.polish import code_margin, free_margin, polish
 
 
 def unit(a):

@@ -5,8 +5,8 @@ import pytest
 from constellations.configuration import Configuration
 from constellations.errors import ConfigurationError
 from constellations.margins import margin_stats
-from solvers.polish import code_margin
-from solvers.search import SearchResult, default_schedule, search
+from constellations.solvers.polish import code_margin
+from constellations.solvers.search import SearchResult, default_schedule, search
 
 
 def test_tied_simplex_d3():

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from constellations.errors import ConstellationsError
-from solvers.tables.grid import Cell, make_grid
-from solvers.tables.runner import (construction_cell, resolve_cell_function, run_table, search_cell,
+from constellations.solvers.tables.grid import Cell, make_grid
+from constellations.solvers.tables.runner import (construction_cell, resolve_cell_function, run_table, search_cell,
                                    upper_bound)
-from solvers.tables.store import TableStore
+from constellations.solvers.tables.store import TableStore
 
 
 def _search_available():
     try:
-        from solvers.search import search  # noqa: F401
+        from constellations.solvers.search import search  # noqa: F401
     except ImportError:
         return False
     return True
@@ -68,7 +68,7 @@ def test_in_process_and_local_dask_identical(tmp_path):
         assert any("random" in str(a.configuration(c).meta.get("construction")) for c in cells)
 
 
-@pytest.mark.skipif(not _search_available(), reason="solvers.search not available")
+@pytest.mark.skipif(not _search_available(), reason="constellations.solvers.search not available")
 def test_real_search_in_process_and_dask_identical(tmp_path):
     """The real search on simplex-sized cells: the optimum N/(2(N-1)) is known in closed form."""
     cells = [Cell(4, 3, 2, restarts=1, seed=1), Cell(3, 2, 2, "complete", True, restarts=1, seed=2)]
@@ -131,8 +131,8 @@ def test_interrupt_keeps_finished_cells(tmp_path):
 def test_resolve_cell_function():
     assert resolve_cell_function("search") is search_cell
     assert resolve_cell_function("construction") is construction_cell
-    assert resolve_cell_function("solvers.tables.runner:construction_cell") is construction_cell
-    for bad in ("nope", "no.such.module:f", "solvers.tables.runner:nothing"):
+    assert resolve_cell_function("constellations.solvers.tables.runner:construction_cell") is construction_cell
+    for bad in ("nope", "no.such.module:f", "constellations.solvers.tables.runner:nothing"):
         with pytest.raises(ConstellationsError):
             resolve_cell_function(bad)
     with pytest.raises(ConstellationsError):
@@ -151,7 +151,7 @@ def test_wrong_key_is_refused(tmp_path):
 def test_warm_start_sources(tmp_path):
     """A cell starts from the best stored configuration valid for it: the tied code of its (N, d)
     copied to every modality, or the first M modalities of a cell with more modalities."""
-    from solvers.tables.runner import finish_cell, warm_start
+    from constellations.solvers.tables.runner import finish_cell, warm_start
     from constellations.constructions import random_code, simplex_code
     from constellations.margins import margin
 

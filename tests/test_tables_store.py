@@ -16,9 +16,9 @@ import pytest
 
 from constellations.constructions import cross_polytope_code, random_code, simplex_code
 from constellations.errors import ConstellationsError, FileFormatError
-from solvers.tables.grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
-from solvers.tables.runner import finish_cell
-from solvers.tables.store import APPLICATION_ID, StoreError, TableStore, default_store_path
+from constellations.solvers.tables.grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
+from constellations.solvers.tables.runner import finish_cell
+from constellations.solvers.tables.store import APPLICATION_ID, StoreError, TableStore, default_store_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -234,9 +234,9 @@ WRITER = textwrap.dedent("""
     import sys
     import numpy as np
     from constellations.constructions import random_code
-    from solvers.tables.grid import Cell
-    from solvers.tables.runner import finish_cell
-    from solvers.tables.store import TableStore
+    from constellations.solvers.tables.grid import Cell
+    from constellations.solvers.tables.runner import finish_cell
+    from constellations.solvers.tables.store import TableStore
 
     path, seed = sys.argv[1], int(sys.argv[2])
     with TableStore(path, timeout=60) as st:

@@ -7,8 +7,8 @@ from constellations.errors import ConfigurationError
 from constellations.graphs import parse_graph
 from constellations.losses import adapt, sigmoid_loss
 from constellations.margins import margin_stats
-from solvers.reproduce import TABLES, reproduce
-from solvers.train import TrainSpec, margin_stats_torch, train
+from constellations.solvers.reproduce import TABLES, reproduce
+from constellations.solvers.train import TrainSpec, margin_stats_torch, train
 
 
 @pytest.fixture(autouse=True)

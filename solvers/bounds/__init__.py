@@ -1,10 +1,10 @@
-"""Certified bounds for spherical codes and constellations (MATH.md section 5).
+"""Certified bounds for spherical codes and constellations (docs/math.md section 5).
 
 * :func:`levenshtein_bound`, :func:`rankin_bound`, :func:`kissing_bound` -- A(n, s), exact arithmetic;
 * :func:`delsarte_lp_bound` -- the Delsarte LP (HiGHS) with an exact certificate
   (:func:`verify_certificate`);
 * :func:`margin_upper`, :func:`margin_lower`, :func:`dim_lower`, :func:`dim_upper` -- constellations
-  (Theorem 3.4, the sandwich of MATH.md 5.2, certified constructions);
+  (Theorem 3.4, the sandwich of docs/math.md 5.2, certified constructions);
 * :func:`sdp_margin`, :func:`sdp_bound` -- the dimension-free SDP (numerical);
 * :func:`exponent_lower`, :func:`exponent_upper`, :func:`kl_exponent` -- asymptotic reference curves.
 

@@ -1,4 +1,4 @@
-r"""Bounds on constellation margins and dimensions (MATH.md section 5).
+r"""Bounds on constellation margins and dimensions (docs/math.md section 5).
 
 Notation: m*(N, d) is the largest margin (half the gap) of an N-item constellation in R^d, for any
 number of modalities M >= 2 and any graph containing at least one edge; A(n, s) is the largest
@@ -8,7 +8,7 @@ Upper bounds (:func:`margin_upper`, :func:`dim_lower`) combine
 
 * **Theorem 3.4**: m + b_rel <= 1 and (3 - 4/N) m <= 1 + b_rel, hence m <= N/(2(N-1)) for free
   b_rel.  Evaluated exactly in rationals.
-* **The sandwich (MATH.md 5.2)**: N_max(d, m) <= A(d+1, 1-2m).  If a certified bound B on
+* **The sandwich (docs/math.md 5.2)**: N_max(d, m) <= A(d+1, 1-2m).  If a certified bound B on
   A(d+1, 1-2m) satisfies B < N, no N-item constellation in R^d has margin >= m, so m*(N, d) < m.
   B is the Levenshtein bound (exact arithmetic, :mod:`.levenshtein`) or, with
   ``method="delsarte"``, the certified Delsarte LP bound (:mod:`.delsarte`).  A float bisection
@@ -193,7 +193,7 @@ def _margin_upper_cached(N: int, d: int, b_rel, method: str) -> Bound:
         det.update({"sandwich": float_up(m_c), "sandwich_exact": exact_str(m_c),
                     "code_bound_at_threshold": b.value, "code_bound_real": b.details.get("real"),
                     "certification_tries": len(tries)})
-        cert = {"type": "sandwich", "theorem": "MATH.md 5.2: N_max(d, m) <= A(d+1, 1-2m)",
+        cert = {"type": "sandwich", "theorem": "docs/math.md 5.2: N_max(d, m) <= A(d+1, 1-2m)",
                 "N": N, "d": d, "m": exact_str(m_c), "s": exact_str(1 - 2 * m_c),
                 "code_bound": {"method": b.method, "value": b.value, "certificate": b.certificate},
                 "conclusion": f"A({d + 1}, 1-2m) <= {b.value} < {N}, so m*(N, d) < m"}

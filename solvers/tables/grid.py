@@ -2,7 +2,7 @@
 
 A **cell** is one independent search problem: N items in dimension d with M modalities
 on a synchronisation graph, or the *tied* (spherical-code) case U = V = ... = a code,
-whose margin is (1 - c)/2 for the code's max inner product c (MATH.md section 2).
+whose margin is (1 - c)/2 for the code's max inner product c (docs/math.md section 2).
 
 A cell is identified in the store by its **key** ``(n, dim, modalities, graph, tied)``.
 The search effort (``restarts``, ``time_limit``) and the ``seed`` are *not* part of the

@@ -89,13 +89,13 @@ def upper_bound(n: int, dim: int) -> tuple[float, str]:
     """The certified margin ceiling of an (N, d) cell: ``(value, method)``.
 
     The smaller of ``solvers.bounds.margin_upper(n, dim).value`` (the spherical-code sandwich,
-    MATH.md 5.2, valid for every M, graph and b_rel) and Theorem 3.4's N/(2(N-1)) (exact,
+    docs/math.md 5.2, valid for every M, graph and b_rel) and Theorem 3.4's N/(2(N-1)) (exact,
     rounded up).  If the bounds module is not installed, only Theorem 3.4 is used and the
     method says so.
     """
     best, method = _simplex_upper(n), "theorem-3.4"
     try:
-        from solvers.bounds import margin_upper
+        from constellations.solvers.bounds import margin_upper
     except ImportError:
         return best, method + " (solvers.bounds unavailable)"
     b = margin_upper(n, dim)
@@ -138,7 +138,7 @@ def search_cell(cell: Cell, init=None, init_source: str | None = None, **search_
     ``init`` (an (M, N, d) array, from a warm start) is passed to the search as the start of its
     first restart; the search never returns anything worse than it.
     """
-    from solvers.search import search
+    from constellations.solvers.search import search
 
     solver = "search" if not search_options else "search-no-polish"
     t0 = time.perf_counter()
