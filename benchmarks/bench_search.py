@@ -3,7 +3,7 @@
 Usage: PYTHONPATH=. python benchmarks/bench_search.py [--budget 60] [--adam-seeds 2] [--out FILE]
        PYTHONPATH=. python benchmarks/bench_search.py --push 600     # the 10-minute push only
 
-1. The paper's recipe (docs/math.md 3, reference/README.md): free U, V; relative-bias sigmoid loss averaged
+1. The paper's recipe (docs/math.md 3, data/reference/README.md): free U, V; relative-bias sigmoid loss averaged
    over the N^2 pairs, logits t (<u_i, v_j> - b_rel), t = exp(t') trainable from t = 10, b_rel trainable
    from 0; Adam lr 1e-2, 10,000 full-batch steps, rows renormalised after each step (torch, float32
    like the reference, CPU).  The margin m (half gap) is measured in float64 every 50 steps.

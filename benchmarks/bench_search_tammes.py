@@ -2,7 +2,7 @@
 
 Usage: PYTHONPATH=. python benchmarks/bench_search_tammes.py [--restarts R] [--nmax 30] [--out FILE]
 
-For N <= 20 the records are read from ../shared/reference/spherical_codes.csv (for the comparison
+For N <= 20 the records are read from data/reference/spherical_codes.csv (for the comparison
 only; the search never sees them).  For N = 21..30 the table below holds N.J.A. Sloane's minimal
 angles (degrees) of the best known 3-d packings as RECALLED by the author of this script, not copied
 from the source here: treat a "short" verdict there as a flag to double-check, not a proof.
@@ -33,7 +33,7 @@ RECALLED_ANGLES = {21: 45.6132231, 22: 44.7402812, 23: 43.7100642, 24: 43.690767
 
 def records():
     ref = {}
-    path = REPO.parent / "shared" / "reference" / "spherical_codes.csv"
+    path = REPO / "data" / "reference" / "spherical_codes.csv"
     with open(path) as fh:
         for row in csv.DictReader(fh):
             if row["dim"] == "3":

@@ -1,57 +1,84 @@
 """``constellations analyze``: margins, retrieval, modality gap and xi of real paired embeddings."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .output import emit_json, fmt
 
 
 @click.command("analyze")
-@click.argument("pairs", type=click.Path(dir_okay=False))
+@click.argument("pairs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--graph", default=None, help="complete (default), star, or edges like 0-1,1-2.")
 @click.option("--labels/--no-labels", "use_labels", default=True, show_default=True,
               help="Use the file's 'labels' array (same-class pairs count as positives) when present.")
 @click.option("--percentiles", default="5,95", show_default=True,
               help="Percentile of the positives and of the negatives for the percentile margin.")
 @click.option("--gap/--no-gap", default=True, show_default=True, help="Run the modality-gap LPs (Theorem 3.6).")
+@click.option("--gap-sample", type=int, default=1000, show_default=True,
+              help="Most items the gap LPs see (a seeded random subset above it; h is then checked on all).")
+@click.option("--device", default="cpu", show_default=True, help="torch device of the Gram sweep: cpu, cuda, auto.")
+@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
+              help="Precision of the Gram sweep (results are float64 either way; float32 is faster on most GPUs).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the row sample and the LP subset.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def command(pairs, graph, use_labels, percentiles, gap, as_json):
-    """Analyse PAIRS, an .npz with X (M, N, d) or U and V (N, d), rows of any norm, optional labels (N,).
+def command(pairs, graph, use_labels, percentiles, gap, gap_sample, device, dtype, seed, quiet, as_json):
+    """Analyse PAIRS: one file with X (M, N, d) or U and V (N, d), or two files U and V.
 
-    Rows are normalised first.  Reports the margin m (HALF the gap) with its b_rel in three forms:
-    min/max (the constellation margin), percentile (p5 of positives vs p95 of negatives) and mean;
-    top-1 retrieval both ways; the modality-gap test of Theorem 3.6 (an LP with SciPy HiGHS: a
-    direction h with <h,U_i> > 0 for all i, and how many V_j have <h,V_j> < 0); xi and the norm of
-    the mean difference.
+    \b
+    Files: .npz (X or U, V; optional labels (N,) and graph), .npy ((M, N, d), or one (N, d) per file),
+    torch .pt/.pth (tensors only, loaded with weights_only=True), .safetensors (if installed).
+
+    Rows of any norm are normalised first.  Reports the margin m (HALF the gap) with its b_rel in
+    three forms: min/max (the constellation margin), percentile (p5 of positives vs p95 of
+    negatives) and mean; top-1 retrieval both ways; the modality-gap test of Theorem 3.6 (an LP with
+    SciPy HiGHS: a direction h with <h,U_i> > 0 for all i, and how many V_j have <h,V_j> < 0; on a
+    random subset of --gap-sample items when N is larger); xi and the norm of the mean difference.
+    The N^2 products are swept once in blocks (never all in memory) and every reported extreme,
+    percentile and retrieval winner is the exact float64 value (see constellations.analysis); a
+    progress bar shows the sweep.
     """
+    import time
+
     from constellations.analysis import analyze_pairs
-    from constellations.errors import FileFormatError
-    from constellations.io import load_arrays
+    from constellations.embedding_files import load_pairs
+    from constellations.errors import ConstellationsError
 
     try:
         q = tuple(float(x) for x in percentiles.split(","))
-        if len(q) != 2:
+        if len(q) != 2 or not all(0 <= x <= 100 for x in q):
             raise ValueError
     except ValueError:
-        raise click.BadParameter("use two numbers like 5,95", param_hint="--percentiles") from None
-    arrays = load_arrays(pairs)
-    if "X" in arrays:
-        X = arrays["X"]
-    elif "U" in arrays and "V" in arrays:
-        X = (arrays["U"], arrays["V"])
-    else:
-        raise FileFormatError(f"{pairs} holds {sorted(arrays)}; expected 'X' (M, N, d) or 'U' and 'V' (N, d)")
-    if graph is None and "graph" in arrays:
-        graph = str(arrays["graph"])
-    labels = arrays.get("labels") if use_labels else None
+        raise click.BadParameter("use two numbers in [0, 100] like 5,95", param_hint="--percentiles") from None
+    if gap_sample < 2:
+        raise click.BadParameter("must be >= 2", param_hint="--gap-sample")
+    data = load_pairs(pairs)
+    name = data.source
+    if graph is None and data.graph is not None:
+        graph = data.graph
+    labels = data.labels if use_labels else None
+    bar = None
+    if not quiet and not as_json and sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(file=sys.stderr, unit="block", leave=False, desc="Gram sweep")
+
+    def progress(done, total):
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    t0 = time.perf_counter()
     try:
-        res = analyze_pairs(X, graph=graph, labels=labels, percentiles=q, gap=gap)
-    except Exception as exc:
-        from constellations.errors import ConstellationsError
-        if isinstance(exc, ConstellationsError):
-            raise type(exc)(f"{pairs}: {exc}") from None
-        raise
-    out = {"file": pairs, **res.to_dict()}
+        res = analyze_pairs(data.X, graph=graph, labels=labels, percentiles=q, gap=gap, device=device,
+                            dtype=dtype, gap_sample=gap_sample, seed=seed, progress=progress)
+    except ConstellationsError as exc:
+        raise type(exc)(f"{name}: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    out = {"file": name, **res.to_dict(), "seconds": time.perf_counter() - t0}
     if as_json:
         emit_json(out)
     else:
@@ -61,7 +88,7 @@ def command(pairs, graph, use_labels, percentiles, gap, as_json):
 
 def _report(o: dict) -> None:
     e = click.echo
-    e(f"{o['file']}: M={o['M']} modalities, N={o['N']} items, d={o['d']}, graph {o['graph']}, "
+    e(f"{o['file']}: M={o['modalities']} modalities, N={o['n']} items, d={o['dim']}, graph {o['graph']}, "
       f"{o['n_classes']} classes; {o['counts']['positive']} positive / {o['counts']['negative']} negative pairs")
     for k, (lo, mean, hi) in o["norms"].items():
         e(f"  modality {k}: raw row norms min {fmt(lo, 5)} mean {fmt(mean, 5)} max {fmt(hi, 5)}; "
@@ -80,10 +107,12 @@ def _report(o: dict) -> None:
         g = ed["gap"]
         if g is not None:
             if g["found"]:
-                e(f"    modality gap: h with <h,U_i> > 0 for all i puts {g['n_negative']}/{o['N']} V_j negative"
+                e(f"    modality gap: h with <h,U_i> > 0 for all i puts {g['n_negative']}/{o['n']} V_j negative"
                   + (" (linearly separable)" if g["separable"] else ""))
             else:
                 e("    modality gap: no h has <h,U_i> > 0 for all i")
+            if g.get("sample"):
+                e(f"    (LPs on a random subset of {g['sample']} of {o['n']} items; counts above are for all items)")
             if g["hypotheses"]:
                 e(f"    Theorem 3.6 hypotheses hold: guarantee >= {g['guarantee']}")
             else:

@@ -2,10 +2,52 @@
 from __future__ import annotations
 
 import math
+import re
+import time
+from fractions import Fraction
 
 import click
 
 from .output import emit_json, fmt
+
+_SIZE = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+]?\d{1,3}")
+
+
+MAX_SIZE = 10 ** 18  # larger sizes are refused at parse time (the library has tighter limits)
+
+
+class SizeType(click.ParamType):
+    """A whole number up to 10^18, also in integer-valued scientific notation (1e4, 2.5e3).
+
+    Only the syntax and 10^18 are checked here; the library refuses sizes above its own stated
+    limits (N <= 5000 items, ...), with the estimate in the message.
+    """
+
+    name = "INTEGER"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            v = value
+        else:
+            text = str(value).strip()
+            v = None
+            if re.fullmatch(r"[+-]?\d{1,400}", text):
+                v = int(text)
+            elif _SIZE.fullmatch(text):
+                q = Fraction(text)
+                v = int(q) if q.denominator == 1 else None
+            if v is None:
+                self.fail(f"{value!r} is not a whole number (give e.g. 100 or 1e4)", param, ctx)
+        if v > MAX_SIZE:
+            self.fail(f"{value!r} is above the largest size accepted, 1e18", param, ctx)
+        return v
+
+
+SIZE = SizeType()
+
+OPTIMAL_RTOL = 1e-9
+"""found >= (1 - OPTIMAL_RTOL) x ceiling is reported as proved optimal: the certified ceilings are
+rounded up to a dyadic just above the exact threshold (a few ulps), the lower bounds rounded down."""
 
 
 def _inf_to_none(v):
@@ -18,71 +60,115 @@ def _describe(b) -> str:
     if t == "sandwich" and "conclusion" in c:
         return c["conclusion"]
     if t == "theorem-3.4":
-        return f"Theorem 3.4: m <= {c.get('formula')} = {c.get('value')}"
+        tail = f" < m = {c['m']}" if "m" in c else ""
+        return f"Theorem 3.4: m <= {c.get('formula', 'N/(2(N-1))')} = {c.get('value')}{tail}"
     if t == "construction":
         extra = f", closed form {c['closed_form_margin']}" if "closed_form_margin" in c else ""
         seed = f" seed {c['seed']}" if "seed" in c else ""
-        return (f"{c['construction']}{seed} in R^{c['d']} ({c['points_used']} points), certified float64 "
+        own = f" (built in R^{c['construction_dim']})" if "construction_dim" in c else ""
+        how = c.get("certify_method", "")
+        how = "certified float64" if how.startswith("float64") else f"certified ({how})"
+        if "recipe" in c:  # a catalogue code: its recipe says how to rebuild it and how c was proved
+            return f"{c['recipe']} ({c['certify_method']})"
+        return (f"{c['construction']}{seed} in R^{c['d']}{own} ({c['points_used']} points), {how} "
                 f"margin {fmt(c['margin_cert'], 17)}{extra}")
+    if t in ("shell", "shells", "polygon", "tied-code-bound") and "conclusion" in c:
+        return c["conclusion"]
+    if t == "shell-d1":
+        return c.get("proof", "")
     if t == "trivial":
         return c.get("note", "")
     return ""
 
 
+def _exact(text, name):
+    """(exact value, float) of a user-typed number; the strict grammar of bounds.exact."""
+    from constellations.solvers.bounds.exact import to_exact
+    q = to_exact(text, name)
+    return q, float(q)
+
+
+def _explicit(ctx, *names):
+    """The options among ``names`` given on the command line (not defaults)."""
+    from click.core import ParameterSource
+    return [n for n in names if ctx.get_parameter_source(n) not in (ParameterSource.DEFAULT, None)]
+
+
+def _refuse(ctx, names, why):
+    given = _explicit(ctx, *names)
+    if given:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise click.UsageError(f"{flags} {'is' if len(given) == 1 else 'are'} not used {why}")
+
+
 @click.command("bounds")
-@click.option("--n", "n", type=int, default=None, help="Number of items N (constellation bounds).")
-@click.option("--dim", "dim", type=int, default=None,
+@click.option("--n", "n", type=SIZE, default=None, help="Number of items N (constellation bounds); 1e3 is accepted.")
+@click.option("--dim", "dim", type=SIZE, default=None,
               help="Dimension d (with --n), or the code dimension n (with --codes).")
 @click.option("--margin", "margin", default=None,
               help="Margin m (half the gap), 0 < m <= 1: report dim_lower and dim_upper (with --n).")
 @click.option("--b-rel", "b_rel", default=None, help="Fixed relative bias b_rel in [-1, 1] (with --n --dim).")
 @click.option("--codes", is_flag=True, help="Bounds on A(n, s), spherical codes (with --dim and --max-ip).")
 @click.option("--max-ip", "max_ip", default=None,
-              help="Max inner product s in [-1, 1) for --codes; accepts 0.5, 1/2 or 1/sqrt(5).")
+              help="Max inner product s in [-1, 1) for --codes; accepts 0.5, 1/2, 1/sqrt(5), (1+sqrt(5))/4.")
 @click.option("--method", type=click.Choice(["levenshtein", "delsarte"]), default="levenshtein", show_default=True,
-              help="Code bound used by the sandwich of docs/math.md 5.2 (delsarte: tighter, about 100x slower).")
-@click.option("--sdp", is_flag=True, help="Also solve the dimension-free SDP (numerical; with --n).")
-@click.option("--modalities", type=int, default=2, show_default=True, help="M for --sdp.")
+              help="Code bound used by the sandwich of docs/math.md 5.2 (delsarte: tighter, about 100x slower: ~40 s at N = 5000).")
+@click.option("--tied", is_flag=True,
+              help="Ceiling for tied constellations (spherical codes) in their own dimension (with --n --dim).")
+@click.option("--three-point", "three_point", is_flag=True,
+              help="With --codes: also the Bachoc-Vallentin three-point SDP (numerical, 3 <= n <= 24, ~10 s).")
+@click.option("--sdp", is_flag=True, help="Also solve the dimension-free SDP (numerical; with --n --dim; M*N <= 64).")
+@click.option("-M", "--modalities", "modalities", type=int, default=2, show_default=True, help="M for --sdp.")
 @click.option("--graph", default=None, help="Graph for --sdp: complete, star or 0-1,1-2.")
+@click.option("--store", "store", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE",
+              help="With --n --dim: also try every cell of this table store with N' >= N and d' <= d "
+                   "(each re-certified, never trusted) for margin_lower.")
+@click.option("--search", "search_seconds", type=float, default=None, metavar="SECONDS",
+              help="With --n --dim: also run one free search (M = 2) for this many seconds for margin_lower "
+                   "(certified).")
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Seed of --search.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def command(n, dim, margin, b_rel, codes, max_ip, method, sdp, modalities, graph, as_json):
+@click.pass_context
+def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point, sdp, modalities, graph, store,
+            search_seconds, seed, as_json):
     """Certified bounds.
 
     \b
       --n N --dim D [--b-rel b]   margin_upper and margin_lower of N-item constellations in R^D
+      --n N --dim D --tied        the same for tied constellations (codes), bounded in R^D itself
       --n N --margin m            dim_lower and dim_upper for margin m
       --codes --dim n --max-ip s  bounds on A(n, s) (Rankin, Levenshtein, Delsarte LP)
 
     Margins are m, HALF the gap.  Upper bounds are certified in exact arithmetic (Theorem 3.4;
     the sandwich m*(N, d) <= (1 - c*(N, d+1))/2 with a certified Levenshtein or Delsarte bound on
     A(d+1, 1-2m)); lower bounds are explicit constructions with a certified margin.
+
+    Numbers (--margin, --b-rel, --max-ip) are read exactly by a strict grammar: decimals (0.4 is
+    2/5), p/q, sqrt(k), a + b*sqrt(k), (a + b*sqrt(k))/q.  Limits, refused up front: N <= 5000,
+    Levenshtein degree <= 400 (margins not too close to 0), M*N <= 64 for --sdp.
     """
     from constellations.solvers import bounds as B
+    from constellations.solvers.bounds import exact as E
+    from constellations.solvers.bounds import sdp as S
 
+    t0 = time.perf_counter()
+    if not sdp:
+        _refuse(ctx, ("modalities", "graph"), "without --sdp")
+    if search_seconds is None:
+        _refuse(ctx, ("seed",), "without --search")
+    elif not (0 < search_seconds < math.inf):
+        raise click.BadParameter("must be a positive number of seconds", param_hint="--search")
+    if codes or margin is not None or tied:
+        _refuse(ctx, ("store", "search_seconds"), "without --n --dim (free constellations)")
     if codes:
         if dim is None or max_ip is None:
             raise click.UsageError("--codes needs --dim and --max-ip")
-        if n is not None or margin is not None or b_rel is not None:
+        if n is not None or margin is not None or b_rel is not None or sdp or tied:
             raise click.UsageError("--codes takes only --dim and --max-ip")
-        lev = B.levenshtein_bound(dim, max_ip)
-        lp = B.delsarte_lp_bound(dim, max_ip)
-        rank = B.rankin_bound(dim, max_ip)
-        res = [("rankin", rank), ("levenshtein", lev), ("delsarte-lp", lp)]
-        best = min((b for _, b in res), key=lambda b: b.value)
-        if as_json:
-            emit_json({"dim": dim, "max_ip": str(max_ip), "best": _inf_to_none(best.value), "best_method": best.method,
-                       "bounds": {name: b.to_dict() for name, b in res}})
-        else:
-            click.echo(f"A({dim}, {max_ip}): upper bounds on the size of a code on S^{dim - 1} "
-                       f"with max inner product <= {max_ip}")
-            for name, b in res:
-                if isinstance(b.value, float) and math.isinf(b.value):
-                    click.echo(f"  {name:12s} -  ({b.details.get('note', b.method)})")
-                else:
-                    deg = f", degree {b.details['degree']}" if "degree" in b.details else ""
-                    click.echo(f"  {name:12s} {b.value}  (real value {fmt(b.details.get('real'))}{deg}, certified)")
-            click.echo(f"  best         {best.value}  ({best.method})")
-        return 0
+        _refuse(ctx, ("method",), "with --codes (it reports every method)")
+        return _codes(B, dim, max_ip, as_json, t0, three_point)
+    if max_ip is not None or three_point:
+        raise click.UsageError(f"{'--max-ip' if max_ip is not None else '--three-point'} goes with --codes")
 
     if n is None:
         raise click.UsageError("give --n N with --dim D or --margin m, or --codes --dim n --max-ip s")
@@ -91,14 +177,18 @@ def command(n, dim, margin, b_rel, codes, max_ip, method, sdp, modalities, graph
     if margin is not None:
         if b_rel is not None:
             raise click.UsageError("--b-rel goes with --dim")
-        lo = B.dim_lower(n, margin, method=method)
-        hi = B.dim_upper(n, margin)
+        if sdp or tied:
+            raise click.UsageError(f"{'--sdp' if sdp else '--tied'} goes with --n --dim")
+        m_exact, m_float = _exact(margin, "margin m")
+        lo = B.dim_lower(n, m_exact, method=method)
+        hi = B.dim_upper(n, m_exact)
         if as_json:
-            emit_json({"n": n, "margin": str(margin),
+            emit_json({"n": n, "margin": m_float, "margin_exact": E.exact_str(m_exact),
                        "dim_lower": _inf_to_none(lo.value), "dim_lower_method": lo.method,
                        "dim_lower_certificate": lo.certificate,
                        "dim_upper": _inf_to_none(hi.value), "dim_upper_method": hi.method,
-                       "dim_upper_certificate": hi.certificate})
+                       "dim_upper_certificate": hi.certificate,
+                       "seconds": round(time.perf_counter() - t0, 3)})
         else:
             click.echo(f"N = {n}, margin m = {margin} (half the gap)")
             click.echo(f"  dim_lower  {lo.value if not math.isinf(lo.value) else 'none (no dimension works)'}"
@@ -107,29 +197,140 @@ def command(n, dim, margin, b_rel, codes, max_ip, method, sdp, modalities, graph
                        f"  [{hi.method}]  {_describe(hi)}")
         return 0
 
-    up = B.margin_upper(n, dim, b_rel=b_rel, method=method)
-    lo = B.margin_lower(n, dim)
-    out = {"n": n, "dim": dim, "b_rel": None if b_rel is None else str(b_rel),
+    if tied:
+        if b_rel is not None or sdp:
+            raise click.UsageError(f"--tied takes no {'--b-rel' if b_rel is not None else '--sdp'} "
+                                   "(a tied code has b_rel = 1 - m)")
+        return _tied(B, n, dim, method, as_json, t0)
+    b_exact, b_float = (None, None) if b_rel is None else _exact(b_rel, "b_rel")
+    if sdp:  # refuse an oversized SDP before the (slower) bounds run
+        S.check_sdp_size(n, modalities)
+    free = B.margin_upper_free(n, dim, method=method)  # any b_rel; above MAX_ITEMS the quick bounds only
+    up = free
+    if b_rel is not None:  # Theorem 3.4's two inequalities at this b_rel may be smaller still
+        fixed = B.margin_upper(n, dim, b_rel=b_exact, method=method)
+        if fixed.value < up.value:
+            up = fixed
+    lo = B.margin_lower(n, dim, store=store, search_seconds=search_seconds, seed=seed)
+    ratio = (lo.value / up.value) if up.value > 0 else None
+    # the simplex attains Theorem 3.4 exactly; elsewhere found = ceiling within the certification rounding
+    optimal = b_rel is None and (
+        (up.method == "theorem-3.4"
+         and (lo.certificate or {}).get("closed_form_margin") == (up.certificate or {}).get("value"))
+        or (ratio is not None and ratio >= 1 - OPTIMAL_RTOL) or (up.value == 0 and lo.value == 0))
+    det = free.details
+    out = {"n": n, "dim": dim, "b_rel": b_float,
+           **({"b_rel_exact": E.exact_str(b_exact)} if b_rel is not None else {}),
            "margin_upper": up.value, "margin_upper_method": up.method, "margin_upper_certificate": up.certificate,
+           "margin_upper_sandwich": det.get("sandwich"), "margin_upper_shell": det.get("shell"),
+           "margin_upper_shells": det.get("shells"),
+           **({"margin_upper_skipped": det["skipped"]} if det.get("skipped") else {}),
            "margin_lower": lo.value, "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
-           "ratio": (lo.value / up.value) if up.value > 0 else None}
+           "margin_certified": True,
+           **({"margin_lower_recipe": lo.details["recipe"]} if "recipe" in (lo.details or {}) else {}),
+           **({"margin_lower_note": lo.details["note"]} if "note" in (lo.details or {}) else {}),
+           **({"store": lo.details["store"]} if "store" in (lo.details or {}) else {}),
+           **({"search": lo.details["search"]} if "search" in (lo.details or {}) else {}),
+           "ratio": ratio, "optimal": bool(optimal)}
     if b_rel is not None:
-        out["margin_lower_note"] = "margin_lower is for free b_rel (constructions are not constrained to the given b_rel)"
+        out["margin_lower_note"] = ("margin_lower is for free b_rel "
+                                    "(constructions are not constrained to the given b_rel)")
+    if seed and search_seconds is not None:
+        out["seed"] = seed
     if sdp:
-        s = B.sdp_bound(n, modalities, graph, None if b_rel is None else float(B.to_exact(b_rel, "b_rel")))
+        s = B.sdp_bound(n, modalities, graph, b_float)
+        out["modalities"] = modalities
         out["sdp"] = {"value": s.value, "b_rel": s.details["b_rel"], "modalities": modalities,
                       "edges": s.details["edges"], "certified": False, "status": s.details["status"]}
+    out["seconds"] = round(time.perf_counter() - t0, 3)
     if as_json:
         emit_json(out)
     else:
         bt = "" if b_rel is None else f", b_rel = {b_rel}"
         click.echo(f"N = {n}, d = {dim}{bt}   (m = half the gap)")
         click.echo(f"  margin_upper  {fmt(up.value)}  [{up.method}]  {_describe(up)}")
+        if det.get("sandwich") is not None and det["sandwich"] != up.value:
+            click.echo(f"  (sandwich     {fmt(det['sandwich'])}  [{det.get('sandwich_method', 'sandwich')}], "
+                       f"the ceiling before the shell bounds)")
+        for what, why in (det.get("skipped") or {}).items():
+            click.echo(f"  (skipped {what}: {why})")
         click.echo(f"  margin_lower  {fmt(lo.value)}  [{lo.method}]  {_describe(lo)}")
         if out["ratio"] is not None:
-            click.echo(f"  lower/upper   {fmt(out['ratio'], 4)}")
+            click.echo(f"  lower/upper   {fmt(out['ratio'], 4)}" + ("  (optimal: proved)" if optimal else ""))
         if b_rel is not None:
             click.echo("  (margin_lower is for free b_rel)")
         if sdp:
             click.echo(f"  sdp           {fmt(out['sdp']['value'], 9)}  (numerical, M = {modalities}, any dimension)")
+    return 0
+
+
+def _codes(B, dim, max_ip, as_json, t0, three_point=False):
+    from constellations.errors import ConfigurationError
+    from constellations.solvers.bounds.exact import exact_str
+    s_exact, s_float = _exact(max_ip, "max inner product s")
+    res, refused = [], []
+    for name, f in (("rankin", B.rankin_bound), ("levenshtein", B.levenshtein_bound),
+                    ("delsarte-lp", B.delsarte_lp_bound)):
+        try:
+            res.append((name, f(dim, s_exact)))
+        except ConfigurationError as exc:  # over a stated limit (e.g. the Levenshtein degree)
+            if name == "rankin":
+                raise
+            refused.append((name, str(exc)))
+            res.append((name, B.Bound(math.inf, name, None, {"certified": False, "note": str(exc)})))
+    best = min((b for _, b in res), key=lambda b: b.value)
+    if math.isinf(best.value):
+        why = refused[0][1] if refused else "no method gives a bound here"
+        raise ConfigurationError(f"no bound on A({dim}, {max_ip}) within the limits: {why}")
+    tp = B.three_point_bound(dim, s_float) if three_point else None
+    if as_json:
+        emit_json({"dim": dim, "max_ip": s_float, "max_ip_exact": exact_str(s_exact),
+                   "best": _inf_to_none(best.value), "best_method": best.method,
+                   "bounds": {name: b.to_dict() for name, b in res},
+                   **({"three_point": tp.to_dict()} if tp is not None else {}),
+                   "seconds": round(time.perf_counter() - t0, 3)})
+    else:
+        click.echo(f"A({dim}, {max_ip}): upper bounds on the size of a code on S^{dim - 1} "
+                   f"with max inner product <= {max_ip}")
+        for name, b in res:
+            if isinstance(b.value, float) and math.isinf(b.value):
+                click.echo(f"  {name:12s} -  ({b.details.get('note', b.method)})")
+            else:
+                deg = f", degree {b.details['degree']}" if "degree" in b.details else ""
+                click.echo(f"  {name:12s} {b.value}  (real value {fmt(b.details.get('real'))}{deg}, certified)")
+        click.echo(f"  best         {best.value}  ({best.method})")
+        if tp is not None:
+            click.echo(f"  three-point  {fmt(tp.value, 6)}  (numerical SDP, degree {tp.details['degree']}, "
+                       f"sampled constraints: NOT certified)")
+    return 0
+
+
+def _tied(B, n, dim, method, as_json, t0):
+    from constellations.solvers.bounds.tied import margin_upper_tied
+    up = margin_upper_tied(n, dim, method=method)
+    free = B.margin_upper_free(n, dim, method=method)
+    lo = B.margin_lower(n, dim)  # every construction candidate is a tied code
+    ratio = (lo.value / up.value) if up.value > 0 else None
+    # the ceiling is the proved optimum and a construction reaches it (within the certification rounding)
+    optimal = bool(up.details.get("optimal")) and ratio is not None and ratio >= 1 - OPTIMAL_RTOL
+    out = {"n": n, "dim": dim, "tied": True,
+           "margin_upper": up.value, "margin_upper_method": up.method, "margin_upper_certificate": up.certificate,
+           "margin_lower": lo.value, "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
+           "ratio": ratio, "optimal": optimal,
+           "known_optimal": up.details.get("known_optimal"),
+           "margin_upper_free": free.value, "margin_upper_free_method": free.method,
+           "seconds": round(time.perf_counter() - t0, 3)}
+    if as_json:
+        emit_json(out)
+        return 0
+    click.echo(f"N = {n}, d = {dim}, tied (codes: U = V)   (m = half the gap)")
+    how = up.details.get("note") or (up.certificate or {}).get("conclusion", "")
+    click.echo(f"  margin_upper  {fmt(up.value)}  [{up.method}]  {how}")
+    click.echo(f"  margin_lower  {fmt(lo.value)}  [{lo.method}]  {_describe(lo)}")
+    if out["ratio"] is not None:
+        tag = "  (optimal: proved)" if optimal else ""
+        click.echo(f"  lower/upper   {fmt(out['ratio'], 4)}{tag}")
+    if out["known_optimal"]:
+        click.echo(f"  proved optimal code known: {out['known_optimal']} (not reached by this bound)")
+    click.echo(f"  free ceiling  {fmt(free.value)}  [{free.method}]  (constellations, not only codes)")
     return 0

@@ -2,8 +2,9 @@
 
 Sub-commands live in their own modules and are imported only when used, so that
 ``constellations verify`` does not pay for importing torch or Dask.
-Errors caused by bad input (click usage errors and every ConstellationsError) become
-one line on stderr and exit status 2; no traceback is shown.
+Errors caused by bad input (click usage errors, unknown commands and every
+ConstellationsError) become one line on stderr and exit status 2; no traceback is shown.
+Ctrl-C exits 130 with "constellations: interrupted".
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import sys
 import click
 
 from constellations.errors import ConstellationsError
+
+# click >= 8.2 raises this for a bare group invocation; older click prints the help itself.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 # name -> (module, short help); the module exposes a click object named ``command``.
 COMMANDS = {
@@ -71,7 +75,10 @@ def main(argv=None) -> int:
         code = rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:  # usage errors, bad parameters, missing files
+    except _NO_ARGS_IS_HELP as exc:  # bare `constellations` (click >= 8.2): the help, as --help gives it
+        click.echo(exc.ctx.get_help())
+        code = 0
+    except click.ClickException as exc:  # usage errors, unknown commands, bad parameters, missing files
         click.echo(f"constellations: error: {_one_line(exc.format_message())}", err=True)
         code = 2
     except ConstellationsError as exc:
@@ -80,6 +87,9 @@ def main(argv=None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("constellations: interrupted", err=True)
         code = 130
+    except MemoryError:  # sizes are checked before allocating; this is the backstop
+        click.echo("constellations: error: out of memory; use smaller sizes", err=True)
+        code = 2
     sys.exit(code)
 
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
 
 from constellations.io import to_jsonable
 
-__all__ = ["emit_json", "fmt", "echo_err", "output_option"]
+__all__ = ["emit_json", "fmt", "echo_err", "output_option", "IntegerType", "INTEGER"]
 
 
 def emit_json(obj) -> None:
@@ -49,3 +50,30 @@ def output_option(suffix: str | None = ".npz", help: str = "Write the result her
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return click.option("-o", "--output", "output", default=None, metavar="PATH", callback=check,
                         help=help, **kw)
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+(?:[eE]\+?([0-9]{1,3}))?")
+
+
+class IntegerType(click.ParamType):
+    """An integer option that also accepts exponent notation for sizes (``1e9``, ``2E6``).
+
+    Parsed strictly by a regular expression, never through float: ``1.5``, ``nan``, ``inf`` and
+    exponents above 999 are refused, so ``--n 1e9`` is the exact integer 10^9.
+    """
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip().replace("_", "")
+        match = _INTEGER.fullmatch(text)
+        if not match:
+            self.fail(f"{value!r} is not an integer (examples: 12, 1000000, 1e6)", param, ctx)
+        mantissa, _, _ = text.lower().partition("e")
+        return int(mantissa) * 10 ** int(match.group(1) or 0)
+
+
+#: Shared instance of :class:`IntegerType`.
+INTEGER = IntegerType()

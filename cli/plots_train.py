@@ -16,16 +16,17 @@ def _save(fig, path: Path) -> str:
 
 
 def plot_training(res, out_dir, run: int = 0) -> list[str]:
-    """Write loss/t curves, the matched vs non-matched histogram and (d = 3) the constellation; returns paths."""
+    """Write loss/t curves, the matched vs non-matched histogram and (d = 3) the constellation; returns paths.
+
+    ``out_dir`` must exist (it is not created).
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FileFormatError(f"cannot create plot directory {out}: {exc}") from None
+    if not out.is_dir():  # never created: the shared rule for output locations
+        raise FileFormatError(f"cannot write plots: directory {out} does not exist")
     written = []
     h = res.history
     steps = np.arange(res.loss_curve.shape[0])
@@ -36,7 +37,8 @@ def plot_training(res, out_dir, run: int = 0) -> list[str]:
         a2.plot(h["step"], h["t"][:, s], lw=0.8, alpha=0.7)
     a1.set_xlabel("step"); a1.set_ylabel(f"loss ({res.spec.reduction})"); a1.set_title("loss")
     a2.set_xlabel("step"); a2.set_ylabel("t"); a2.set_title("inverse temperature t")
-    fig.suptitle(f"{res.spec.param} bias, N={res.spec.n}, d={res.spec.dim}, {res.S} seed(s)")
+    fig.suptitle(f"{res.spec.param} bias, N={res.spec.n}, d={res.spec.dim}, {res.S} seed(s)"
+                 + (f" - INTERRUPTED after {res.steps_done} of {res.spec.steps} steps" if res.interrupted else ""))
     written.append(_save(fig, out / "loss_t.png"))
     plt.close(fig)
 

@@ -9,16 +9,34 @@ from pathlib import Path
 
 import click
 
-from .output import emit_json
+from .output import echo_err, emit_json
+from .seeds import SEEDS_HELP, SeedsType
 
 CHOICES = ("fixed-brel", "init-grid", "modalities", "bias", "all")
+
+
+def _out_dir(ctx, param, value):
+    """An existing directory that accepts files (never created: the shared rule for outputs)."""
+    if value is None:
+        return None
+    from constellations.errors import FileFormatError
+    from constellations.io import check_writable
+    p = Path(value)
+    if not p.is_dir():
+        raise click.BadParameter(f"directory {p} does not exist (create it first)", ctx=ctx, param=param)
+    try:
+        check_writable(p / "table.md", ".md")  # probes the directory as the real writes will
+    except FileFormatError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return str(p)
 
 
 @click.command("reproduce")
 @click.argument("table", type=click.Choice(CHOICES))
 @click.option("--n", "n", type=int, default=100, show_default=True)
 @click.option("--dim", type=int, default=10, show_default=True)
-@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds per setting (0..seeds-1).")
+@click.option("--seeds", type=SeedsType(), default="5", show_default=True,
+              help=SEEDS_HELP + " The same seeds for every setting.")
 @click.option("--steps", type=int, default=5000, show_default=True)
 @click.option("--lr", type=float, default=0.01, show_default=True)
 @click.option("--t0", type=float, default=10.0, show_default=True, help="Initial t (where not swept).")
@@ -27,27 +45,38 @@ CHOICES = ("fixed-brel", "init-grid", "modalities", "bias", "all")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write TABLE.md, TABLE.csv and TABLE.json here.")
+@click.option("-o", "--output", "out_dir", default=None, metavar="DIR", callback=_out_dir,
+              help="Write TABLE.md, TABLE.csv and TABLE.json into DIR (an existing directory).")
+@click.option("--out", "out_alias", default=None, metavar="DIR", callback=_out_dir, hidden=True,
+              help="Deprecated alias of -o/--output.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, device, threads, out_dir, as_json):
+def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, device, threads, out_dir, out_alias,
+            as_json):
     """Regenerate TABLE (fixed-brel, init-grid, modalities, bias, or all) at N x d (default 100 x 10).
 
     Prints the margin as m (HALF the gap) and 2m (the paper's printed gap) side by side, as mean
-    ± std over the seeds.  All settings and seeds of a table run as one batch.
+    ± std over the seeds.  All settings and seeds of a table run as one batch.  Exit status 0;
+    130 if interrupted (Ctrl-C: the rows reached are printed and written, marked INTERRUPTED in
+    the .md, with ``interrupted``/``steps_done`` columns in the .csv and .json); 2 on bad input.
     """
-    import torch
-
     from constellations.io import atomic_write_text
-    from constellations.solvers.reproduce import TABLES, reproduce
+    from constellations.solvers.reproduce import TABLES, plan, reproduce
 
+    if out_dir is not None and out_alias is not None and out_dir != out_alias:
+        raise click.UsageError("give the output directory once (-o/--output; --out is its old name)")
+    out_dir = out_dir or out_alias
     if threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")
+    tables = TABLES if table == "all" else (table,)
+    kw = dict(n=n, dim=dim, seeds=seeds, steps=steps, lr=lr, t0=t0, b_rel0=b_rel0, reduction=reduction,
+              dtype=dtype, device=device)
+    for t in tables:  # refuse oversized or bad settings before the first table trains
+        plan(t, **kw)
+
+    import torch
+
     if not str(device).startswith(("cuda", "auto")):
         torch.set_num_threads(threads)
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-    tables = TABLES if table == "all" else (table,)
     results = []
 
     def progress(label, step, total):
@@ -56,19 +85,19 @@ def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, devic
 
     cmd = "constellations " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else None
     for t in tables:
-        res = reproduce(t, n=n, dim=dim, seeds=seeds, steps=steps, lr=lr, t0=t0, b_rel0=b_rel0,
-                        reduction=reduction, dtype=dtype, device=device, progress=progress)
+        res = reproduce(t, progress=progress, **kw)
         results.append(res)
         if sys.stderr.isatty() and not as_json:
             click.echo("", err=True)
         md = f"## {t}\n\n" + res.to_markdown()
         if out_dir is not None:
-            settings = {**res.settings, "threads": threads, "wall_s": res.wall_s}
+            settings = {**res.settings, "threads": threads, "seconds": res.wall_s}
             if cmd:
                 settings["command"] = cmd
             atomic_write_text(Path(out_dir) / f"{t}.md", md + (f"\nCommand: `{cmd}`\n" if cmd else ""))
             atomic_write_text(Path(out_dir) / f"{t}.json",
-                              json.dumps({"settings": settings, "rows": list(res.rows)}, indent=1) + "\n")
+                              json.dumps({"interrupted": res.settings["interrupted"], "settings": settings,
+                                          "rows": list(res.rows)}, indent=1) + "\n")
             buf = _io.StringIO()
             w = csv.DictWriter(buf, fieldnames=list(res.rows[0]))
             w.writeheader()
@@ -78,7 +107,14 @@ def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, devic
             click.echo(md)
         if res.settings.get("interrupted"):
             break
+    interrupted = bool(results and results[-1].settings.get("interrupted"))
     if as_json:
-        emit_json({"tables": [{"table": r.table, "settings": r.settings, "wall_s": r.wall_s, "rows": list(r.rows)}
+        emit_json({"interrupted": interrupted,
+                   "tables": [{"table": r.table, "settings": r.settings, "seconds": r.wall_s, "rows": list(r.rows)}
                               for r in results]})
-    return 130 if results and results[-1].settings.get("interrupted") else 0
+    if interrupted:
+        skipped = tables[len(results):]
+        echo_err(f"constellations: interrupted during {results[-1].table}; partial rows written and marked"
+                 + (f"; not run: {', '.join(skipped)}" if skipped else ""))
+        return 130
+    return 0

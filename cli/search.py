@@ -1,11 +1,12 @@
 """``constellations search``: multi-start search for maximal-margin constellations / spherical codes."""
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
-from constellations.cli.output import emit_json, fmt
+from constellations.cli.output import echo_err, emit_json, fmt, output_option
 
 __all__ = ["command"]
 
@@ -19,24 +20,35 @@ __all__ = ["command"]
 @click.option("--restarts", type=int, default=None,
               help="Random restarts [default: 8, or unlimited until --time-limit when that is given].")
 @click.option("--time-limit", type=float, default=None, help="Wall-clock budget in seconds.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (cuda uses the torch kernel).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed (an integer >= 0).")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda or cuda:K (the torch kernel; refused when there is no CUDA device).")
 @click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "torch"]), default="auto", show_default=True)
 @click.option("--jobs", "n_jobs", type=int, default=1, show_default=True, help="Worker processes for restarts.")
 @click.option("--batch", type=int, default=1, show_default=True,
               help="Run restarts this many at a time as one batched torch program (for --device cuda).")
+@click.option("--strategy", type=click.Choice(["auto", "restarts", "kick", "jump", "swap", "multiswap", "energy",
+                                              "structured"]),
+              default="auto", show_default=True,
+              help="Moves after the restarts: the auto portfolio (kick, jump, swap), none, or one alone "
+                   "(swap and multiswap need --tied); energy / structured: auto with codes started by "
+                   "Riesz-energy continuation / from classical configurations (simplex, 24-cell, E8...).")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
               help="Start the first restart from this .npz configuration.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the best configuration (.npz).")
+@output_option(".npz", help="Write the best configuration here (.npz; checked before the search starts).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
-            init_path, output, as_json, quiet):
+            strategy, init_path, output, as_json, quiet):
     """Search for N unit vectors per modality in R^d maximising the margin m (half the gap).
 
     Multi-start Riemannian L-BFGS on a smoothed margin with beta continuation, an exact
-    sequential-LP polish of the best restarts, and a certified margin of the result.
-    Ctrl-C stops the search and still reports (and writes) the best configuration so far.
+    sequential-LP polish of the best restarts, and a certified margin of the result.  A free
+    search (without --tied) first solves the tied problem and continues from that code, so it
+    never ends below it.  --time-limit covers everything, verification included; sizes that
+    cannot fit in memory or be verified within it are refused before the search starts.
+    Ctrl-C stops the search and still reports (and writes) the best configuration so far
+    (exit status 130).
 
     \b
     Examples:
@@ -44,9 +56,24 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
       constellations search --n 100 --dim 10 --time-limit 60 -o best.npz --json
       constellations search --n 2000 --dim 64 --device cuda --batch 16 --time-limit 300
     """
-    from constellations import io
-    from constellations.solvers.search import search
+    # Ctrl-C from here on only raises a flag: the search polls it between kernel calls and returns
+    # its best so far, which is then written (a KeyboardInterrupt inside a Numba kernel loses the run)
+    pending = []
+    old_handler = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        return _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
+                    strategy, init_path, output, as_json, quiet, pending)
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
 
+
+def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
+         strategy, init_path, output, as_json, quiet, pending):
+    from constellations import io
+    from constellations.solvers.search import INTERRUPT, search
+
+    if pending:  # pressed while the modules loaded: the search returns at once with its start
+        INTERRUPT.set()
     if restarts is None and time_limit is None:
         restarts = 8
     init = None
@@ -60,18 +87,22 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
 
     def callback(done, total, best):
         if bar is not None:
+            if bar.total is not None and done > bar.total or (total is not None and total != bar.total):
+                bar.total = max(done, total or 0)
             bar.update(done - bar.n)
             bar.set_postfix_str(f"best m={best:.6f}")
 
     try:
         res = search(n, dim, modalities, graph, tied=tied, restarts=restarts, time_limit=time_limit, seed=seed,
-                     device=device, backend=backend, init=init, n_jobs=n_jobs, callback=callback, batch=batch)
+                     device=device, backend=backend, init=init, n_jobs=n_jobs, callback=callback, batch=batch,
+                     strategy=strategy)
     finally:
         if bar is not None:
             bar.close()
     written = None
     if output is not None:
-        written = str(io.save(output, res.config))
+        written = str(io.save(output, res.config.with_meta(interrupted=res.interrupted,
+                                                           time_limited=res.time_limited)))
     out = {
         "n": res.n, "dim": res.dim, "modalities": res.modalities, "graph": res.config.graph.spec, "tied": tied,
         "margin": res.margin, "b_rel": res.b_rel, "margin_certified": res.margin_certified,
@@ -79,15 +110,28 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
         "time_limited": res.time_limited, "backend": res.backend, "device": res.device,
         "polish_gain": res.polish_gain, "restart_margins": list(res.restart_margins), "output": written,
     }
+    if not tied:
+        out["tied_margin"] = res.extra.get("tied_margin")
+    out.update(strategy=strategy, found_by=res.extra.get("found_by"), contacts=res.extra.get("contacts"),
+               rattlers=res.extra.get("rattlers"), min_poly=res.extra.get("min_poly"),
+               min_poly_of="cosine" if tied else "margin")
     if as_json:
         emit_json(out)
     else:
         click.echo(f"N={res.n} d={res.dim} M={res.modalities} graph={out['graph']}{' tied' if tied else ''}")
         click.echo(f"margin m (half gap) = {fmt(res.margin)}   b_rel = {fmt(res.b_rel)}")
         click.echo(f"certified margin    >= {fmt(res.margin_certified)}")
-        click.echo(f"{res.restarts} restarts in {res.seconds:.2f} s ({res.backend}, {res.device})"
+        click.echo(f"{res.restarts} restart{'' if res.restarts == 1 else 's'} in {res.seconds:.2f} s "
+                   f"({res.backend}, {res.device})"
                    + ("; interrupted, best so far" if res.interrupted else "")
                    + ("; stopped by the time limit" if res.time_limited else ""))
+        if out["contacts"] is not None:
+            click.echo(f"contacts = {out['contacts']}   rattlers = {out['rattlers']}   found by {out['found_by']}")
+        if out["min_poly"] is not None:
+            click.echo(f"min poly of the {out['min_poly_of']} (recognised, not proved): {out['min_poly']}")
         if written:
             click.echo(f"wrote {written}")
-    return 130 if res.interrupted else 0
+    if res.interrupted:
+        echo_err("constellations: interrupted")
+        return 130
+    return 0

@@ -1,16 +1,25 @@
 """``constellations table``: tabulate achievable margins against certified ceilings (resumable).
 
-Sub-commands (``run`` is the default, so ``constellations table --n 8 --dims 2:4`` runs):
+Sub-commands (``run`` is the default when the first argument is an option, so
+``constellations table --n 8 --dims 2:4`` runs; any other unknown word is an error):
 
 - ``run``: compute the missing cells of a grid into the store, then print the table;
 - ``show``: reprint stored cells without computing anything;
 - ``verify``: re-verify every stored configuration (certified margin >= 0, at or below the ceiling);
 - ``export``: write one stored configuration to an ``.npz`` file.
+
+Paths: ``-o/--output``, ``--plot`` and ``--store`` must name a file in an existing directory
+(checked when the command line is parsed, before any work); directories are never created,
+except the default store's (:func:`~solvers.tables.store.default_store_path`).
+After Ctrl-C, ``run`` exits 130 with one line on stderr and every output it still writes
+says that it is partial (a Markdown note, a ``#`` line atop the CSV, ``"interrupted": true``
+in JSON, a title on the plot).
 """
 from __future__ import annotations
 
 import csv
 import io as _io
+import json
 import math
 import sys
 
@@ -18,19 +27,27 @@ import click
 
 from constellations.errors import ConstellationsError
 
-from .output import emit_json, echo_err
+from .output import echo_err, emit_json, output_option
 
 __all__ = ["command"]
 
+_SUBCOMMANDS = ("run", "show", "verify", "export")
+
 
 class _DefaultGroup(click.Group):
-    """A group that runs ``run`` when the first argument is not a sub-command."""
+    """A group that runs ``run`` when the first argument is an option (or there is none).
+
+    ``table bogus`` is an error ("no such command"), not ``table run bogus``.
+    """
 
     default_command = "run"
 
     def parse_args(self, ctx, args):
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+        if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
             args = [self.default_command] + list(args)
+        elif args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            raise click.UsageError(f"no such command 'table {args[0]}' (commands: {', '.join(_SUBCOMMANDS)}; "
+                                   "options alone mean `table run`)", ctx=ctx)
         return super().parse_args(ctx, args)
 
 
@@ -54,13 +71,41 @@ def _num(x, digits):
     return f"{x:.{digits}f}"
 
 
+def _ceil(r):
+    from constellations.solvers.tables.runner import ceilings
+
+    return ceilings(r.n, r.dim)
+
+
+def _cell_extra(r) -> dict:
+    """The two certified ceilings of a stored cell, computed now (issue 13), and its ratios to them.
+
+    ``margin_upper_free`` bounds every cell; ``margin_upper_tied`` (codes) only tied cells.  ``optimal``:
+    the cell's margin reaches its own ceiling (tied: codes; untied: free) within the certification
+    rounding (:data:`~solvers.tables.runner.OPTIMAL_RTOL`).
+    """
+    from constellations.solvers.tables.runner import is_optimal
+
+    c = _ceil(r)
+    tied = c.tied if r.tied else None
+    return {"margin_upper_free": c.free, "upper_free_method": c.free_method,
+            "gap_ratio_free": r.margin / c.free if c.free > 0 else None,
+            "margin_upper_tied": tied, "upper_tied_method": c.tied_method if r.tied else None,
+            "gap_ratio_tied": (r.margin / tied) if tied else None,
+            "optimal": is_optimal(r.margin, tied if r.tied else c.free)}
+
+
+def _ratio_cell(found, ceiling):
+    from constellations.solvers.tables.runner import is_optimal
+
+    if found is None or not ceiling:
+        return "-"
+    return f"{found / ceiling:.3f}" + (" opt" if is_optimal(found, ceiling) else "")
+
+
 def _tables_by_m(rows, digits):
-    """One Markdown table per (N, graph): rows d, columns M (and tied), plus the ceiling."""
+    """One Markdown table per (N, graph): rows d, columns M (and tied), plus both ceilings and ratios."""
     out = []
-    groups = {}
-    for r in rows:
-        g = "complete" if r.tied else r.graph
-        groups.setdefault((r.n, g), []).append(r)
     # tied cells belong to every graph's table of the same N
     tied_by = {}
     for r in rows:
@@ -72,18 +117,21 @@ def _tables_by_m(rows, digits):
         ms = sorted({r.modalities for r in sub})
         dims = sorted({r.dim for r in sub} | {d for (nn, d) in tied_by if nn == n})
         has_tied = any((n, d) in tied_by for d in dims)
-        head = ["d"] + [f"M={m}" for m in ms] + (["tied"] if has_tied else []) + ["upper", "best/upper"]
+        head = (["d"] + [f"M={m}" for m in ms] + (["tied", "code ceiling", "tied/ceiling"] if has_tied else [])
+                + ["free ceiling", "best/ceiling"])
         title = f"N = {n}" + ("" if g == "complete" else f", graph {g}")
         lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         by = {(r.dim, r.modalities): r for r in sub}
         for d in dims:
             cells = [by.get((d, m)) for m in ms] + ([tied_by.get((n, d))] if has_tied else [])
             present = [c for c in cells if c is not None]
-            upper = min((c.margin_upper for c in present if c.margin_upper is not None), default=None)
-            best = max((c.margin for c in present), default=None)
-            ratio = None if (best is None or not upper) else best / upper
-            lines.append("| " + " | ".join([str(d)] + [_num(c.margin if c else None, digits) for c in cells]
-                                           + [_num(upper, digits), _num(ratio, 3)]) + " |")
+            c = _ceil(present[0])
+            best = max((x.margin for x in present), default=None)
+            tcell = tied_by.get((n, d))
+            tied_cols = ([_num(c.tied, digits), _ratio_cell(tcell.margin if tcell else None, c.tied)]
+                         if has_tied else [])
+            lines.append("| " + " | ".join([str(d)] + [_num(x.margin if x else None, digits) for x in cells]
+                                           + tied_cols + [_num(c.free, digits), _ratio_cell(best, c.free)]) + " |")
         out.append("\n".join(lines))
     return out
 
@@ -92,17 +140,19 @@ def _tables_by_n(rows, digits):
     """One Markdown table per M (and tied, and the ceiling): rows d, columns N."""
     out = []
     series = {}
-    uppers = {}
+    uppers, tied_up = {}, {}
     for r in rows:
         label = "tied (spherical code)" if r.tied else (f"M = {r.modalities}" + ("" if r.graph == "complete"
                                                                                  else f", graph {r.graph}"))
         order = (1, 0, "") if r.tied else (0, r.modalities, r.graph)
         series.setdefault((order, label), {})[(r.dim, r.n)] = r.margin
-        if r.margin_upper is not None:
-            uppers[(r.dim, r.n)] = min(uppers.get((r.dim, r.n), math.inf), r.margin_upper)
+        c = _ceil(r)
+        uppers[(r.dim, r.n)] = c.free
+        tied_up[(r.dim, r.n)] = c.tied
     ns = sorted({r.n for r in rows})
     dims = sorted({r.dim for r in rows})
-    items = sorted(series.items()) + [(((2, 0, ""), "upper (certified, any M)"), uppers)]
+    items = sorted(series.items()) + [(((2, 0, ""), "code ceiling (tied, certified)"), tied_up),
+                                      (((3, 0, ""), "free ceiling (certified, any M)"), uppers)]
     for (_, label), vals in items:
         head = ["d"] + [f"N={n}" for n in ns]
         lines = [f"### {label}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -112,75 +162,149 @@ def _tables_by_n(rows, digits):
     return out
 
 
-def render_markdown(rows, columns="m", digits=4) -> str:
+def render_markdown(rows, columns="m", digits=4, partial=None) -> str:
+    """The Markdown tables; ``partial`` (a sentence) puts a PARTIAL note on top."""
+    top = f"> **PARTIAL**: {partial}\n\n" if partial else ""
     if not rows:
-        return "(no cells)\n"
-    note = ("Margins m are HALF the gap (pos - neg)/2, float64, re-verified; `upper` is the smallest certified "
-            "ceiling for any M (solvers.bounds.margin_upper / Theorem 3.4).")
+        return top + "(no cells)\n"
+    note = ("Margins m are HALF the gap (pos - neg)/2, float64, re-verified. Two certified ceilings, computed "
+            "now: `code ceiling` bounds tied constellations (spherical codes) in R^d itself "
+            "(constellations.solvers.bounds.margin_upper_tied), `free ceiling` every constellation, any M, graph "
+            "and b_rel (margin_upper_free: Theorem 3.4, the sandwich, the shell bounds). `best` is the largest "
+            "margin of the row (a code is a constellation too); `opt` marks a ratio of 1 within 1e-9: proved "
+            "optimal.")
     tables = _tables_by_m(rows, digits) if columns == "m" else _tables_by_n(rows, digits)
-    return "\n\n".join(tables) + "\n\n" + note + "\n"
+    return top + "\n\n".join(tables) + "\n\n" + note + "\n"
 
 
-CSV_FIELDS = ["n", "dim", "modalities", "graph", "tied", "margin", "b_rel", "margin_cert", "margin_upper",
+#: CSV columns and JSON keys of a cell (the shared vocabulary: ``margin_certified``, ``seconds``, ...).
+CSV_FIELDS = ["n", "dim", "modalities", "graph", "tied", "margin", "b_rel", "margin_certified", "margin_upper",
               "gap_ratio", "upper_method", "restarts", "restarts_requested", "time_requested", "seconds",
-              "seconds_total", "attempts", "seed", "solver", "solver_version", "created", "updated", "host"]
+              "seconds_total", "attempts", "seed", "solver", "solver_version", "created", "updated", "host",
+              "margin_upper_free", "upper_free_method", "gap_ratio_free", "margin_upper_tied", "upper_tied_method",
+              "gap_ratio_tied", "optimal"]
+"""``margin_upper``/``gap_ratio``/``upper_method`` are the ceiling stored with the cell when it was computed;
+the ``*_free`` and ``*_tied`` ceilings are computed now (:func:`_cell_extra`)."""
 
 
-def render_csv(rows) -> str:
+def _row_dict(r) -> dict:
+    return {**r.as_dict(), **_cell_extra(r)}
+
+
+def render_csv(rows, partial=None) -> str:
+    """One line per cell; ``partial`` (a sentence) adds a first line ``# PARTIAL: ...``."""
     buf = _io.StringIO()
+    if partial:
+        buf.write(f"# PARTIAL: {partial}\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
     for r in rows:
-        d = r.as_dict()
+        d = _row_dict(r)
         w.writerow(["" if d[f] is None else (repr(d[f]) if isinstance(d[f], float) else d[f]) for f in CSV_FIELDS])
     return buf.getvalue()
 
 
 def _json_rows(rows):
-    return [{f: r.as_dict()[f] for f in CSV_FIELDS} for r in rows]
+    return [{f: d[f] for f in CSV_FIELDS} for d in map(_row_dict, rows)]
 
 
-def render_plot(rows, path) -> None:
-    """Margin vs d per M, with the certified ceiling and the tied curve; one panel per N."""
+_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
+
+
+def _series(rows):
+    """``{label: {d: margin}}`` with the untied labels first (by M), then ``"tied"``."""
+    series = {}
+    for r in rows:
+        key = "tied" if r.tied else (f"M={r.modalities}" + ("" if r.graph == "complete" else f" {r.graph}"))
+        series.setdefault(key, {})[r.dim] = r.margin
+    untied = sorted((k for k in series if k != "tied"), key=lambda k: (int(k[2:].split()[0]), k))
+    return {k: series[k] for k in untied + (["tied"] if "tied" in series else [])}
+
+
+def plot_figure(rows, partial=None):
+    """The table's figure: per N, margin vs d (top) and each M's gain over the tied code (bottom).
+
+    The M = 2, 3, 4 and tied margins usually agree to 1e-3 or better, so on one axis they hide each
+    other.  The top panel shifts each M's markers slightly along d (the offset is drawing only) and
+    draws the certified ceiling; the bottom panel plots m(M) - m(tied) on a symmetric-log axis
+    (linear within 1e-9 of 0), where an exact tie sits on the 0 line and gains from 1e-9 to 1e-1 are
+    decades apart.  Returns the matplotlib figure (the caller closes it).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    ns = sorted({r.n for r in rows})
+    if not ns:  # e.g. interrupted before the first cell: still a (labelled) figure, never a stale one
+        fig = plt.figure(figsize=(4.8, 3.0), layout="constrained")
+        fig.text(0.5, 0.5, "no cells" + (f"\n\nPARTIAL: {partial}" if partial else ""), ha="center", va="center",
+                 wrap=True, color="C3" if partial else "k")
+        return fig
+    cols = min(3, len(ns))
+    grid_rows = -(-len(ns) // cols)
+    fig = plt.figure(figsize=(4.8 * cols, 5.0 * grid_rows + (0.4 if partial else 0)), layout="constrained")
+    outer = fig.add_gridspec(grid_rows, cols)
+    for i, n in enumerate(ns):
+        pair = outer[divmod(i, cols)].subgridspec(2, 1, height_ratios=[2.0, 1.0], hspace=0.0)
+        top = fig.add_subplot(pair[0])
+        bot = fig.add_subplot(pair[1], sharex=top)
+        sub = [r for r in rows if r.n == n]
+        series = _series(sub)
+        untied = [k for k in series if k != "tied"]
+        tied = series.get("tied", {})
+        width = 0.12 * (len(untied) - 1)
+        offsets = {k: (j * 0.12 - width / 2 if len(untied) > 1 else 0.0) for j, k in enumerate(untied)}
+        if tied:
+            ds = sorted(tied)
+            top.plot(ds, [tied[d] for d in ds], ls="-", lw=4, marker="s", ms=7, color="0.78", zorder=1,
+                     label="tied (code)")
+        up = {r.dim: _ceil(r).free for r in sub}
+        if up:
+            ds = sorted(up)
+            top.plot(ds, [up[d] for d in ds], color="k", lw=1.2, ls=":", label="free ceiling (certified)")
+        if tied:
+            ds = sorted(tied)
+            top.plot(ds, [_ceil(next(r for r in sub if r.dim == d)).tied for d in ds], color="0.4", lw=1.0,
+                     ls="--", label="code ceiling (certified)")
+        for j, key in enumerate(untied):
+            ds = sorted(series[key])
+            style = dict(marker=_MARKERS[j % len(_MARKERS)], ms=4.5, lw=0.9, fillstyle="none", color=f"C{j}",
+                         zorder=2 + j)
+            top.plot([d + offsets[key] for d in ds], [series[key][d] for d in ds], label=key, **{**style, "ls": "none"})
+            both = [d for d in ds if d in tied]
+            if both:
+                bot.plot([d + offsets[key] for d in both], [series[key][d] - tied[d] for d in both], label=key,
+                         **style)
+        top.set_title(f"N = {n}")
+        top.set_ylabel("margin m (half gap)")
+        top.grid(alpha=0.3)
+        top.legend(fontsize=7)
+        top.tick_params(labelbottom=False)
+        bot.axhline(0.0, color="0.5", lw=0.8)
+        bot.set_yscale("symlog", linthresh=1e-9, linscale=0.5)
+        bot.set_ylim(-1e-9, 1.0)
+        bot.set_yticks([0, 1e-8, 1e-6, 1e-4, 1e-2, 1])
+        bot.set_ylabel("m(M) - m(tied)")
+        bot.set_xlabel("d (M markers shifted apart)")
+        bot.xaxis.set_major_locator(MaxNLocator(integer=True))
+        bot.grid(alpha=0.3)
+        if not tied:
+            bot.text(0.5, 0.5, "no tied cells to compare with\n(run with --tied)", transform=bot.transAxes,
+                     ha="center", va="center", fontsize=8)
+    if partial:
+        fig.suptitle(f"PARTIAL: {partial}", color="C3", fontsize=11)
+    return fig
+
+
+def render_plot(rows, path, partial=None) -> None:
+    """Write :func:`plot_figure` to ``path`` as a PNG, atomically."""
+    import matplotlib.pyplot as plt
 
     from constellations.io import atomic_write
 
-    ns = sorted({r.n for r in rows})
-    if not ns:
-        raise click.UsageError("nothing to plot: no cells")
-    cols = min(3, len(ns))
-    nrows = -(-len(ns) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
-    for ax, n in zip(axes.flat, ns):
-        sub = [r for r in rows if r.n == n]
-        series = {}
-        for r in sub:
-            key = "tied" if r.tied else (f"M={r.modalities}" + ("" if r.graph == "complete" else f" {r.graph}"))
-            series.setdefault(key, []).append((r.dim, r.margin))
-        for key in sorted(series, key=lambda k: (k == "tied", k)):
-            pts = sorted(series[key])
-            style = (dict(ls="-", lw=4, marker="s", ms=7, color="0.75", zorder=1) if key == "tied"
-                     else dict(marker="o", ms=3, lw=1.2, zorder=2))
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=key, **style)
-        up = {}
-        for r in sub:
-            if r.margin_upper is not None:
-                up[r.dim] = min(up.get(r.dim, math.inf), r.margin_upper)
-        if up:
-            ds = sorted(up)
-            ax.plot(ds, [up[d] for d in ds], color="k", lw=1.2, ls=":", label="certified upper")
-        ax.set_title(f"N = {n}")
-        ax.set_xlabel("d")
-        ax.set_ylabel("margin m (half gap)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(ns):]:
-        ax.axis("off")
-    fig.tight_layout()
+    fig = plot_figure(rows, partial)
     try:
         with atomic_write(path, "wb") as fh:
             fig.savefig(fh, format="png", dpi=120)
@@ -188,47 +312,82 @@ def render_plot(rows, path) -> None:
         plt.close(fig)
 
 
-def _emit(rows, fmt_, columns, digits, output, extra=None):
-    from constellations.io import atomic_write_text
+def _emit(rows, fmt_, columns, digits, output, extra=None, partial=None):
+    """Print the table, or write it to ``output``; returns a phrase saying what was written, or None."""
+    from constellations.io import atomic_write_text, to_jsonable
 
     if fmt_ == "json":
-        obj = {**(extra or {}), "cells": _json_rows(rows)}
-        if output:
-            import json
-
-            from constellations.io import to_jsonable
-
-            atomic_write_text(output, json.dumps(to_jsonable(obj), indent=2) + "\n")
-        else:
-            emit_json(obj)
-        return
-    text = render_csv(rows) if fmt_ == "csv" else render_markdown(rows, columns, digits)
-    if output:
-        atomic_write_text(output, text)
+        obj = {**(extra or {}), "interrupted": bool(partial), **({"partial": partial} if partial else {}),
+               "cells": _json_rows(rows)}
+        text = json.dumps(to_jsonable(obj), indent=2) + "\n"
+    elif fmt_ == "csv":
+        text = render_csv(rows, partial)
     else:
+        text = render_markdown(rows, columns, digits, partial)
+    if not output:
         click.echo(text, nl=False)
+        return None
+    atomic_write_text(output, text)
+    return f"{len(rows)} cell{'s' * (len(rows) != 1)} as {fmt_}{' (PARTIAL)' if partial else ''} to {output}"
 
 
 # ------------------------------------------------------------------------------------ options
 
-def _store_option(f):
-    return click.option("--store", type=click.Path(dir_okay=False), default=None,
-                        help="SQLite store (default: $CONSTELLATIONS_STORE or "
-                             "$XDG_DATA_HOME/constellations/tables.sqlite).")(f)
+_FORMAT_OF_SUFFIX = {".md": "md", ".csv": "csv", ".json": "json"}
+
+
+def _table_format(fmt_, as_json, output):
+    """--format, else --json, else the suffix of -o (.md, .csv, .json), else Markdown."""
+    if as_json:
+        if fmt_ not in (None, "json"):
+            raise click.UsageError("--json and --format " + fmt_ + " exclude each other")
+        return "json"
+    if fmt_ is not None:
+        return fmt_.lower()
+    if output:
+        from pathlib import Path
+
+        return _FORMAT_OF_SUFFIX.get(Path(output).suffix.lower(), "md")
+    return "md"
+
+
+def _checked_path(suffix):
+    """A click callback: the path must be writable (its directory exists), checked before any work."""
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        from constellations.errors import FileFormatError
+        from constellations.io import check_writable
+
+        try:
+            return str(check_writable(value, suffix))
+        except FileFormatError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return check
+
+
+def _store_option(writable):
+    help_ = ("SQLite store (default: $CONSTELLATIONS_STORE, else $XDG_DATA_HOME/constellations/tables.sqlite, "
+             "else ~/.local/share/constellations/tables.sqlite; only the default's directory is created).")
+    return click.option("--store", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+                        callback=_checked_path(None) if writable else None, help=help_)
 
 
 def _output_options(f):
     f = click.option("--digits", type=click.IntRange(1, 17), default=4, show_default=True,
                      help="Decimals in the Markdown table.")(f)
-    f = click.option("--plot", type=click.Path(dir_okay=False), default=None,
-                     help="Also draw margin vs d per M, with the ceiling and the tied curve (PNG).")(f)
-    f = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-                     help="Write the table to this file (atomically) instead of stdout.")(f)
+    f = click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="PATH.png",
+                     callback=_checked_path(".png"),
+                     help="Also draw, per N, margin vs d per M with the ceiling and the tied curve, and each "
+                          "M's gain over the tied code (PNG).")(f)
+    f = output_option(None, help="Write the table to this file (atomically) instead of stdout; "
+                                 "its suffix (.md, .csv, .json) sets the format unless --format is given.")(f)
     f = click.option("--columns", type=click.Choice(["m", "n"], case_sensitive=False), default="m",
                      show_default=True, help="Markdown layout: rows d and columns M (one table per N), "
                                              "or columns N (one table per M).")(f)
+    f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
     f = click.option("--format", "fmt_", type=click.Choice(["md", "csv", "json"], case_sensitive=False),
-                     default="md", show_default=True, help="Output format.")(f)
+                     default=None, help="Output format [default: from the -o suffix, else md].")(f)
     return f
 
 
@@ -237,16 +396,17 @@ def command():
     """Tabulate achievable margins against certified ceilings, in a resumable store.
 
     \b
-    constellations table --n 8,16 --dims 2:6 --modalities 2,3 --tied   (same as `table run ...`)
-    constellations table show --n 16 --format csv
+    constellations table --n 8,16 --dims 2:6 -M 2,3 --tied   (same as `table run ...`)
+    constellations table show --n 16 -o t16.csv
     constellations table verify
+    constellations table export --n 16 --dim 4 -M 3 -o c.npz
     """
 
 
 @command.command("run")
 @click.option("--n", "n_spec", required=True, help="Numbers of items N: 8,16 or ranges 8:32:8.")
-@click.option("--dims", required=True, help="Dimensions d: 2:12 (inclusive) or 3,5,8.")
-@click.option("--modalities", default="2", show_default=True, help="Numbers of modalities M: 2,3,4.")
+@click.option("--dims", "--dim", "dims", required=True, help="Dimensions d: 2:12 (inclusive) or 3,5,8.")
+@click.option("-M", "--modalities", default="2", show_default=True, help="Numbers of modalities M: 2,3,4.")
 @click.option("--graph", default="complete", show_default=True, help="complete, star, or edges like 0-1,1-2.")
 @click.option("--tied", is_flag=True, help="Also compute the tied (spherical-code) column.")
 @click.option("--tied-only", is_flag=True, help="Only the tied column (ignores --modalities).")
@@ -255,12 +415,12 @@ def command():
 @click.option("--time-per-cell", type=float, default=None, help="Seconds allowed per cell (default: no limit).")
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True,
               help="Base seed; each cell derives its own from it and its key.")
-@_store_option
+@_store_option(writable=True)
 @click.option("--workers", type=click.IntRange(1, None), default=None,
               help="1: run in this process, no Dask. Default: a local Dask cluster, one worker per core.")
 @click.option("--scheduler", default=None, help="Use an existing Dask scheduler, e.g. tcp://host:8786.")
 @click.option("--solver", default="search", show_default=True,
-              help="search (solvers.search), search-no-polish (no final LP polish: keeps big cells within "
+              help="search (constellations.solvers.search), search-no-polish (no final LP polish: keeps big cells within "
                    "--time-per-cell), construction (fast tied-code baseline) or module:function.")
 @click.option("--force", is_flag=True, help="Recompute cells already stored with enough effort (keeps the best).")
 @click.option("--warm-start", is_flag=True,
@@ -269,18 +429,20 @@ def command():
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @_output_options
 def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per_cell, seed, store, workers,
-            scheduler, solver, force, warm_start, progress, fmt_, columns, output, plot, digits):
+            scheduler, solver, force, warm_start, progress, fmt_, as_json, columns, output, plot, digits):
     """Compute the grid's missing cells into the store, then print the table.
 
     Every finished cell is committed at once: an interrupted run loses only the cells in flight,
     and re-running the same command computes only what is missing.  Margins are m, HALF the gap.
 
-    Exit status: 0 done, 1 some cells failed, 2 bad input, 130 interrupted (re-run to resume).
+    Exit status: 0 done, 1 some cells failed, 2 bad input, 130 interrupted (re-run to resume;
+    the table still printed or written is marked PARTIAL).
     """
     from constellations.solvers.tables.grid import make_grid
     from constellations.solvers.tables.runner import resolve_cell_function, run_table
     from constellations.solvers.tables.store import TableStore
 
+    fmt_ = _table_format(fmt_, as_json, output)
     if scheduler and workers is not None:
         raise click.UsageError("--workers and --scheduler exclude each other (the scheduler's workers are used)")
     if time_per_cell is not None and not (0 < time_per_cell < math.inf):
@@ -296,28 +458,38 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
         finally:
             bar.close()
         rows = [r for r in (st.get(c) for c in cells) if r is not None]
-        _emit(rows, fmt_.lower(), columns.lower(), digits, output,
-              extra={"store": str(st.path), "summary": _summary_dict(summary)})
+        partial = None
+        if summary.interrupted:
+            partial = (f"the run was interrupted; {len(rows)} of the grid's {len(cells)} cells are stored; "
+                       "re-run the same command to complete it")
+        wrote = [_emit(rows, fmt_, columns.lower(), digits, output, partial=partial,
+                       extra={"store": str(st.path), "summary": _summary_dict(summary)})]
         if plot:
-            render_plot(rows, plot)
-        echo_err(_summary_line(summary, st.path))
+            render_plot(rows, plot, partial)
+            wrote.append(f"plot of {len(rows)} cells{' (PARTIAL)' if partial else ''} to {plot}")
+        wrote = [w for w in wrote if w]
+        store_path = st.path
+    if summary.interrupted:
+        echo_err(f"constellations: interrupted: {len(rows)} of {len(cells)} cells stored in {store_path}"
+                 + (f", {summary.partial} of them partial" if summary.partial else "")
+                 + (f"; wrote {' and '.join(wrote)}" if wrote else "") + "; re-run the same command to resume")
+        return 130
+    echo_err(_summary_line(summary, store_path) + (f"; wrote {' and '.join(wrote)}" if wrote else ""))
     for label, msg in summary.failed[:5]:
         echo_err(f"constellations: cell {label} failed: {msg}")
-    if summary.interrupted:
-        echo_err("constellations: interrupted; finished cells are stored, re-run the same command to resume")
-        return 130
     return 1 if summary.failed else 0
 
 
 def _summary_dict(s):
     return {"cells": s.cells, "skipped": s.skipped, "new": s.new, "improved": s.improved, "kept": s.kept,
-            "failed": len(s.failed), "interrupted": s.interrupted, "seconds": s.seconds, "workers": s.workers,
-            "mode": s.mode}
+            "failed": len(s.failed), "interrupted": s.interrupted, "partial": s.partial, "seconds": s.seconds,
+            "workers": s.workers, "mode": s.mode}
 
 
 def _summary_line(s, path):
     return (f"table: {s.cells} cells: {s.new} new, {s.improved} improved, {s.kept} kept, {s.skipped} already stored, "
-            f"{len(s.failed)} failed; {s.seconds:.1f} s, {s.workers} worker(s) ({s.mode}); store {path}")
+            f"{len(s.failed)} failed; {s.seconds:.1f} s, {s.workers} worker{'s' * (s.workers != 1)} ({s.mode}); "
+            f"store {path}")
 
 
 class _ProgressBar:
@@ -337,7 +509,8 @@ class _ProgressBar:
                             disable=None if self.enabled is None else False, desc="table")
         if p.status in ("new", "improved", "kept", "failed"):
             self.bar.update(1)
-        self.bar.set_postfix_str(f"running {p.running}, left {p.left}" + (f", skipped {p.skipped}" if p.skipped else ""))
+        self.bar.set_postfix_str(f"running {p.running}, left {p.left}"
+                                 + (f", skipped {p.skipped}" if p.skipped else ""))
 
     def close(self):
         if self.bar is not None:
@@ -349,8 +522,8 @@ class _ProgressBar:
 def _filter_options(f):
     f = click.option("--tied/--no-tied", "tied", default=None, help="Only tied cells / only untied cells.")(f)
     f = click.option("--graph", default=None, help="Only this graph (complete, star, edges).")(f)
-    f = click.option("--modalities", default=None, help="Only these M.")(f)
-    f = click.option("--dims", default=None, help="Only these d.")(f)
+    f = click.option("-M", "--modalities", default=None, help="Only these M.")(f)
+    f = click.option("--dims", "--dim", "dims", default=None, help="Only these d.")(f)
     f = click.option("--n", "n_spec", default=None, help="Only these N.")(f)
     return f
 
@@ -364,25 +537,33 @@ def _select(st, n_spec, dims, modalities, graph, tied):
 
 
 @command.command("show")
-@_store_option
+@_store_option(writable=False)
 @_filter_options
 @_output_options
-def show_cmd(store, n_spec, dims, modalities, graph, tied, fmt_, columns, output, plot, digits):
-    """Reprint stored cells (all, or those selected) without computing anything."""
+def show_cmd(store, n_spec, dims, modalities, graph, tied, fmt_, as_json, columns, output, plot, digits):
+    """Reprint stored cells (all, or those selected) without computing anything.
+
+    With -o or --plot, one line on stderr says what was written where.
+    """
     from constellations.solvers.tables.store import TableStore
 
+    fmt_ = _table_format(fmt_, as_json, output)
     with TableStore(store, readonly=True) as st:
         rows = _select(st, n_spec, dims, modalities, graph, tied)
-        _emit(rows, fmt_.lower(), columns.lower(), digits, output, extra={"store": str(st.path)})
+        wrote = [_emit(rows, fmt_, columns.lower(), digits, output, extra={"store": str(st.path)})]
         if plot:
             render_plot(rows, plot)
+            wrote.append(f"plot of {len(rows)} cells to {plot}")
+    wrote = [w for w in wrote if w]
+    if wrote:
+        echo_err(f"table: wrote {' and '.join(wrote)}")
     return 0
 
 
 # -------------------------------------------------------------------------------------- verify
 
 @command.command("verify")
-@_store_option
+@_store_option(writable=False)
 @_filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify_cmd(store, n_spec, dims, modalities, graph, tied, as_json):
@@ -390,64 +571,102 @@ def verify_cmd(store, n_spec, dims, modalities, graph, tied, as_json):
 
     For each cell: the certified margin recomputed from the stored configuration is >= 0 (it is a
     constellation), the recomputed float64 margin equals the stored one, and the margin is at or
-    below the certified ceiling recomputed now.  Exit status 0 if every cell passes, 1 if not.
+    below both certified ceilings recomputed now: the free ceiling (every cell) and, for tied cells,
+    the code ceiling.  Shell certificates are re-checked from their (N, d, m) alone
+    (verify_shell_certificate).  Exit status 0 if every cell passes, 1 if not.
     """
     from constellations.certify import certified_margin
-    from constellations.solvers.tables.runner import upper_bound
+    from constellations.solvers.bounds import verify_shell_certificate
+    from constellations.solvers.tables.runner import ceilings, is_optimal
     from constellations.solvers.tables.store import TableStore
 
     results = []
+    checked_certs = {}
     with TableStore(store, readonly=True) as st:
         rows = _select(st, n_spec, dims, modalities, graph, tied)
         for r in rows:
             cfg = st.configuration(r.key)
             cert = certified_margin(cfg.X, r.graph)
-            upper, method = upper_bound(r.n, r.dim)
+            c = ceilings(r.n, r.dim)
             problems = []
+            if (r.n, r.dim) not in checked_certs:
+                try:
+                    ok = (verify_shell_certificate(c.free_certificate)
+                          if c.free_method.startswith(("shell", "exact-d1")) else True)
+                except (ArithmeticError, KeyError, ValueError) as exc:
+                    ok = f"free ceiling certificate does not re-verify: {exc}"
+                checked_certs[(r.n, r.dim)] = ok
+            if checked_certs[(r.n, r.dim)] is not True:
+                problems.append(checked_certs[(r.n, r.dim)])
             if cfg.X.shape != (r.modalities, r.n, r.dim):
                 problems.append(f"stored shape {cfg.X.shape}")
             if not cert.margin_cert >= 0:
                 problems.append(f"certified margin {cert.margin_cert!r} < 0")
             if abs(cert.margin - r.margin) > 1e-12:
                 problems.append(f"recomputed margin {cert.margin!r} != stored {r.margin!r}")
-            if not cert.margin <= upper:
-                problems.append(f"margin {cert.margin!r} above the certified ceiling {upper!r} ({method})")
+            # certified lower <= certified upper is the test; the float margin may exceed a ceiling that
+            # is met exactly (d = 2 polygons) by its rounding error only
+            bounds = [("free", c.free, c.free_method)] + ([("code", c.tied, c.tied_method)] if r.tied else [])
+            for what, upper, method in bounds:
+                if not (cert.margin_cert <= upper and cert.margin <= upper + cert.error_bound + 1e-15):
+                    problems.append(f"margin {cert.margin!r} above the certified {what} ceiling {upper!r} ({method})")
+            own = c.tied if r.tied else c.free
             results.append({"n": r.n, "dim": r.dim, "modalities": r.modalities, "graph": r.graph, "tied": r.tied,
-                            "margin": cert.margin, "margin_cert": cert.margin_cert, "margin_upper": upper,
-                            "upper_method": method, "ok": not problems, "problems": problems})
+                            "margin": cert.margin, "margin_certified": cert.margin_cert,
+                            "margin_upper": c.free, "upper_method": c.free_method,
+                            "margin_upper_tied": c.tied if r.tied else None,
+                            "upper_tied_method": c.tied_method if r.tied else None,
+                            "optimal": is_optimal(cert.margin, own), "ok": not problems, "problems": problems})
         path = str(st.path)
     bad = [x for x in results if not x["ok"]]
     if as_json:
-        emit_json({"store": path, "cells": len(results), "failed": len(bad), "results": results})
+        emit_json({"store": path, "cells": len(results), "failed": len(bad),
+                   "optimal": sum(x["optimal"] for x in results), "results": results})
     else:
         for x in bad:
             what = "tied" if x["tied"] else f"M={x['modalities']}"
             click.echo(f"FAIL N={x['n']} d={x['dim']} {what} {x['graph']}: {'; '.join(x['problems'])}")
         click.echo(f"{len(results) - len(bad)}/{len(results)} cells re-verified (certified margin >= 0, "
-                   f"margin <= certified ceiling) in {path}")
+                   f"margin <= the free ceiling, tied cells <= the code ceiling; "
+                   f"{sum(x['optimal'] for x in results)} proved optimal) in {path}")
     return 1 if bad else 0
 
 
 # -------------------------------------------------------------------------------------- export
 
 @command.command("export")
-@_store_option
+@_store_option(writable=False)
 @click.option("--n", "n", type=click.IntRange(2, None), required=True, help="N of the cell.")
-@click.option("--dim", type=click.IntRange(1, None), required=True, help="d of the cell.")
-@click.option("--modalities", type=click.IntRange(2, None), default=2, show_default=True, help="M of the cell.")
+@click.option("--dim", "--dims", "dim", type=click.IntRange(1, None), required=True, help="d of the cell.")
+@click.option("-M", "--modalities", type=click.IntRange(2, None), default=2, show_default=True, help="M of the cell.")
 @click.option("--graph", default="complete", show_default=True)
 @click.option("--tied", is_flag=True, help="The tied (spherical-code) cell.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .npz file.")
-def export_cmd(store, n, dim, modalities, graph, tied, output):
-    """Write one stored configuration to an .npz file (for `constellations verify`)."""
+@output_option(".npz", required=True, help="Output .npz file (for `constellations verify`); its directory must exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was written.")
+def export_cmd(store, n, dim, modalities, graph, tied, output, as_json):
+    """Write one stored configuration to an .npz file (for `constellations verify`).
+
+    Prints what was written: the cell, its margin, the array's shape (M modalities x N rows
+    of dimension d) and the path.
+    """
     from constellations.graphs import parse_graph
     from constellations.solvers.tables.store import TableStore
 
     key = (n, dim, 2 if tied else modalities, "complete" if tied else parse_graph(graph, modalities).spec, tied)
+    what = "tied" if tied else f"M={modalities} {key[3]}"
     with TableStore(store, readonly=True) as st:
-        if st.get(key) is None:
-            raise ConstellationsError(f"no stored cell N={n} d={dim} " + ("tied" if tied else f"M={modalities} {graph}")
-                                      + f" in {st.path}")
+        row = st.get(key)
+        if row is None:
+            raise ConstellationsError(f"no stored cell N={n} d={dim} {what} in {st.path}")
+        cfg = st.configuration(key)
         path = st.export(key, output)
-    click.echo(str(path))
+        store_path = st.path
+    m, rows_, d = cfg.X.shape
+    if as_json:
+        emit_json({"output": str(path), "format": "npz", "n": n, "dim": dim, "modalities": m, "graph": key[3],
+                   "tied": tied, "rows": m * rows_, "shape": [m, rows_, d], "margin": row.margin,
+                   "b_rel": row.b_rel, "margin_certified": row.margin_certified, "store": str(store_path)})
+    else:
+        click.echo(f"wrote N={n} d={dim} {what} (margin {row.margin:.12g}): {m * rows_} rows "
+                   f"({m} modalities x {rows_} points, d={d}) as .npz to {path}")
     return 0

@@ -9,23 +9,35 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .output import emit_json, fmt
+from .output import echo_err, emit_json, fmt, output_option
+from .seeds import SEEDS_HELP, SeedsType
 
 
-def _seeds(spec: str) -> list[int]:
-    spec = str(spec).strip()
+def _history_path(ctx, param, value):
+    if value is None:
+        return None
+    from constellations.errors import FileFormatError
+    from constellations.io import check_writable
     try:
-        if "," in spec:
-            return [int(s) for s in spec.split(",") if s.strip()]
-        if ":" in spec:
-            a, b = (int(x) for x in spec.split(":"))
-            return list(range(a, b))
-        n = int(spec)
-    except ValueError:
-        raise click.BadParameter("use a count (20), a list (0,3,7) or a range (10:30)", param_hint="--seeds") from None
-    if n < 1:
-        raise click.BadParameter("need at least one seed", param_hint="--seeds")
-    return list(range(n))
+        return str(check_writable(value, ".csv"))
+    except FileFormatError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _plot_dir(ctx, param, value):
+    """The plot directory must exist and accept files (it is never created; the shared rule for outputs)."""
+    if value is None:
+        return None
+    from constellations.errors import FileFormatError
+    from constellations.io import check_writable
+    p = Path(value)
+    if not p.is_dir():
+        raise click.BadParameter(f"directory {p} does not exist (create it first)", ctx=ctx, param=param)
+    try:
+        check_writable(p / "loss_t.png", ".png")  # one of the files it will hold; probes the directory
+    except FileFormatError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return str(p)
 
 
 @click.command("train")
@@ -48,7 +60,7 @@ def _seeds(spec: str) -> list[int]:
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate.")
 @click.option("--steps", type=int, default=2000, show_default=True, help="Optimiser steps.")
-@click.option("--seeds", default="1", show_default=True, help="Seeds: a count (20 = 0..19), a list 0,3,7 or a range 10:30.")
+@click.option("--seeds", type=SeedsType(), default="1", show_default=True, help=SEEDS_HELP)
 @click.option("--reduction", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Sum over the N^2 pairs (the theorems) or their mean (the paper's code).")
 @click.option("--record-every", type=int, default=10, show_default=True, help="History every this many steps.")
@@ -60,11 +72,12 @@ def _seeds(spec: str) -> list[int]:
               help="Training precision (final margins are always recomputed in float64).")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="torch CPU threads (the per-step tensors are small; more threads rarely help on CPU).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the final configurations (.npz: X = the run with the largest margin, X_runs = all).")
-@click.option("--history", "history_file", type=click.Path(dir_okay=False), default=None,
+@output_option(".npz", help="Write the final configurations (.npz: X = the run with the largest margin, "
+                            "X_runs = all); the directory must exist.")
+@click.option("--history", "history_file", default=None, metavar="PATH", callback=_history_path,
               help="History CSV (default with -o: OUTPUT's name with .history.csv).")
-@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None, help="Write PNG plots here.")
+@click.option("--plot", "plot_dir", default=None, metavar="DIR", callback=_plot_dir,
+              help="Write PNG plots into DIR (an existing directory).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, frozen, adapter, delta0, init_file,
@@ -75,15 +88,17 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     All seeds advance together in one batched tensor program.  Rows are renormalised after
     every step.  The summary reports, per seed, the final loss, t, b_rel, and the margin m
     (HALF the gap between the smallest matched and the largest non-matched inner product,
-    recomputed in float64) with b*_rel.  Exit status 0, or 130 if interrupted (outputs are
-    still written), 2 on bad input.
+    recomputed in float64) with b*_rel.  Runs whose memory estimate exceeds half the RAM (90% of a
+    GPU) are refused before anything is allocated, as are more than 10,000 seeds.  A diverging run
+    (NaN/Inf loss) stops with the step and a hint.  Exit status 0; 130 if interrupted (Ctrl-C: the
+    state reached is still written and marked interrupted); 2 on bad input.
     """
     from constellations import io
     from constellations.solvers.train import train, TrainSpec
 
     if threads is not None and threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")
-    seed_list = _seeds(seeds)
+    seed_list = list(seeds)
     if b0 is not None and param != "absolute":
         raise click.UsageError("--b0 is the absolute bias: use --b-rel0 with --param relative")
     bias0 = b_rel0 if param == "relative" else (b0 if b0 is not None else t0 * b_rel0)
@@ -97,12 +112,8 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
         if init.shape != (modalities, n, dim):
             raise click.BadParameter(f"{init_file} holds shape {init.shape}, expected ({modalities}, {n}, {dim})",
                                      param_hint="--init")
-    if output is not None:
-        _check_dir(output)
     if history_file is None and output is not None:
-        history_file = str(_stem(output)) + ".history.csv"
-    if history_file is not None:
-        _check_dir(history_file)
+        history_file = str(io.check_writable(str(_stem(output)) + ".history.csv", ".csv"))
 
     import torch  # only now: bad input is refused without paying for the import
 
@@ -141,7 +152,7 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     out = {
         "n": n, "dim": dim, "modalities": modalities, "graph": res.spec.graph.spec, "param": param,
         "reduction": reduction, "steps": res.steps_done, "interrupted": res.interrupted, "device": res.device,
-        "dtype": dtype, "wall_s": res.wall_s, "best_run": best,
+        "steps_planned": steps, "dtype": dtype, "seconds": res.wall_s, "best_run": best,
         "runs": [{"seed": int(res.seeds[s]), "loss": float(res.loss[s]), "t": float(res.t[s]),
                   "b_rel": float(res.b_rel[s]), "margin": float(res.margin[s]), "gap": float(2 * res.margin[s]),
                   "b_rel_star": float(res.b_rel_star[s]),
@@ -154,7 +165,11 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
         emit_json(out)
     else:
         _report(out)
-    return 130 if res.interrupted else 0
+    if res.interrupted:
+        echo_err(f"constellations: interrupted after {res.steps_done} of {steps} steps"
+                 + ("; wrote the state reached" if files else ""))
+        return 130
+    return 0
 
 
 def spec_device_is_cpu(device: str) -> bool:
@@ -168,12 +183,6 @@ def _nan_none(x):
 def _stem(path) -> Path:
     p = Path(path)
     return p.with_suffix("") if p.suffix == ".npz" else p
-
-
-def _check_dir(path) -> None:
-    parent = Path(path).parent
-    if str(parent) and not parent.is_dir():
-        raise click.BadParameter(f"directory {parent} does not exist", param_hint=str(path))
 
 
 def _write_history(path, res) -> None:
@@ -191,8 +200,8 @@ def _write_history(path, res) -> None:
 def _report(o: dict) -> None:
     e = click.echo
     e(f"trained M={o['modalities']} x N={o['n']} in d={o['dim']}, graph {o['graph']}, {o['param']} bias, "
-      f"{o['steps']} steps, {len(o['runs'])} seed(s) in {o['wall_s']:.1f} s on {o['device']} ({o['dtype']})"
-      + ("  [INTERRUPTED]" if o["interrupted"] else ""))
+      f"{o['steps']} steps, {len(o['runs'])} seed(s) in {o['seconds']:.1f} s on {o['device']} ({o['dtype']})"
+      + (f"  [INTERRUPTED after {o['steps']} of {o['steps_planned']} steps]" if o["interrupted"] else ""))
     e("  margin m is HALF the gap; 2m is the full gap (min matched - max non-matched)")
     e(f"  {'seed':>5} {'loss':>11} {'t':>9} {'b_rel':>9} {'m':>9} {'2m':>9} {'b*_rel':>9} {'steps<1e-3':>10}")
     for r in o["runs"]:

@@ -7,6 +7,7 @@ A configuration is an array ``X`` of shape (M, N, d), float64, with
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +16,42 @@ import numpy as np
 from .errors import ConfigurationError
 from .graphs import Graph, parse_graph
 
-__all__ = ["Configuration", "as_array", "tied", "UNIT_TOL"]
+__all__ = ["Configuration", "as_array", "tied", "UNIT_TOL", "memory_limit", "check_memory", "format_bytes"]
 
 #: Largest accepted | |x| - 1 | for rows that must be unit (unless normalised explicitly).
 UNIT_TOL = 1e-6
+
+
+def memory_limit() -> int:
+    """Bytes one operation may plan to allocate: half the physical memory (8 GiB if unknown)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes in binary units, e.g. ``1.4 TiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} EiB"  # pragma: no cover
+
+
+def check_memory(nbytes: float, what: str, *, limit: int | None = None) -> None:
+    """Refuse, before allocating, an operation estimated to need ``nbytes`` bytes.
+
+    Raises :class:`ConfigurationError` naming ``what``, the estimate and the limit
+    (default :func:`memory_limit`) when ``nbytes > limit``.  Sizes are plain Python numbers,
+    so products like N * d * 8 never overflow.
+    """
+    why = " (half the physical memory)" if limit is None else ""
+    limit = memory_limit() if limit is None else limit
+    if nbytes > limit:
+        raise ConfigurationError(
+            f"{what} needs about {format_bytes(nbytes)} of memory, over the limit of {format_bytes(limit)}"
+            f"{why}; use smaller sizes")
 
 
 def as_array(X, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_unit: bool = True,
@@ -29,7 +62,10 @@ def as_array(X, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_
     ----------
     X : array_like, shape (M, N, d), or a sequence of M arrays of shape (N, d)
     normalize : bool
-        Divide every row by its Euclidean norm (rows of norm 0 are still refused).
+        Divide every row by its Euclidean norm (rows of norm 0 are still refused).  Norms are
+        taken of the row scaled by the power of two 2^e nearest above its largest absolute entry
+        (an exact scaling), so rows of any magnitude from the smallest subnormal to the largest
+        float normalise correctly.
     unit_tol : float
         Rows with ``| |x| - 1 | > unit_tol`` are refused unless ``normalize``.
     require_unit : bool
@@ -68,13 +104,21 @@ def as_array(X, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ConfigurationError(f"array contains NaN or Inf (first at index {tuple(int(b) for b in bad)})")
-    norms = np.sqrt(np.einsum("mnd,mnd->mn", X, X))
-    if (norms == 0).any():
-        k, i = np.argwhere(norms == 0)[0]
+    # Norms of rows scaled by a power of two near their max-abs entry: exact scaling, so squares
+    # neither overflow (rows near 1e200) nor underflow (rows near 1e-160).
+    peak = np.abs(X).max(axis=2)
+    if (peak == 0).any():
+        k, i = np.argwhere(peak == 0)[0]
         raise ConfigurationError(f"row {i} of modality {k} is zero and has no direction")
-    if normalize:
-        X /= norms[:, :, None]
-    elif require_unit:
+    expo = np.frexp(peak)[1]
+    snorms = np.empty((M, N))
+    for k in range(M):  # one modality at a time: at most one extra (N, d) array
+        S = np.ldexp(X[k], -expo[k][:, None])
+        snorms[k] = np.sqrt(np.einsum("nd,nd->n", S, S))
+        if normalize:
+            np.divide(S, snorms[k][:, None], out=X[k])
+    if not normalize and require_unit:
+        norms = np.ldexp(snorms, expo)
         dev = np.abs(norms - 1.0)
         if dev.max() > unit_tol:
             k, i = np.unravel_index(np.argmax(dev), dev.shape)

@@ -17,9 +17,23 @@ E8 roots           240         8      1/2
 Clebsch            16          5      1/5
 Schlafli           27          6      1/4
 Gosset             56          7      1/3
+hadamard           2^(k+1)     2^k    0 (RM(1, k))
+kerdock            d0(d0+2)    4^k    1/sqrt(d0) (real MUBs)
+gold               2^(2m)      2^m-1  (2^((m+1)/2)-1)/(2^m-1), m odd
+kasami             2^(3m/2)    2^m-1  1/(2^(m/2)+1), m even
+golay              4096        24     1/3
+bw16               4,320       16     1/2
+leech              196,560     24     1/2
+best               n           dim    the catalogue's best (constellations.catalogue)
 =================  ==========  =====  ==========================
 
-A code of native dimension d0 can be placed in any dim >= d0 (zero padding).
+A code of native dimension d0 can be placed in any dim >= d0 (zero padding).  The algebraic codes
+(hadamard .. leech) take the largest member that fits in dim, and their first n points when n is
+given; their c is proved exactly when built (see :mod:`constellations.catalogue`) and stored as a
+rational string in ``meta["max_inner_product_exact"]``.
+
+Sizes are checked before anything is allocated (:func:`check_size`): N x d x (M + 2) float64 numbers
+against :func:`constellations.configuration.memory_limit`.
 """
 from __future__ import annotations
 
@@ -29,7 +43,7 @@ import math
 import numpy as np
 from scipy.linalg import helmert, null_space
 
-from .configuration import Configuration, tied
+from .configuration import Configuration, check_memory, tied
 from .errors import ConfigurationError
 from .margins import margin_stats
 
@@ -37,10 +51,22 @@ __all__ = [
     "simplex_code", "cross_polytope_code", "polygon_code", "icosahedron_code", "cell24_code",
     "cell600_code", "e8_code", "clebsch_code", "schlafli_code", "gosset_code", "random_code",
     "code_max_inner_product", "CODES", "code", "construct", "lift", "modality_simplex", "adapters",
-    "KINDS",
+    "KINDS", "check_size", "min_dim", "code_size", "ALGEBRAIC",
 ]
 
 PHI = (1 + math.sqrt(5)) / 2
+
+
+#: float64 working copies alive at the peak of a construction besides the M modalities.
+_WORK_COPIES = 2
+
+
+def check_size(n: int, dim: int, modalities: int, what: str) -> None:
+    """Refuse, before allocating, n points in R^dim for M modalities when the float64 estimate
+    8 n dim (M + 2) bytes exceeds :func:`constellations.configuration.memory_limit` (ConfigurationError
+    with the estimate and the limit)."""
+    check_memory(8 * int(n) * int(dim) * (int(modalities) + _WORK_COPIES),
+                 f"{what} with N={n}, d={dim}, M={modalities}")
 
 
 def _normalise(P) -> np.ndarray:
@@ -194,6 +220,7 @@ def random_code(n: int, dim: int, seed: int | None = 0) -> np.ndarray:
     _check_n(n, 2, 10 ** 9, "random", "n >= 2")
     if dim < 1:
         raise ConfigurationError(f"random: need dimension >= 1, got {dim}")
+    check_size(n, dim, 1, "random code")
     G = np.random.default_rng(seed).standard_normal((n, dim))
     return _normalise(G)
 
@@ -223,6 +250,94 @@ CODES = {
 }
 _FIXED_N = {"icosahedron": 12, "24-cell": 24, "600-cell": 120, "e8": 240, "clebsch": 16, "schlafli": 27,
             "gosset": 56}
+_NATIVE_DIM = {"icosahedron": 3, "24-cell": 4, "600-cell": 4, "e8": 8, "clebsch": 5, "schlafli": 6, "gosset": 7}
+
+#: Algebraic families (largest member fitting in dim; exact c proved when built).
+ALGEBRAIC = ("hadamard", "kerdock", "gold", "kasami", "golay", "bw16", "leech")
+CODES.update({k: (None, None) for k in ALGEBRAIC + ("best",)})
+
+
+def _members(kind: str) -> list[tuple[str, int, int]]:
+    """(catalogue name, native dim, size) of every member of an algebraic family, smallest first."""
+    if kind == "hadamard":
+        return [(f"rm1(m={k})", 2 ** k, 2 ** (k + 1)) for k in range(1, 11)]
+    if kind == "kerdock":
+        return [(f"kerdock(d={4 ** k})", 4 ** k, 4 ** k * (4 ** k + 2)) for k in range(1, 6)]
+    if kind == "gold":
+        return [(f"gold(m={m})", 2 ** m - 1, 4 ** m) for m in (3, 5, 7, 9, 11)]
+    if kind == "kasami":
+        return [(f"kasami(m={m})", 2 ** m - 1, 2 ** (3 * m // 2)) for m in (4, 6, 8, 10, 12)]
+    return {"golay": [("golay", 24, 4096)], "bw16": [("bw16", 16, 4320)], "leech": [("leech", 24, 196560)]}[kind]
+
+
+def _member(kind: str, dim: int, n: int | None) -> tuple[str, int, int]:
+    """The largest member of ``kind`` that fits in R^dim (it must have at least n points)."""
+    fit = [mb for mb in _members(kind) if mb[1] <= dim]
+    if not fit:
+        d0 = _members(kind)[0][1]
+        raise ConfigurationError(f"{kind} needs dimension >= {d0}, got {dim}")
+    name, d0, size = fit[-1]
+    if n is not None and n > size:
+        raise ConfigurationError(f"{kind}: the largest member fitting in R^{dim} is {name} in R^{d0} with {size} "
+                                 f"points; got n={n}")
+    return fit[-1]
+
+
+def code_size(kind: str, dim: int, n: int | None = None) -> int:
+    """Number of points ``code(kind, dim, n)`` will have, without building it (for memory estimates)."""
+    if n is not None:
+        return int(n)
+    if kind in _FIXED_N:
+        return _FIXED_N[kind]
+    if kind == "cross-polytope":
+        return 2 * int(dim)
+    if kind in ALGEBRAIC:
+        return _member(kind, dim, None)[2]
+    raise ConfigurationError(f"{kind} needs n")
+
+
+def min_dim(kind: str, n: int | None = None) -> int:
+    """Smallest dimension in which ``code(kind, dim, n)`` exists (n = None: the default size)."""
+    if kind == "simplex":
+        return max(1, (n or 2) - 1)
+    if kind == "cross-polytope":
+        return max(1, -(-(n or 2) // 2))
+    if kind == "polygon":
+        return 2
+    if kind in _NATIVE_DIM:
+        return _NATIVE_DIM[kind]
+    if kind == "random":
+        return 1
+    if kind == "best":
+        return 1 if (n or 2) <= 2 else 2
+    if kind in ALGEBRAIC:
+        for _, d0, size in _members(kind):
+            if n is None or size >= n:
+                return d0
+        raise ConfigurationError(f"{kind}: no member has {n} points")
+    raise ConfigurationError(f"unknown code {kind!r}; choose from {', '.join(CODES)}")
+
+
+def _algebraic(kind: str, dim: int, n: int | None):
+    """(points (N, dim), exact c as a Fraction, extra meta) of an algebraic family or the catalogue's best."""
+    from fractions import Fraction
+
+    from .catalogue import best_construction, code_by_name, certified_c
+    if kind == "best":
+        if n is None:
+            raise ConfigurationError("best needs n")
+        e = best_construction(int(n), int(dim))
+        if e is None:
+            raise ConfigurationError(f"best: no catalogue construction has {n} points in R^{dim}")
+        return e.points(), Fraction(e.max_inner_product), {"recipe": e.recipe, "code": e.code,
+                                                          "certification": e.certification}
+    name, d0, size = _member(kind, dim, n)
+    rows = size if n is None else int(n)
+    check_size(rows, dim, 1, kind)
+    K = code_by_name(name)
+    c, how = certified_c(K)
+    P = _pad(K.rows(0, rows), dim, kind)
+    return P, c, {"code": name, "certification": how}
 
 #: Every kind accepted by :func:`construct`.
 KINDS = tuple(CODES) + ("lift", "modality-simplex", "adapters")
@@ -236,6 +351,11 @@ def code(kind: str, dim: int, n: int | None = None, seed: int | None = 0) -> tup
         raise ConfigurationError(f"need an integer dimension >= 1, got {dim}")
     if kind in _FIXED_N and n is not None and n != _FIXED_N[kind]:
         raise ConfigurationError(f"{kind} has exactly {_FIXED_N[kind]} points, got n={n}")
+    if n is not None and (int(n) != n or n < 2):
+        raise ConfigurationError(f"need an integer n >= 2, got n={n}")
+    if kind in ALGEBRAIC or kind == "best":
+        P, c, _ = _algebraic(kind, dim, n)
+        return P, float(c)
     if kind == "random":
         if n is None:
             raise ConfigurationError("random codes need n")
@@ -281,15 +401,32 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
     """
     if modalities is None or modalities < 2:
         raise ConfigurationError(f"need at least 2 modalities, got {modalities}")
+    if kind in ALGEBRAIC or kind == "best":
+        if dim is None or int(dim) != dim or dim < 1:
+            raise ConfigurationError(f"need an integer dimension >= 1, got {dim}")
+        rows = n if n is not None or kind == "best" else code_size(kind, dim)
+        if rows is not None:
+            check_size(rows, dim, modalities, kind)
+        P, c, extra = _algebraic(kind, dim, n)
+        check_size(len(P), dim, modalities, kind)
+        meta = {"kind": kind, "max_inner_product": float(c), "margin": float((1 - c) / 2),
+                "b_rel": float((1 + c) / 2), "max_inner_product_exact": str(c), "margin_exact": str((1 - c) / 2),
+                **extra}
+        return tied(P, modalities, graph, meta)
     if kind in CODES:
+        if n is not None and dim is not None:
+            check_size(n, dim, modalities, kind)
         P, c = code(kind, dim, n, seed)
         meta = _known(c, kind) if c is not None else {"kind": kind, "seed": seed}
         return tied(P, modalities, graph, meta)
+    if kind in ("lift", "modality-simplex", "adapters") and base not in CODES:
+        raise ConfigurationError(f"unknown base code {base!r}; choose from {', '.join(CODES)}")
     if kind == "lift":
         if modalities != 2:
             raise ConfigurationError("Construction 1 (lift) produces two modalities")
         if dim < 3:
             raise ConfigurationError("lift needs dim >= 3 (it adds two coordinates)")
+        _check_base_dim("lift", base, n, dim, 2, "it adds two coordinates")
         P, c = code(base, dim - 2, n, seed)
         src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
         return lift(src, 0.9 if delta is None else delta, phi)
@@ -297,6 +434,8 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
         k = modalities
         if dim - k + 1 < 1:
             raise ConfigurationError(f"modality-simplex with k={k} modalities needs dim >= {k}")
+        _check_base_dim("modality-simplex", base, n, dim, k - 1,
+                        f"it adds k - 1 = {k - 1} coordinates for k={k} modalities")
         P, c = code(base, dim - k + 1, n, seed)
         return modality_simplex(P, k, 0.9 if delta is None else delta, alpha=c)
     if kind == "adapters":
@@ -304,10 +443,20 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
             raise ConfigurationError("adapters produce two modalities")
         if dim < 2:
             raise ConfigurationError("adapters need dim >= 2 (they add one coordinate)")
+        _check_base_dim("adapters", base, n, dim, 1, "they add one coordinate")
         P, c = code(base, dim - 1, n, seed)
         src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
         return adapters(src, 0.9 if delta is None else delta)
     raise ConfigurationError(f"unknown construction {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def _check_base_dim(kind: str, base: str, n, dim: int, extra: int, why: str) -> None:
+    """Say in the user's terms (their dim and n) when the base code cannot fit in dim - extra."""
+    need = min_dim(base, n)
+    if dim - extra < need:
+        with_n = f" with n={n}" if n is not None else ""
+        raise ConfigurationError(f"{kind} needs dim >= {need + extra} ({why}, and the base code {base}{with_n} "
+                                 f"needs dimension >= {need}); got dim={dim}")
 
 
 def _source_values(config: Configuration) -> tuple[float, float, bool]:

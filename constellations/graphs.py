@@ -7,8 +7,10 @@ symmetric in (k, l), so edges are stored with k < l.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import combinations
+from numbers import Integral
 from typing import Iterable
 
 from .errors import ConfigurationError
@@ -35,13 +37,19 @@ class Graph:
     kind: str = "edges"
 
     def __post_init__(self):
-        if int(self.M) != self.M or self.M < 2:
-            raise ConfigurationError(f"a graph needs M >= 2 modalities, got M={self.M}")
+        if not _is_int(self.M) or self.M < 2:
+            raise ConfigurationError(f"a graph needs an integer M >= 2 modalities, got M={self.M!r}")
+        object.__setattr__(self, "M", int(self.M))
         clean = set()
         for e in self.edges:
-            if len(e) != 2:
-                raise ConfigurationError(f"an edge must join two modalities, got {e!r}")
-            k, l = int(e[0]), int(e[1])
+            try:
+                pair = tuple(e)
+            except TypeError:
+                pair = (e,)
+            # 0.5 or True would silently become modality 0 or 1
+            if len(pair) != 2 or not all(_is_int(v) for v in pair):
+                raise ConfigurationError(f"an edge must join two modalities (two integers), got {e!r}")
+            k, l = int(pair[0]), int(pair[1])
             if k == l:
                 raise ConfigurationError(f"self-loop ({k}, {l}) is not an edge")
             if not (0 <= k < self.M and 0 <= l < self.M):
@@ -63,7 +71,7 @@ class Graph:
 
     @classmethod
     def from_edges(cls, M: int, edges: Iterable[Iterable[int]]) -> "Graph":
-        return cls(M, tuple(tuple(e) for e in edges), "edges")
+        return cls(M, tuple(edges), "edges")
 
     @property
     def spec(self) -> str:
@@ -75,24 +83,38 @@ class Graph:
         return ",".join(f"{k}-{l}" for k, l in self.edges)
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+_EDGES = re.compile(r"[0-9]{1,9}-[0-9]{1,9}(?:,[0-9]{1,9}-[0-9]{1,9})*")
+
+
 def parse_graph(spec, M: int) -> Graph:
-    """Turn ``None``, ``"complete"``, ``"star"``, ``"0-1,1-2"`` or a :class:`Graph` into a Graph on M modalities."""
+    """Turn ``None``, ``"complete"``, ``"star"``, ``"0-1,1-2"`` or a :class:`Graph` into a Graph on M modalities.
+
+    Text is matched against a strict pattern (ASCII digits, ``k-l`` pairs separated by commas,
+    spaces ignored); anything else, and edges that are not pairs of integers, raise
+    ConfigurationError.
+    """
     if isinstance(spec, Graph):
         if spec.M != M:
             raise ConfigurationError(f"graph has M={spec.M} modalities but the configuration has M={M}")
         return spec
-    if spec is None or spec == "complete":
+    if spec is None or (isinstance(spec, str) and spec == "complete"):
         return Graph.complete(M)
-    if spec == "star":
+    if isinstance(spec, str) and spec == "star":
         return Graph.star(M)
     if isinstance(spec, str):
-        edges = []
-        for part in spec.replace(" ", "").split(","):
-            try:
-                k, l = part.split("-")
-                edges.append((int(k), int(l)))
-            except ValueError:
-                raise ConfigurationError(
-                    f"cannot read graph {spec!r}: use 'complete', 'star' or edges like '0-1,1-2'") from None
-        return Graph.from_edges(M, edges)
-    return Graph.from_edges(M, spec)
+        text = "".join(spec.split())
+        if not _EDGES.fullmatch(text):
+            shown = spec if len(spec) <= 60 else spec[:57] + "..."
+            raise ConfigurationError(
+                f"cannot read graph {shown!r}: use 'complete', 'star' or edges like '0-1,1-2'")
+        return Graph.from_edges(M, [tuple(int(v) for v in part.split("-")) for part in text.split(",")])
+    try:
+        edges = list(spec)
+    except TypeError:
+        raise ConfigurationError(f"a graph is 'complete', 'star', edges like '0-1,1-2' or a list of pairs, "
+                                 f"got {type(spec).__name__}") from None
+    return Graph.from_edges(M, edges)

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npformat
 
-from .configuration import UNIT_TOL, Configuration, as_array
-from .errors import ConfigurationError, FileFormatError
+from .configuration import UNIT_TOL, Configuration, as_array, check_memory
+from .errors import ConfigurationError, ConstellationsError, FileFormatError
 
 __all__ = ["load", "save", "load_arrays", "atomic_write", "atomic_write_text", "to_jsonable", "check_writable"]
 
@@ -34,7 +36,9 @@ def check_writable(path, suffix: str | None = None) -> Path:
     One rule for every command: the parent directory must already exist (it is never created,
     so a mistyped directory is reported rather than silently made), must be writable, and
     ``path`` must not be a directory.  With ``suffix`` (e.g. ``".npz"``) the name must end in it:
-    a file is never silently renamed.  Raises :class:`FileFormatError` with a one-line reason.
+    a file is never silently renamed.  A probe file is created and removed in the directory, so
+    read-only and virtual file systems are caught too.  Raises :class:`FileFormatError` with a
+    one-line reason.
     """
     path = Path(path)
     if suffix is not None and path.suffix.lower() != suffix:
@@ -46,7 +50,22 @@ def check_writable(path, suffix: str | None = None) -> Path:
         raise FileFormatError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise FileFormatError(f"cannot write {path}: permission denied")
+    # os.access cannot see read-only or virtual file systems (/proc): create and remove a probe file,
+    # just as atomic_write will create its temporary file there.
+    probe = _scratch_name(parent, path.name, ".probe")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise FileFormatError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:  # named before it exists: removed even on Ctrl-C
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
     return path
+
+
+def _scratch_name(parent: Path, name: str, suffix: str) -> Path:
+    """A fresh hidden name next to the target: ``.NAME.<random>SUFFIX``."""
+    return parent / f".{name}.{secrets.token_hex(6)}{suffix}"
 
 
 @contextlib.contextmanager
@@ -59,12 +78,14 @@ def atomic_write(path, mode: str = "wb"):
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileFormatError(f"cannot write {path}: directory {parent} does not exist")
+    # The name is fixed before the file exists, so cleanup can remove it whatever interrupts (Ctrl-C).
+    tmp = _scratch_name(parent, path.name, ".tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise FileFormatError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        # mkstemp creates 0600; give the file the mode a plain open() would (target's, else umask).
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise FileFormatError(f"cannot write {path}: {exc.strerror or exc}") from None
+        # created 0600; give the file the mode a plain open() would (target's, else umask).
         try:
             os.fchmod(fd, path.stat().st_mode & 0o7777)
         except FileNotFoundError:
@@ -89,7 +110,11 @@ def atomic_write_text(path, text: str) -> None:
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays, tuples and dataclass-like values to plain JSON types."""
+    """Convert numpy scalars/arrays and tuples to plain JSON types.
+
+    NaN and +-Inf become None (JSON null): JSON has no such numbers, and a number is never
+    written as a string.
+    """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -97,9 +122,9 @@ def to_jsonable(obj):
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return obj.item()
+        return to_jsonable(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
-        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+        return None
     return obj
 
 
@@ -118,10 +143,45 @@ def load_arrays(path) -> dict:
     if magic[:2] != b"PK":
         raise FileFormatError(f"{path} is not an .npz archive (no zip header)")
     try:
+        _check_members(path)
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+    except ConstellationsError:
+        raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise FileFormatError(f"cannot read {path} as an .npz archive: {exc}") from None
+        raise FileFormatError(f"cannot read {path} as an .npz archive: {_one_line(exc)}") from None
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _check_members(path: Path) -> None:
+    """Read the .npy headers only and refuse, before allocating, arrays that are pickled, larger than
+    the bytes the archive holds for them, or too large for memory (:func:`check_memory`)."""
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as fh:
+                version = npformat.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = npformat.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = npformat.read_array_header_2_0(fh)
+                else:
+                    continue  # other versions: np.load's own checks
+                header = fh.tell()
+            name = info.filename[:-4]
+            if dtype.hasobject:
+                raise FileFormatError(f"{path}: array {name!r} holds Python objects; pickled data is never loaded")
+            nbytes = math.prod(int(n) for n in shape) * dtype.itemsize
+            if nbytes > info.file_size - header:
+                raise FileFormatError(f"{path}: array {name!r} declares shape {tuple(shape)} ({nbytes} bytes) but "
+                                      f"the archive holds {max(0, info.file_size - header)} bytes for it (truncated?)")
+            total += nbytes
+    check_memory(2 * total, f"loading {path}")  # the arrays and their validated float64 copy
 
 
 def load(path, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_unit: bool = True,

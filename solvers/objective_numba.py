@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .objective_numpy import _tangent, default_edges, matched_softmin
+from .objective_numpy import _tangent, check_stop, default_edges, matched_softmin
 
 __all__ = ["value_and_grad"]
 
@@ -27,10 +27,10 @@ __all__ = ["value_and_grad"]
 _CUTOFF = -60.0
 
 
-def _offdiag_max_py(A, B):
+def _offdiag_max_py(A, B, r0, r1):
     N, d = A.shape
-    rowmax = np.empty(N)
-    for i in prange(N):
+    rowmax = np.full(r1 - r0, -np.inf)
+    for i in prange(r0, r1):
         best = -np.inf
         for j in range(N):
             if j == i:
@@ -40,19 +40,19 @@ def _offdiag_max_py(A, B):
                 s += A[i, t] * B[j, t]
             if s > best:
                 best = s
-        rowmax[i] = best
+        rowmax[i - r0] = best
     return rowmax.max()
 
 
-def _offdiag_accum_py(A, B, beta, shift, want_gb, nchunks):
+def _offdiag_accum_py(A, B, beta, shift, want_gb, nchunks, r0, r1):
     N, d = A.shape
-    GA = np.zeros((N, d))
+    GA = np.zeros((r1 - r0, d))
     GBs = np.zeros((nchunks, N if want_gb else 1, d))
     Zs = np.zeros(nchunks)
-    chunk = (N + nchunks - 1) // nchunks
+    chunk = (r1 - r0 + nchunks - 1) // nchunks
     for c in prange(nchunks):
-        lo = c * chunk
-        hi = min(N, lo + chunk)
+        lo = r0 + c * chunk
+        hi = min(r1, lo + chunk)
         z = 0.0
         for i in range(lo, hi):
             for j in range(N):
@@ -67,7 +67,7 @@ def _offdiag_accum_py(A, B, beta, shift, want_gb, nchunks):
                 w = np.exp(arg)
                 z += w
                 for t in range(d):
-                    GA[i, t] += w * B[j, t]
+                    GA[i - r0, t] += w * B[j, t]
                 if want_gb:
                     for t in range(d):
                         GBs[c, j, t] += w * A[i, t]
@@ -86,34 +86,67 @@ _accum_ser = njit(cache=True)(_offdiag_accum_py)
 PARALLEL_MIN_WORK = 2_000_000
 
 
+#: Multiply-adds per kernel call when a ``stop`` callable is given: it is asked between calls, so
+#: a deadline is noticed within about 0.1 s even when one evaluation takes minutes.
+STOP_CHECK_WORK = 20_000_000
+
+
 def _kernels(N, d):
     if N * N * d >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1:
         return _max_par, _accum_par, int(max(1, min(N, numba.get_num_threads())))
     return _max_ser, _accum_ser, 1
 
 
-def value_and_grad(X, beta: float, edges=None, *, block=None):
+def _row_ranges(N, d, stop):
+    if stop is None:
+        return [(0, N)]
+    step = max(1, STOP_CHECK_WORK // max(N * d, 1))
+    return [(a, min(N, a + step)) for a in range(0, N, step)]
+
+
+def _max(A, B, stop):
+    kmax, _, _ = _kernels(*A.shape)
+    best = -np.inf
+    for r0, r1 in _row_ranges(*A.shape, stop):
+        check_stop(stop)
+        best = max(best, kmax(A, B, r0, r1))
+    return best
+
+
+def _accum(A, B, beta, shift, want_gb, stop):
+    N, d = A.shape
+    _, kacc, nc = _kernels(N, d)
+    Z, GA, GB = 0.0, np.empty((N, d)), np.zeros((N if want_gb else 1, d))
+    for r0, r1 in _row_ranges(N, d, stop):
+        check_stop(stop)
+        z, ga, gb = kacc(A, B, beta, shift, want_gb, min(nc, r1 - r0), r0, r1)
+        Z += z
+        GA[r0:r1] = ga
+        GB += gb
+    return Z, GA, GB
+
+
+def value_and_grad(X, beta: float, edges=None, *, block=None, stop=None):
     """Smoothed margin F_beta and its Riemannian gradient (Numba; see objective_numpy).
 
-    ``block`` is accepted for signature compatibility and ignored (the kernels are fused).
+    ``block`` is accepted for signature compatibility and ignored (the kernels are fused);
+    ``stop`` is asked between row ranges of about STOP_CHECK_WORK multiply-adds (raises Stopped).
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     beta = float(beta)
     if X.ndim == 2:
-        kmax, kacc, nc = _kernels(X.shape[0], X.shape[1])
-        q = kmax(X, X)
-        Z, GA, _ = kacc(X, X, beta, q, False, nc)
+        q = _max(X, X, stop)
+        Z, GA, _ = _accum(X, X, beta, q, False, stop)
         Q = q + np.log(Z) / beta
         return 0.5 * (1.0 - Q), _tangent(X, -GA / Z)
     M, N, _ = X.shape
     edges = default_edges(M) if edges is None else [tuple(e) for e in edges]
     P, G = matched_softmin(X, edges, beta)
-    kmax, kacc, nc = _kernels(N, X.shape[2])
-    q = max(kmax(X[k], X[l]) for k, l in edges)
+    q = max(_max(X[k], X[l], stop) for k, l in edges)
     GQ = np.zeros_like(X)
     Zq = 0.0
     for k, l in edges:
-        z, GA, GB = kacc(X[k], X[l], beta, q, True, nc)
+        z, GA, GB = _accum(X[k], X[l], beta, q, True, stop)
         Zq += z
         GQ[k] += GA
         GQ[l] += GB

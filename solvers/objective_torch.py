@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .objective_numpy import default_edges
+from .objective_numpy import check_stop, default_edges
 
 __all__ = ["value_and_grad", "value_and_grad_tensor"]
 
@@ -32,11 +32,12 @@ def _block(B, N, block):
     return int(block) if block else int(max(1, min(N, BLOCK_ENTRIES // max(B * N, 1))))
 
 
-def _offdiag_max(A, Bm, bl):
+def _offdiag_max(A, Bm, bl, stop=None):
     """A, Bm: (B, N, d). Max over i != j of <A_i, B_j>, per batch entry: (B,)."""
     nb, N, _ = A.shape
     best = torch.full((nb,), -torch.inf, dtype=A.dtype, device=A.device)
     for a in range(0, N, bl):
+        check_stop(stop)
         b = min(N, a + bl)
         S = torch.matmul(A[:, a:b], Bm.transpose(1, 2))
         r = torch.arange(b - a, device=A.device)
@@ -45,13 +46,14 @@ def _offdiag_max(A, Bm, bl):
     return best
 
 
-def _offdiag_accum(A, Bm, beta, shift, bl, want_gb):
+def _offdiag_accum(A, Bm, beta, shift, bl, want_gb, stop=None):
     nb, N, _ = A.shape
     Z = torch.zeros(nb, dtype=A.dtype, device=A.device)
     GA = torch.zeros_like(A)
     GB = torch.zeros_like(Bm) if want_gb else None
     sh = shift[:, None, None]
     for a in range(0, N, bl):
+        check_stop(stop)
         b = min(N, a + bl)
         S = torch.matmul(A[:, a:b], Bm.transpose(1, 2))
         r = torch.arange(b - a, device=A.device)
@@ -68,16 +70,19 @@ def _tangent(X, G):
     return G - (G * X).sum(dim=-1, keepdim=True) * X
 
 
-def value_and_grad_tensor(X: torch.Tensor, beta: float, edges=None, *, tied: bool = False, block=None):
-    """Batched smoothed margin and Riemannian gradient on tensors (see the module docstring)."""
+def value_and_grad_tensor(X: torch.Tensor, beta: float, edges=None, *, tied: bool = False, block=None, stop=None):
+    """Batched smoothed margin and Riemannian gradient on tensors (see the module docstring).
+
+    ``stop`` is asked between row blocks; True raises :class:`solvers.objective_numpy.Stopped`.
+    """
     beta = float(beta)
     if tied:
         if X.ndim != 3:
             raise ValueError(f"tied mode expects (B, N, d), got {tuple(X.shape)}")
         nb, N, _ = X.shape
         bl = _block(nb, N, block)
-        q = _offdiag_max(X, X, bl)
-        Z, GA, _ = _offdiag_accum(X, X, beta, q, bl, False)
+        q = _offdiag_max(X, X, bl, stop)
+        Z, GA, _ = _offdiag_accum(X, X, beta, q, bl, False, stop)
         Q = q + torch.log(Z) / beta
         return 0.5 * (1.0 - Q), _tangent(X, -GA / Z[:, None, None])
     if X.ndim != 4:
@@ -96,11 +101,11 @@ def value_and_grad_tensor(X: torch.Tensor, beta: float, edges=None, *, tied: boo
         G[:, l] += w[..., None] * X[:, k]
     P = p - torch.log(Zp) / beta
     G /= Zp[:, None, None, None]
-    q = torch.stack([_offdiag_max(X[:, k], X[:, l], bl) for k, l in edges]).amax(dim=0)
+    q = torch.stack([_offdiag_max(X[:, k], X[:, l], bl, stop) for k, l in edges]).amax(dim=0)
     GQ = torch.zeros_like(X)
     Zq = torch.zeros(nb, dtype=X.dtype, device=X.device)
     for k, l in edges:
-        z, GA, GB = _offdiag_accum(X[:, k], X[:, l], beta, q, bl, True)
+        z, GA, GB = _offdiag_accum(X[:, k], X[:, l], beta, q, bl, True, stop)
         Zq += z
         GQ[:, k] += GA
         GQ[:, l] += GB
@@ -109,14 +114,14 @@ def value_and_grad_tensor(X: torch.Tensor, beta: float, edges=None, *, tied: boo
     return 0.5 * (P - Q), _tangent(X, G)
 
 
-def value_and_grad(X, beta: float, edges=None, *, block=None, device="cpu", dtype=torch.float64):
+def value_and_grad(X, beta: float, edges=None, *, block=None, device="cpu", dtype=torch.float64, stop=None):
     """Smoothed margin F_beta and its Riemannian gradient (torch; see objective_numpy).
 
     NumPy in (shape (M, N, d) free or (N, d) tied), ``(float, float64 ndarray)`` out.  ``device`` and
-    ``dtype`` choose where and in what precision the kernel runs.
+    ``dtype`` choose where and in what precision the kernel runs; ``stop`` as in objective_numpy.
     """
     Xn = np.asarray(X, dtype=np.float64)
     T = torch.as_tensor(Xn, dtype=dtype, device=device)[None]
     with torch.no_grad():
-        F, G = value_and_grad_tensor(T, beta, edges, tied=(Xn.ndim == 2), block=block)
+        F, G = value_and_grad_tensor(T, beta, edges, tied=(Xn.ndim == 2), block=block, stop=stop)
     return float(F[0]), G[0].to(torch.float64).cpu().numpy()

@@ -24,7 +24,8 @@ a constraint further away cannot become active inside the trust region.  Steps u
 :func:`scipy.optimize.linprog`.  Near a rigid local optimum the LP model is exact to O(r^2), so
 the iteration converges to the local optimum to about 1e-12 in a few dozen steps.
 
-The polish works on the margin as computed in float64 (:func:`code_margin`, :func:`free_margin`);
+The polish works on the margin as computed in float64 (:func:`constellations.margins.code_margin`,
+:func:`constellations.margins.free_margin`, re-exported here);
 :func:`constellations.certify.certified_margin` turns the result into a rigorous bound.
 """
 from __future__ import annotations
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
+
+from constellations.margins import code_margin, free_margin, pos_neg  # re-exported: imported from here
 
 from .objective_numpy import default_edges
 
@@ -58,7 +61,7 @@ class PolishResult:
     radius : float
         Final trust radius.
     status : str
-        Why it stopped: "converged", "radius", "max_iter", "time_limit" or "lp_failed".
+        Why it stopped: "converged", "radius", "max_iter", "time_limit", "stopped" or "lp_failed".
     """
 
     X: np.ndarray
@@ -72,30 +75,6 @@ class PolishResult:
 
 def _normalize(X):
     return X / np.linalg.norm(X, axis=-1, keepdims=True)
-
-
-def code_margin(C) -> float:
-    """(1 - c)/2 with c the largest <C_i, C_j>, i != j, in float64 (the tied margin up to pos = 1)."""
-    G = C @ C.T
-    np.fill_diagonal(G, -np.inf)
-    return 0.5 * (1.0 - float(G.max()))
-
-
-def pos_neg(X, edges) -> tuple[float, float]:
-    """(pos, neg) over the given edges, in float64: min matched and max non-matched <X_k,i, X_l,j>."""
-    pos, neg = np.inf, -np.inf
-    for k, l in edges:
-        G = X[k] @ X[l].T
-        pos = min(pos, float(np.diag(G).min()))
-        np.fill_diagonal(G, -np.inf)
-        neg = max(neg, float(G.max()))
-    return pos, neg
-
-
-def free_margin(X, edges) -> float:
-    """(pos - neg)/2 over the given edges, in float64."""
-    pos, neg = pos_neg(X, edges)
-    return 0.5 * (pos - neg)
 
 
 def _solve(A_ub_D, A_ub_s, slack, A_eq_D, cost_s, nD, r, mu, lp_time):
@@ -199,7 +178,7 @@ def _lp_free(X, edges, r, tol, mu=1e-7, lp_time=None):
 
 def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max_iter: int = 200,
            time_limit: float | None = None, active_tol: float = 1e-6, min_radius: float = 1e-11,
-           gain_tol: float = 1e-13) -> PolishResult:
+           gain_tol: float = 1e-13, stop=None) -> PolishResult:
     """Polish ``X`` to a local maximum of the exact margin; never returns a worse margin.
 
     Parameters
@@ -212,11 +191,15 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
     radius : float
         Initial trust radius (max-norm of a tangent move per coordinate).
     max_iter, time_limit :
-        Budget (LP steps, seconds).
+        Budget (LP steps, seconds).  No step starts once the slowest step so far would overrun the
+        time limit, and each LP gets half of what is left (HiGHS's own limit; building the LP and
+        checking its step take about as long again).
     active_tol : float
         Smallest slack below which a constraint is always in the LP.
     min_radius, gain_tol :
         Stop when the radius or the LP's predicted gain falls below these.
+    stop : callable, optional
+        Asked before every LP step; True ends the polish (status "stopped") with the best so far.
 
     Returns
     -------
@@ -236,9 +219,14 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
     r = float(radius)
     it = acc = 0
     status = "max_iter"
+    step_cost = 0.0  # seconds of the slowest step so far: no step starts that would overrun
     while it < max_iter:
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+        t_step = time.perf_counter()
+        if time_limit is not None and t_step - t0 + step_cost > time_limit:
             status = "time_limit"
+            break
+        if stop is not None and stop():
+            status = "stopped"
             break
         if r < min_radius:
             status = "radius"
@@ -246,8 +234,8 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
         it += 1
         tol = max(active_tol, 4.0 * r * np.sqrt(d))
         lp_time = None
-        if time_limit is not None:
-            lp_time = max(0.05, time_limit - (time.perf_counter() - t0))
+        if time_limit is not None:  # half of what is left: building and checking the LP cost as much again
+            lp_time = max(0.05, 0.5 * (time_limit - (time.perf_counter() - t0)))
         try:
             D, pred = (_lp_code(best, r, tol, lp_time=lp_time) if tied
                        else _lp_free(best, edges, r, tol, lp_time=lp_time))
@@ -261,6 +249,7 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
             break
         Y = _normalize(best + D)
         mY = fmargin(Y)
+        step_cost = max(step_cost, time.perf_counter() - t_step)
         if mY > mbest:
             gain = mY - mbest
             best, mbest = Y, mY

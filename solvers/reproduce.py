@@ -24,9 +24,9 @@ import numpy as np
 
 from constellations.errors import ConfigurationError
 
-from .train import TrainSpec, train
+from .train import MAX_SEEDS, TrainSpec, _resolve_device, memory_limit_bytes, train, train_memory_bytes
 
-__all__ = ["TABLES", "StudyResult", "reproduce", "summarise"]
+__all__ = ["TABLES", "StudyResult", "plan", "reproduce", "summarise"]
 
 TABLES = ("fixed-brel", "init-grid", "modalities", "bias")
 
@@ -46,7 +46,8 @@ class StudyResult:
 
     ``rows`` holds one dict per setting: the setting's columns, then ``<metric>_mean`` and ``<metric>_std``
     for each of :data:`METRICS` (``margin`` is m, half the gap; ``gap`` is 2m), ``constellations`` (runs with
-    m > 0) and ``runs``.  ``settings`` records everything needed to rerun it.
+    m > 0), ``runs``, ``steps_done`` (fewer than ``settings["steps"]`` if interrupted) and ``interrupted``.
+    ``settings`` records everything needed to rerun it, and ``interrupted``.
     """
 
     table: str
@@ -55,7 +56,8 @@ class StudyResult:
     wall_s: float = 0.0
 
     def to_markdown(self) -> str:
-        cols = [c for c in self.rows[0] if not c.endswith(("_mean", "_std")) and c not in ("runs", "constellations")]
+        cols = [c for c in self.rows[0] if not c.endswith(("_mean", "_std"))
+                and c not in ("runs", "constellations", "steps_done", "interrupted")]
         head = cols + ["loss", "m (half gap)", "2m (paper's gap)", "b*_rel", "t", "b_rel (b/t)", "sep. frac",
                        "m > 0"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -70,10 +72,23 @@ class StudyResult:
             cells.append(f"{r['constellations']}/{r['runs']}")
             lines.append("| " + " | ".join(cells) + " |")
         s = self.settings
-        note = (f"\nN={s['n']}, d={s['dim']}, {s['steps']} Adam steps, lr={s['lr']}, {s['seeds']} seeds per setting, "
-                f"reduction={s['reduction']}, dtype={s['dtype']}; mean ± std over seeds. "
+        seeds = s["seeds"]
+        note = (f"\nN={s['n']}, d={s['dim']}, {s['steps']} Adam steps, lr={s['lr']}, {len(seeds)} seeds per setting "
+                f"({_seed_text(seeds)}), reduction={s['reduction']}, dtype={s['dtype']}; mean ± std over seeds. "
                 "m is HALF the gap (min matched - max non-matched inner product); 2m is the paper's printed value.\n")
-        return "\n".join(lines) + "\n" + note
+        head = ""
+        if s.get("interrupted"):
+            done = ", ".join(f"{r['steps_done']}" for r in self.rows)
+            head = (f"**INTERRUPTED: partial results.** Steps done per row: {done} of {s['steps']}"
+                    + ("; settings after the last row were not run" if s.get("incomplete_grid") else "") + ".\n\n")
+        return head + "\n".join(lines) + "\n" + note
+
+
+def _seed_text(seeds) -> str:
+    seeds = list(seeds)
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds {seeds[0]}..{seeds[-1]}"
+    return "seeds " + ",".join(map(str, seeds))
 
 
 def summarise(result, groups, columns) -> list[dict]:
@@ -91,63 +106,98 @@ def summarise(result, groups, columns) -> list[dict]:
             row[m + "_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
         row["constellations"] = int(np.count_nonzero(result.margin[idx] > 0))
         row["runs"] = len(idx)
+        row["steps_done"] = int(result.steps_done)
+        row["interrupted"] = bool(result.interrupted)
         rows.append(row)
     return rows
 
 
-def reproduce(table: str, *, n: int = 100, dim: int = 10, seeds: int = 5, steps: int = 5000, lr: float = 0.01,
+def _seed_list(seeds) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ConfigurationError("need at least one seed")
+        return list(range(int(seeds)))
+    seed_list = [int(s) for s in seeds]
+    if not seed_list or min(seed_list) < 0 or len(set(seed_list)) != len(seed_list):
+        raise ConfigurationError("seeds must be a count >= 1 or a non-empty list of distinct seeds >= 0")
+    return seed_list
+
+
+def plan(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000, lr: float = 0.01,
+         t0: float = 10.0, b_rel0: float = 0.0, reduction: str = "sum", dtype: str = "float32",
+         device: str = "cpu", memory_limit: int | None = None, **params) -> list[tuple]:
+    """The batches of one study, checked before anything runs.
+
+    Returns a list of (spec, settings, t0s, b0s, columns, label), one per batch.  Raises
+    ConfigurationError for an unknown table, bad seeds, more than :data:`~solvers.train.MAX_SEEDS`
+    runs (settings x seeds) in a batch, or a batch whose memory estimate
+    (:func:`~solvers.train.train_memory_bytes`) exceeds ``memory_limit`` (default
+    :func:`~solvers.train.memory_limit_bytes`), so ``reproduce all`` fails before its first table.
+    """
+    if table not in TABLES:
+        raise ConfigurationError(f"unknown table {table!r}; choose from {', '.join(TABLES)}")
+    S = len(_seed_list(seeds))
+    grid = {**DEFAULTS[table], **params}
+    common = dict(n=n, dim=dim, steps=steps, lr=lr, reduction=reduction, dtype=dtype, device=device,
+                  record_every=max(1, steps // 20))
+    batches = []
+    if table == "fixed-brel":
+        b = [float(x) for x in grid["b_rels"]]
+        batches.append((TrainSpec(param="relative", fix_bias=True, **common), [(x,) for x in b], [t0] * len(b), b,
+                        ("b_rel fixed",), table))
+    elif table == "init-grid":
+        pairs = [(float(a), float(c)) for a in grid["t0s"] for c in grid["b_rel0s"]]
+        batches.append((TrainSpec(param="relative", **common), pairs, [p[0] for p in pairs], [p[1] for p in pairs],
+                        ("t0", "b_rel0"), table))
+    elif table == "modalities":
+        for M in grid["modalities"]:
+            batches.append((TrainSpec(param="relative", modalities=int(M), **common), [(int(M),)], [t0], [b_rel0],
+                            ("modalities",), f"{table} M={M}"))
+    else:
+        for param in ("absolute", "relative"):
+            b0 = t0 * b_rel0 if param == "absolute" else b_rel0
+            batches.append((TrainSpec(param=param, **common), [(param,)], [t0], [b0], ("bias",), f"{table} {param}"))
+    limit = memory_limit_bytes(_resolve_device(device)) if memory_limit is None else memory_limit
+    for spec, settings, *_ , label in batches:
+        runs = len(settings) * S
+        if runs > MAX_SEEDS:
+            raise ConfigurationError(f"{label}: {len(settings)} settings x {S} seeds = {runs} runs in one batch, "
+                                     f"more than the limit of {MAX_SEEDS}; use fewer seeds")
+        need = train_memory_bytes(spec, runs)
+        if need > limit:
+            raise ConfigurationError(f"{label}: {runs} runs of N={n} need about {need / 2 ** 30:.3g} GiB, over the "
+                                     f"limit of {limit / 2 ** 30:.3g} GiB; use fewer items or seeds")
+    return batches
+
+
+def reproduce(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000, lr: float = 0.01,
               t0: float = 10.0, b_rel0: float = 0.0, reduction: str = "sum", dtype: str = "float32",
               device: str = "cpu", progress=None, **params) -> StudyResult:
     """Regenerate one study (see the module docstring); ``params`` override the study's grid.
 
-    Seeds are 0..seeds-1 for every setting (the same initial embeddings across settings).
+    ``seeds`` is a count (seeds 0..seeds-1) or a sequence of distinct seeds, the same for every setting
+    (the same initial embeddings across settings).  Interrupting (KeyboardInterrupt) during training
+    returns the rows reached, marked ``interrupted`` (settings not started are left out, and
+    ``settings["incomplete_grid"]`` says so).
     """
-    if table not in TABLES:
-        raise ConfigurationError(f"unknown table {table!r}; choose from {', '.join(TABLES)}")
-    if seeds < 1:
-        raise ConfigurationError("need at least one seed")
+    batches = plan(table, n=n, dim=dim, seeds=seeds, steps=steps, lr=lr, t0=t0, b_rel0=b_rel0,
+                   reduction=reduction, dtype=dtype, device=device, **params)
+    seed_list = _seed_list(seeds)
     grid = {**DEFAULTS[table], **params}
-    common = dict(n=n, dim=dim, steps=steps, lr=lr, reduction=reduction, dtype=dtype, device=device,
-                  record_every=max(1, steps // 20))
-    seed_list = list(range(seeds))
+    S = len(seed_list)
     rows, wall = [], 0.0
-
-    def run(spec, settings, t0s, b0s, columns, label):
-        nonlocal wall
-        S = len(settings) * seeds
-        runs_seeds = seed_list * len(settings)
-        cb = (lambda step, loss: progress(label, step, steps)) if progress else None
-        res = train(spec, runs_seeds, t0=np.repeat(t0s, seeds), bias0=np.repeat(b0s, seeds), progress=cb)
+    interrupted = incomplete = False
+    for i, (spec, settings, t0s, b0s, columns, label) in enumerate(batches):
+        cb = (lambda step, loss, label=label: progress(label, step, steps)) if progress else None
+        res = train(spec, seed_list * len(settings), t0=np.repeat(t0s, S), bias0=np.repeat(b0s, S), progress=cb)
         wall += res.wall_s
-        groups = {s: list(range(i * seeds, (i + 1) * seeds)) for i, s in enumerate(settings)}
-        assert S == res.S
-        return summarise(res, groups, columns), res.interrupted
-
-    interrupted = False
-    if table == "fixed-brel":
-        b = [float(x) for x in grid["b_rels"]]
-        spec = TrainSpec(param="relative", fix_bias=True, **common)
-        rows, interrupted = run(spec, [(x,) for x in b], [t0] * len(b), b, ("b_rel fixed",), table)
-    elif table == "init-grid":
-        pairs = [(float(a), float(c)) for a in grid["t0s"] for c in grid["b_rel0s"]]
-        spec = TrainSpec(param="relative", **common)
-        rows, interrupted = run(spec, pairs, [p[0] for p in pairs], [p[1] for p in pairs], ("t0", "b_rel0"), table)
-    elif table == "modalities":
-        for M in grid["modalities"]:
-            spec = TrainSpec(param="relative", modalities=int(M), **common)
-            r, interrupted = run(spec, [(int(M),)], [t0], [b_rel0], ("modalities",), f"{table} M={M}")
-            rows += r
-            if interrupted:
-                break
-    else:
-        for param in ("absolute", "relative"):
-            spec = TrainSpec(param=param, **common)
-            b0 = t0 * b_rel0 if param == "absolute" else b_rel0
-            r, interrupted = run(spec, [(param,)], [t0], [b0], ("bias",), f"{table} {param}")
-            rows += r
-            if interrupted:
-                break
-    settings = {"table": table, "n": n, "dim": dim, "seeds": seeds, "steps": steps, "lr": lr, "t0": t0,
+        groups = {st: list(range(j * S, (j + 1) * S)) for j, st in enumerate(settings)}
+        rows += summarise(res, groups, columns)
+        if res.interrupted:
+            interrupted, incomplete = True, i < len(batches) - 1
+            break
+    settings = {"table": table, "n": n, "dim": dim, "seeds": seed_list, "steps": steps, "lr": lr, "t0": t0,
                 "b_rel0": b_rel0, "reduction": reduction, "dtype": dtype, "device": device, "optimizer": "adam",
-                "grid": {k: list(v) for k, v in grid.items()}, "interrupted": interrupted}
+                "grid": {k: list(v) for k, v in grid.items()}, "interrupted": interrupted,
+                "incomplete_grid": incomplete}
     return StudyResult(table, tuple(rows), settings, wall)

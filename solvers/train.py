@@ -28,6 +28,7 @@ margins are recomputed in float64 with :func:`constellations.margins.margin_stat
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -39,10 +40,60 @@ from constellations.graphs import parse_graph
 from constellations.losses import PARAMS, REDUCTIONS, affine_pair_loss
 from constellations.margins import margin_stats
 
-__all__ = ["TrainSpec", "TrainResult", "train", "margin_stats_torch", "HISTORY_COLUMNS"]
+__all__ = ["TrainSpec", "TrainResult", "train", "margin_stats_torch", "HISTORY_COLUMNS", "MAX_SEEDS",
+           "TrainingDiverged", "train_memory_bytes", "memory_limit_bytes"]
 
 HISTORY_COLUMNS = ("loss", "t", "b_rel", "margin", "b_rel_star", "pos", "neg", "frac_separated", "delta")
 OPTIMIZERS = ("adam", "sgd")
+
+#: Most runs (seeds x settings) in one batch.  Each run holds E N^2 logits per step, its own optimiser
+#: state, and its final margins are recomputed one run at a time in float64.
+MAX_SEEDS = 10_000
+
+#: Tensors of E N^2 entries alive at once per run in a step (logits/probabilities, the softplus temporary,
+#: and at recorded steps the Gram matrix with its sign mask): the peak-memory model of
+#: :func:`train_memory_bytes`.
+_LIVE_GRAMS = 4
+
+
+class TrainingDiverged(ConfigurationError):
+    """The loss of some run became NaN or Inf (typically a learning rate far too large).
+
+    Attributes ``step`` (first optimiser step at which a non-finite loss was seen) and ``seeds``.
+    """
+
+    def __init__(self, msg, step, seeds):
+        super().__init__(msg)
+        self.step = step
+        self.seeds = tuple(seeds)
+
+
+def train_memory_bytes(spec: "TrainSpec", runs: int) -> int:
+    """Estimated peak memory of :func:`train` for ``runs`` runs, in bytes.
+
+    Model: ``runs * E * N^2`` logits per step (E = number of edges), of which about four tensors are
+    alive at once (see ``_LIVE_GRAMS``), plus the embeddings with their gradient and two Adam moments
+    (4 copies of runs * M * N * d), all at the training dtype; plus the float64 copy of the final
+    embeddings.
+    """
+    item = 8 if spec.dtype == "float64" else 4
+    E = len(spec.graph.edges)
+    grams = _LIVE_GRAMS * runs * E * spec.n ** 2 * item
+    emb = runs * spec.modalities * spec.n * spec.dim
+    return int(grams + 4 * emb * item + emb * 8)
+
+
+def memory_limit_bytes(device) -> int:
+    """Memory a training run may plan to use: half the machine's RAM (CPU), or 90% of the GPU's memory."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(0.9 * torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
 
 
 @dataclass(frozen=True)
@@ -209,7 +260,8 @@ class TrainResult:
         meta = {"kind": "trained", "seed": int(self.seeds[run]), "param": self.spec.param,
                 "t": float(self.t[run]), "b_rel_loss": float(self.b_rel[run]), "loss": float(self.loss[run]),
                 "margin_trained": float(self.margin[run]), "b_rel_star": float(self.b_rel_star[run]),
-                "steps": int(self.steps_done), "reduction": self.spec.reduction}
+                "steps": int(self.steps_done), "steps_planned": int(self.spec.steps),
+                "interrupted": bool(self.interrupted), "reduction": self.spec.reduction}
         if self.delta is not None:
             meta["delta"] = float(self.delta[run])
         if self.spec.frozen is not None:
@@ -276,6 +328,28 @@ def _stats_from_gram(G):
     return pos, neg, (pos - neg) / 2, (pos + neg) / 2
 
 
+def _mark_bad(first_bad, bad, step: int) -> None:
+    """Record ``step`` for the runs that are bad now and were fine so far (no host sync)."""
+    import torch
+
+    first_bad.copy_(torch.where((first_bad < 0) & bad, step, first_bad))
+
+
+def _raise_if_diverged(first_bad, seeds, spec: TrainSpec) -> None:
+    """Raise TrainingDiverged when some run's loss, t, bias or embeddings left the finite range.
+
+    Non-finite loss, bias or rows, t = exp(t') equal to 0 or Inf, or a row of norm 0 before renormalisation.
+    """
+    fb = first_bad.cpu().numpy()
+    if (fb >= 0).any():
+        step = int(fb[fb >= 0].min())
+        which = [int(s) for s in np.asarray(seeds)[fb >= 0]]
+        shown = ", ".join(map(str, which[:5])) + (", ..." if len(which) > 5 else "")
+        raise TrainingDiverged(
+            f"training diverged: the loss, t, the bias or the embeddings became NaN, Inf or 0 at step {step} "
+            f"(seed {shown}) with learning rate {spec.lr:g}; try a smaller learning rate", step, which)
+
+
 def _initial_embeddings(spec: TrainSpec, seeds, init, torch, dtype, device):
     S, M, N, d = len(seeds), spec.modalities, spec.n, spec.dim
     if init is not None:
@@ -300,7 +374,12 @@ def _initial_embeddings(spec: TrainSpec, seeds, init, torch, dtype, device):
     return W.to(device=device, dtype=dtype).contiguous()
 
 
-def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None) -> TrainResult:
+def _gib(b: float) -> str:
+    return f"{b / 2 ** 30:.3g} GiB"
+
+
+def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None,
+          memory_limit: int | None = None) -> TrainResult:
     """Train S = len(seeds) runs together (see the module docstring).
 
     Parameters
@@ -316,24 +395,48 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
         Initial embeddings instead of random ones (rows are normalised); e.g. a frozen modality to keep.
     progress : callable(step, loss_array), optional
         Called at each recorded step with the current per-run losses (NumPy).
+    memory_limit : int, optional
+        Bytes the run may plan to use (default :func:`memory_limit_bytes`: half the RAM, 90% of a GPU).
+        Runs whose estimate (:func:`train_memory_bytes`) exceeds it are refused before anything is
+        allocated.
 
     Returns
     -------
     TrainResult
         Interrupting (KeyboardInterrupt) stops the loop and returns the runs as they are, with
         ``interrupted=True``.
-    """
-    import torch
 
+    Raises
+    ------
+    ConfigurationError
+        Bad parameters, more than :data:`MAX_SEEDS` runs, or a memory estimate over the limit.
+    TrainingDiverged
+        The loss of some run became NaN or Inf (checked at every step whose loss is evaluated, i.e.
+        every step with ``loss_every=1``); the message names the step and suggests a smaller learning rate.
+    """
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
     if seeds.size == 0:
         raise ConfigurationError("need at least one seed")
     S = len(seeds)
+    if S > MAX_SEEDS:
+        raise ConfigurationError(f"{S} runs is more than the limit of {MAX_SEEDS} in one batch; "
+                                 "split the seeds over several runs")
+    import torch
+
+    device = _resolve_device(spec.device)
+    need = train_memory_bytes(spec, S)
+    limit = memory_limit_bytes(device) if memory_limit is None else int(memory_limit)
+    if need > limit:
+        E = len(spec.graph.edges)
+        raise ConfigurationError(
+            f"N={spec.n}, {E} edge(s), {S} run(s): about {_gib(need)} for {S} x {E} x N^2 = "
+            f"{S * E * spec.n ** 2:.3g} logits per step ({spec.dtype}, ~{_LIVE_GRAMS} copies alive), over the "
+            f"limit of {_gib(limit)} ({'90% of the GPU' if device.type == 'cuda' else 'half the RAM'}); "
+            "use fewer items, seeds or edges")
     t0 = _per_run(t0, S, "t0")
     if (t0 <= 0).any():
         raise ConfigurationError("t0 must be > 0")
     bias0 = _per_run(bias0, S, "bias0")
-    device = _resolve_device(spec.device)
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     edges = spec.graph.edges
     E = len(edges)
@@ -427,6 +530,7 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
 
     interrupted = False
     done = 0
+    first_bad = torch.full((S,), -1, dtype=torch.int64, device=device)  # first step with a non-finite state
     t_start = time.perf_counter()
     try:
         for step in range(steps + 1):
@@ -435,6 +539,8 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
             loss = loss_now(want)
             if want:
                 loss_curve[step] = loss.detach()
+                _mark_bad(first_bad, ~torch.isfinite(loss.detach()), step)
+                _raise_if_diverged(first_bad, seeds, spec)  # the one host sync for this check
             if step in rec_set:
                 with torch.no_grad():
                     G = gram()
@@ -446,7 +552,13 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
                 W.grad[:, spec.frozen] = 0
             opt.step()
             with torch.no_grad():
-                W.div_(W.norm(dim=-1, keepdim=True))
+                nrm = W.norm(dim=-1, keepdim=True)
+                # a row of norm 0 or Inf (a huge step) would turn into zeros or NaN silently
+                bad = ~(torch.isfinite(nrm) & (nrm > 0)).flatten(1).all(dim=1)
+                t_now = torch.exp(log_t)  # t' out of range: t is 0 or Inf and every logit is 0 or NaN
+                bad |= ~(torch.isfinite(t_now) & (t_now > 0) & torch.isfinite(bias))
+                _mark_bad(first_bad, bad, step + 1)
+                W.div_(nrm)
                 if spec.frozen is not None:
                     W[:, spec.frozen] = W_frozen
             done = step + 1
@@ -459,7 +571,10 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     wall = time.perf_counter() - t_start
 
     with torch.no_grad():
-        final_loss = loss_now().to(torch.float64).cpu().numpy()
+        final = loss_now()
+        _mark_bad(first_bad, ~torch.isfinite(final), done)
+        _raise_if_diverged(first_bad, seeds, spec)
+        final_loss = final.to(torch.float64).cpu().numpy()
         t_fin = torch.exp(log_t).to(torch.float64).cpu().numpy()
         b_fin = bias.detach().to(torch.float64).cpu().numpy()
         d_fin = torch.sigmoid(x_delta).to(torch.float64).cpu().numpy() if x_delta is not None else None

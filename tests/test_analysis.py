@@ -135,3 +135,120 @@ def test_bad_input():
         analyze_pairs((Z, V))
     with pytest.raises(ConfigurationError):
         analyze_pairs((U, V), percentiles=(5, 120))
+
+
+def _brute(X, labels, edges, qp, qn):
+    Xn = X / np.linalg.norm(X, axis=-1, keepdims=True)
+    same = labels[:, None] == labels[None, :]
+    pos, neg, Gs = [], [], []
+    for k, l in edges:
+        G = Xn[k] @ Xn[l].T
+        Gs.append(G)
+        pos.append(G[same]); neg.append(G[~same])
+    pos, neg = np.concatenate(pos), np.concatenate(neg)
+    return pos, neg, Gs
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("q", [(5, 95), (95, 5), (0, 100), (50, 50), (37.5, 62.5)])
+def test_percentiles_exact_in_both_precisions_and_orientations(dtype, q):
+    # float32 input, labels of uneven class sizes, three modalities: every order statistic must equal
+    # numpy's float64 one (the float32 sweep only chooses candidates; they are recomputed in float64).
+    rng = np.random.default_rng(7)
+    M, N, d = 3, 45, 20
+    X = rng.standard_normal((M, N, d)).astype(np.float32)
+    X[1] += X[0]
+    labels = rng.integers(0, 9, N)
+    res = analyze_pairs(X, labels=labels, percentiles=q, gap=False, dtype=dtype, block=8)
+    pos, neg, _ = _brute(X.astype(np.float64), np.unique(labels, return_inverse=True)[1], [(0, 1), (0, 2), (1, 2)],
+                         *q)
+    p = res.forms["percentile"]
+    assert p.pos == pytest.approx(np.percentile(pos, q[0]), abs=1e-14)
+    assert p.neg == pytest.approx(np.percentile(neg, q[1]), abs=1e-14)
+    mm = res.forms["minmax"]
+    assert (mm.pos, mm.neg) == pytest.approx((pos.min(), neg.max()), abs=1e-14)
+    assert res.sweeps == 1
+
+
+def test_window_miss_falls_back_to_histogram_sweeps(monkeypatch):
+    import constellations.analysis as an
+
+    def bad_window(self, eps):  # a window far from the wanted ranks: the sweep must notice and recover
+        self.samples = []
+        self.tail = an._Tail(0.999, 1.0)
+
+    monkeypatch.setattr(an._Population, "window", bad_window)
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((2, 70, 6))
+    res = analyze_pairs(X, gap=False, percentiles=(10, 90))
+    pos, neg, _ = _brute(X, np.arange(70), [(0, 1)], 10, 90)
+    assert res.sweeps == 3
+    assert res.forms["percentile"].neg == pytest.approx(np.percentile(neg, 90), abs=1e-14)
+    assert res.forms["percentile"].pos == pytest.approx(np.percentile(pos, 10), abs=1e-14)
+
+
+def test_float32_error_bound_holds_and_retrieval_ties_follow_numpy():
+    from constellations.analysis import float32_gram_error
+    rng = np.random.default_rng(9)
+    d = 300
+    A = rng.standard_normal((200, d))
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    G64 = A @ A[::-1].T
+    G32 = (A.astype(np.float32) @ A[::-1].astype(np.float32).T).astype(np.float64)
+    eps = float32_gram_error(d)
+    assert eps == pytest.approx(1.01 * (d * 2.0 ** -24 / (1 - d * 2.0 ** -24) + 2 * 2.0 ** -24), rel=1e-6)
+    assert np.abs(G32 - G64).max() <= eps
+    # exact ties: duplicated rows of V; numpy's argmax takes the first index, so must analyze_pairs
+    U = rng.standard_normal((12, 4))
+    V = U.copy()
+    V[5] = V[2]  # U_5 -> argmax is 2 (tie 2/5, first wins): a miss; U_2 -> 2: a hit
+    for dtype in ("float64", "float32"):
+        e = analyze_pairs((U, V), gap=False, dtype=dtype).edges[0]
+        G = (U / np.linalg.norm(U, axis=1, keepdims=True)) @ (V / np.linalg.norm(V, axis=1, keepdims=True)).T
+        assert e.retrieval_kl == np.mean(G.argmax(1) == np.arange(12)) == 11 / 12
+        assert e.retrieval_lk == np.mean(G.argmax(0) == np.arange(12))
+
+
+def test_gap_lp_on_a_subset_is_evaluated_on_all_items():
+    cfg, X = planted(1e-3)
+    full = analyze_pairs((X[0], X[1]))
+    sub = analyze_pairs((X[0], X[1]), gap_sample=10)
+    g = sub.edges[0].gap
+    assert g.sample == 10 and "subset of 10 of 16" in g.method and full.edges[0].gap.sample is None
+    h = np.array(g.h)
+    Xn = X / np.linalg.norm(X, axis=-1, keepdims=True)
+    # the counts are those of h on all 16 items, whatever the subset
+    assert g.found == bool(np.all(Xn[0] @ h > 0)) and g.n_negative == int(np.sum(Xn[1] @ h < 0))
+    assert g.hypotheses == full.edges[0].gap.hypotheses
+
+
+def test_n_below_two_and_vocabulary():
+    rng = np.random.default_rng(10)
+    with pytest.raises(ConfigurationError, match="N=2"):
+        analyze_pairs((rng.standard_normal((1, 3)), rng.standard_normal((1, 3))))
+    with pytest.raises(ConfigurationError, match="dtype"):
+        analyze_pairs(rng.standard_normal((2, 5, 3)), dtype="float16")
+    d = analyze_pairs(rng.standard_normal((2, 5, 3)), gap=False).to_dict()
+    assert (d["modalities"], d["n"], d["dim"]) == (2, 5, 3) and not {"M", "N", "d"} & set(d)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="CUDA not available")
+def test_cuda_matches_cpu():  # pragma: no cover - needs a GPU
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((2, 300, 64)).astype(np.float32)
+    labels = rng.integers(0, 40, 300)
+    for dtype in ("float64", "float32"):
+        a = analyze_pairs(X, labels=labels, gap=False, dtype=dtype)
+        b = analyze_pairs(X, labels=labels, gap=False, dtype=dtype, device="cuda")
+        for name in ("minmax", "percentile", "mean"):
+            assert b.forms[name].pos == pytest.approx(a.forms[name].pos, abs=1e-14)
+            assert b.forms[name].neg == pytest.approx(a.forms[name].neg, abs=1e-14)
+        assert b.edges[0].retrieval_kl == a.edges[0].retrieval_kl and b.device.startswith("cuda")
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating():
+    # a broadcast view: 2 x 3e7 x 1152 "floats" that take no memory; the rows alone would need 515 GiB in
+    # float64 (2 * 3e7 * 1152 * 8 bytes), more than half the RAM of any machine this runs on
+    X = np.broadcast_to(np.float32(1.0), (2, 30_000_000, 1152))
+    with pytest.raises(ConfigurationError, match=r"GiB.*over the limit"):
+        analyze_pairs(X)

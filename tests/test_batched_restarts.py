@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from constellations.errors import ConfigurationError
-from constellations.solvers.batched_restarts import batched_restarts, rlbfgs_batched
 from constellations.solvers.objective_torch import value_and_grad, value_and_grad_tensor
-from constellations.solvers.search import _normalize, rlbfgs, search
+from constellations.solvers.search import Problem, Settings, batched_restarts, rlbfgs, rlbfgs_batched, search
+from constellations.solvers.search.optimizer import normalize as _normalize
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -31,9 +31,9 @@ def test_batched_lbfgs_follows_the_serial_one(tied):
 
 
 def test_batched_restarts_draw_the_serial_starting_points_and_reach_the_icosahedron():
-    spec = dict(n=12, dim=3, M=2, edges=[(0, 1)], tied=True, device="cpu", betas=None, maxiter=None)
+    pb = Problem(12, 3, 2, ((0, 1),), True, "torch", "cpu")
     ss = np.random.SeedSequence(0).spawn(4)
-    out = batched_restarts(spec, [0, 1, 2, 3], ss)
+    out = batched_restarts(pb, Settings(), [0, 1, 2, 3], ss)
     ico = (1 - 1 / np.sqrt(5)) / 2
     assert len(out) == 4 and max(m for _, m, _ in out) > ico - 1e-6
 

@@ -4,6 +4,7 @@ import math
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from constellations.certify import certified_margin
@@ -13,10 +14,9 @@ from constellations.errors import ConstellationsError
 from constellations.solvers.bounds import (dim_lower, dim_upper, exponent_lower, exponent_upper, kl_exponent, levenshtein_bound,
                             margin_lower, margin_upper, theorem34_upper)
 
-REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "spherical_codes.csv"
+REF = Path(__file__).resolve().parents[1] / "data" / "reference" / "spherical_codes.csv"
 
 
-@pytest.mark.skipif(not REF.exists(), reason="reference table not available")
 def test_margin_upper_above_every_reference_record():
     with open(REF) as fh:
         rows = list(csv.DictReader(fh))
@@ -134,3 +134,82 @@ def test_extra_configurations_hook():
     assert hi.value <= 3
     with pytest.raises(ConstellationsError):
         margin_lower(10, 3, extra=[np.full((2, 10, 3), np.nan)])
+
+
+# ------------------------------------------------------------------ issue 10: sizes and limits
+def test_large_dimension_is_the_simplex_optimum():
+    # m*(N, d) = N/(2(N-1)) for d >= N-1: both bounds give it, however large d is, in milliseconds
+    import time
+    from constellations.solvers.bounds.constellation import MAX_ITEMS
+    t = time.perf_counter()
+    for N, d in [(10, 9), (10, 10 ** 9), (50, 10 ** 18), (MAX_ITEMS, 10 ** 6)]:
+        u, lo = margin_upper(N, d), margin_lower(N, d)
+        assert u.method == "theorem-3.4" and u.certificate["value"] == str(Fraction(N, 2 * (N - 1)))
+        assert lo.certificate["closed_form_margin"] == u.certificate["value"]
+        assert lo.value <= N / (2 * (N - 1)) <= u.value
+    assert time.perf_counter() - t < 120  # the N = 5000 simplex is a closed form, not a 5000x4999 array
+
+
+def test_too_many_items_refused_before_work():
+    from constellations.errors import ConfigurationError
+    from constellations.solvers.bounds.constellation import MAX_ITEMS
+    for f, arg in [(margin_upper, 3), (dim_lower, 0.3), (dim_upper, 0.3)]:
+        with pytest.raises(ConfigurationError, match=f"limit of {MAX_ITEMS}"):
+            f(MAX_ITEMS + 1, arg)
+        with pytest.raises(ConfigurationError, match=f"limit of {MAX_ITEMS}"):
+            f(10 ** 18, arg)
+    # margin_lower asks only the catalogue above MAX_ITEMS; certifying given configurations is refused
+    for kw in [{"extra": [np.zeros((2, MAX_ITEMS + 1, 3))]}, {"store": "x.sqlite"}, {"search_seconds": 1}]:
+        with pytest.raises(ConfigurationError, match=f"limit of {MAX_ITEMS}"):
+            margin_lower(MAX_ITEMS + 1, 3, **kw)
+
+
+def test_large_n_lower_bound_is_the_catalogue():
+    # issue 14: Gold code m = 9 (minimum weight 2^8 - 2^4 = 240 in length 511): m = 240/511
+    import time
+    t = time.perf_counter()
+    b = margin_lower(32768, 768)
+    assert time.perf_counter() - t < 30  # no N^2 work (measured 0.4 s)
+    assert b.certificate["closed_form_margin"] == "240/511" and b.method == "construction:gold(m=9)"
+    assert b.value <= 240 / 511 and Fraction(b.value) > Fraction(240, 511) - Fraction(1, 10 ** 15)
+    assert "no random candidates" in b.details["note"]
+    # nothing in the catalogue for 10^5 points in the plane above its polygon limit: the trivial 0, said so
+    b = margin_lower(100000, 2)
+    assert b.value == 0.0 and "none applies" in b.details["note"]
+    # d >= N - 1: the regular simplex, exactly N/(2(N-1)) rounded down
+    b = margin_lower(10 ** 6, 10 ** 6)
+    assert Fraction(b.value) <= Fraction(10 ** 6, 2 * (10 ** 6 - 1)) and b.value == pytest.approx(0.5, abs=1e-6)
+
+
+def test_store_candidates_are_recertified():
+    from constellations.solvers.tables.store import TableStore
+    store = Path(__file__).resolve().parents[1] / "data" / "tables" / "margins.sqlite"
+    b = margin_lower(32, 3, store=store)
+    assert b.value >= 0.1 and b.method.startswith("construction:store:")
+    with TableStore(store, readonly=True) as st:
+        key = next(r.key for r in st.cells(n=[32], dims=[3]) if b.method.endswith(f"M={r.modalities},{r.graph}"))
+        X = st.configuration(key).X
+    assert b.value == certified_margin(X).margin_cert
+    # a configuration with fewer items or a larger dimension is not a candidate
+    assert margin_lower(32, 3, extra=[np.asarray(X)[:, :31, :]]).value == margin_lower(32, 3).value
+
+
+def test_dim_lower_refuses_a_margin_too_close_to_zero():
+    from constellations.errors import ConfigurationError
+    with pytest.raises(ConfigurationError, match="degree"):
+        dim_lower(10, 1e-9)
+
+
+def test_theorem34_certificate_of_dim_lower_is_complete():
+    b = dim_lower(100, 1)
+    assert math.isinf(b.value)
+    assert b.certificate["formula"] == "N/(2(N-1))" and b.certificate["value"] == "50/99"
+
+
+def test_random_candidates_capped_in_dimension():
+    # N^2 d' <= RANDOM_WORK: a random code built in R^{d'} and padded keeps its margin
+    from constellations.solvers.bounds.constellation import RANDOM_WORK, construction_candidates
+    N = 3000
+    cands = construction_candidates(N, 1000, random_seeds=(0,))
+    rnd = [c for _, c in cands if c["construction"] == "random"]
+    assert rnd and rnd[0]["construction_dim"] == RANDOM_WORK // N ** 2 and rnd[0]["d"] == 1000

@@ -40,3 +40,16 @@ def test_fixed_b_rel_matches_theorem34():
 def test_bad_input(args):
     with pytest.raises(ConstellationsError):
         sdp_margin(*args)
+
+
+def test_oversized_sdp_refused_before_cvxpy():
+    # N = 2000, M = 2 asked for 512 TB and aborted the process; now a ConfigurationError
+    import time
+    from constellations.errors import ConfigurationError
+    from constellations.solvers.bounds.sdp import MAX_SDP_SIZE
+    t = time.perf_counter()
+    with pytest.raises(ConfigurationError, match="4000x4000"):
+        sdp_margin(2000, 2)
+    with pytest.raises(ConfigurationError, match=f"M\\*N <= {MAX_SDP_SIZE}"):
+        sdp_bound(MAX_SDP_SIZE // 2 + 1, 2)
+    assert time.perf_counter() - t < 30

@@ -1,7 +1,11 @@
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from constellations import ConfigurationError, certified_margin, check_claim, margin_stats
+from constellations.certify import EXACT_MAX_WORK
 from constellations.constructions import construct
 
 
@@ -66,3 +70,66 @@ def test_claims():
     assert check_claim(c, m - 1e-9, b, exact=True).holds
     with pytest.raises(ConfigurationError):
         check_claim(c, float("nan"), 0.5)
+
+
+@pytest.mark.parametrize("kind, dim, m, b", [("e8", 8, "1/4", "3/4"), ("24-cell", 4, "1/4", "3/4"),
+                                             ("cross-polytope", 3, "1/2", "1/2")])
+def test_exact_values_are_exact(kind, dim, m, b):
+    # The float rows of these polytopes normalise exactly to rational inner products: c = 1/2 (E8,
+    # 24-cell; m = 1/4, b_rel = 3/4) and c = 0 (cross-polytope; m = b_rel = 1/2).
+    cert = certified_margin(construct(kind, dim), exact=True)
+    assert (cert.margin_exact, cert.b_rel_exact) == (m, b)
+    q = float(Fraction(m))
+    assert cert.margin_cert == cert.margin == cert.margin_cert_upper == q
+
+
+def test_exact_surd_expression():
+    # Rows (1, 0) and (s, s): normalised exactly, the non-matched inner product is 1/sqrt(2), so
+    # m = (1 - sqrt(2)/2)/2 = 1/2 - sqrt(2)/4 and b_rel = 1/2 + sqrt(2)/4.
+    s = math.sqrt(0.5)
+    P = np.array([[1.0, 0.0], [s, s]])
+    cert = certified_margin(np.stack([P, P]), exact=True)
+    assert cert.margin_exact == "1/2 - sqrt(2)/4" and cert.b_rel_exact == "1/2 + sqrt(2)/4"
+    m = 0.5 - math.sqrt(2) / 4
+    assert cert.margin_cert <= m <= cert.margin_cert_upper and cert.margin_cert_upper - cert.margin_cert <= 1e-16
+
+
+def test_upper_bound_and_undecided():
+    # A random configuration with a clearly negative margin is certainly not a constellation.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((2, 40, 3))
+    X /= np.linalg.norm(X, axis=-1, keepdims=True)
+    cert = certified_margin(X)
+    assert cert.margin_cert_upper < 0 and cert.is_not_constellation and cert.decided
+    assert cert.margin_cert <= cert.margin <= cert.margin_cert_upper
+    # An exact tie (true margin 0): float64 cannot decide, the exact mode can.
+    P = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    f, e = certified_margin(np.stack([P, P])), certified_margin(np.stack([P, P]), exact=True)
+    assert f.margin_cert < 0 <= f.margin_cert_upper and not f.decided
+    assert e.decided and e.is_constellation and e.margin_exact == "0" and e.margin_cert_upper == 0.0
+
+
+def test_claim_at_the_exact_margin():
+    # E8: m = 1/4, b_rel = 3/4 exactly.  In float64 the claim at the exact values is within rounding
+    # (neither proved nor refuted); exact arithmetic proves it.
+    c = construct("e8", 8)
+    f = check_claim(c, 0.25, 0.75)
+    assert not f.holds and not f.refuted and not f.decided and not f.violation.certain
+    e = check_claim(c, 0.25, 0.75, exact=True)
+    assert e.holds and e.decided
+    # Matched requirement exactly 1 (unprovable in float64) but a certainly false non-matched one later
+    # (0.5 > 0.625 - 0.375): the claim is refuted, not merely unproved.
+    r = check_claim(c, 0.375, 0.625)
+    assert r.refuted and r.violation.kind == "non-matched" and r.violation.value == pytest.approx(0.5)
+
+
+def test_exact_mode_refuses_large_inputs():
+    c = construct("e8", 8)
+    with pytest.raises(ConfigurationError, match="exact mode"):
+        certified_margin(c, exact=True, max_work=10 ** 5)
+    with pytest.raises(ConfigurationError, match="exact mode"):
+        check_claim(c, 0.2, 0.75, exact=True, max_work=10 ** 5)
+    big = construct("random", 50, 3000)
+    with pytest.raises(ConfigurationError, match="limit"):
+        certified_margin(big, exact=True)
+    assert 240 ** 2 * 12 < EXACT_MAX_WORK

@@ -47,3 +47,92 @@ def test_bad_input_exit_2(args):
     assert r.returncode == 2
     assert r.stderr.startswith("constellations: error:") and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- hardening (issue 10)
+
+def _one_line_error(r):
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.startswith("constellations: error:") and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("delay,jobs", [(1.0, 1), (3.0, 1), (6.0, 1), (3.0, 2)])
+def test_ctrl_c_exits_130_with_a_valid_file(tmp_path, delay, jobs):
+    """SIGINT at any moment: exit 130, one line on stderr, and the best so far written.  With worker
+    processes the signal reaches the process group (as from a terminal); they may be starting up."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    f = tmp_path / "x.npz"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", "search", "--n", "100", "--dim", "10",
+                          "--time-limit", "60", "--jobs", str(jobs), "-o", str(f)], cwd=REPO, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(delay)
+    os.killpg(p.pid, signal.SIGINT)  # the whole group, as Ctrl-C in a terminal or `timeout` do
+    out, err = p.communicate(timeout=60)
+    if err.startswith("constellations: interrupted") and not f.exists():
+        pytest.skip("SIGINT arrived while Python was still starting up (loaded machine)")
+    assert p.returncode == 130, err
+    assert err.strip() == "constellations: interrupted" and "Traceback" not in err
+    with np.load(f) as z:
+        assert z["X"].shape == (2, 100, 10)
+        assert json.loads(str(z["meta"]))["interrupted"] is True
+    assert "interrupted, best so far" in out
+
+
+@pytest.mark.parametrize("device", ["cuda", "gpu", "tpu"])
+def test_device_without_it_is_one_line(device):
+    if device == "cuda":
+        torch = pytest.importorskip("torch")
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    _one_line_error(run_cli("search", "--n", 5, "--dim", 3, "--device", device))
+
+
+def test_negative_seed_is_one_line():
+    _one_line_error(run_cli("search", "--n", 5, "--dim", 3, "--seed", -1))
+
+
+@pytest.mark.parametrize("path", ["/proc/x.npz", "nodir/x.npz", "x.txt"])
+def test_bad_output_refused_before_the_search(tmp_path, path):
+    """A search of many restarts would take minutes: the refusal comes at once, and nothing is written."""
+    import time
+    t0 = time.time()
+    r = run_cli("search", "--n", 2000, "--dim", 16, "--restarts", 100, "-o", path, cwd=tmp_path)
+    _one_line_error(r)
+    assert time.time() - t0 < 60 and list(tmp_path.iterdir()) == []
+
+
+def test_huge_n_refused_with_the_estimate_and_the_limit():
+    r = run_cli("search", "--n", 1000000000, "--dim", 3)
+    _one_line_error(r)
+    assert "GiB" in r.stderr and "limit" in r.stderr
+
+
+def test_one_restart_is_singular_and_free_json_has_the_tied_margin():
+    r = run_cli("search", "--n", 4, "--dim", 3, "--tied", "--restarts", 1)
+    assert r.returncode == 0, r.stderr
+    assert "1 restart in" in r.stdout and "1 restarts" not in r.stdout
+    r = run_cli("search", "--n", 6, "--dim", 3, "--restarts", 1, "--json")
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)
+    for key in ["n", "dim", "modalities", "margin", "b_rel", "margin_certified", "seconds", "seed", "tied_margin"]:
+        assert key in o
+    assert o["margin"] >= o["tied_margin"] - 1e-12 and abs(o["margin"] - 0.5) < 1e-9  # cross-polytope
+
+
+def test_strategy_and_structure_in_json():
+    r = run_cli("search", "--n", 12, "--dim", 3, "--tied", "--restarts", 2, "--strategy", "kick", "--json")
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)
+    assert o["strategy"] == "kick" and o["found_by"] in ("restart", "polish", "kick")
+    assert (o["contacts"], o["rattlers"], o["min_poly"]) == (30, 0, "5*x^2 - 1")  # icosahedron
+    r = run_cli("search", "--n", 12, "--dim", 3, "--tied", "--restarts", 2)
+    assert "recognised, not proved): 5*x^2 - 1" in r.stdout and "contacts = 30" in r.stdout
+    _one_line_error(run_cli("search", "--n", 5, "--dim", 3, "--strategy", "swap"))

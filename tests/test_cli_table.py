@@ -8,6 +8,8 @@ through the CLI, and a real ``dask.distributed`` scheduler and worker started as
 The stand-in solver is ``construction`` (real tied codes with closed-form margins); the kill test
 uses :func:`slow_cell`, the same construction plus a pause so that the run can be killed mid-way.
 """
+import csv
+import io
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from constellations.solvers.tables.runner import construction_cell
@@ -54,7 +57,7 @@ def test_run_show_verify_export(tmp_path):
     p = table("--n", "5,8", "--dims", "2:4", "--modalities", "2,3", "--tied", "--solver", "construction",
               "--workers", "1", "--store", store, "--plot", tmp_path / "p.png")
     assert p.returncode == 0, p.stderr
-    assert "### N = 5" in p.stdout and "### N = 8" in p.stdout and "| d | M=2 | M=3 | tied | upper |" in p.stdout
+    assert "### N = 5" in p.stdout and "### N = 8" in p.stdout and "| d | M=2 | M=3 | tied | code ceiling | tied/ceiling | free ceiling | best/ceiling |" in p.stdout
     assert "| 4 | 0.6250 | 0.6250 | 0.6250 |" in p.stdout        # simplex, N/(2(N-1)) = 5/8
     assert "| 4 | 0.5000 | 0.5000 | 0.5000 |" in p.stdout        # cross-polytope, N=8, d=4
     assert "18 new" in p.stderr and "in-process" in p.stderr
@@ -68,22 +71,180 @@ def test_run_show_verify_export(tmp_path):
     assert c["margin"] == pytest.approx(0.5 * (1 - 2 ** -0.5), abs=1e-12)   # octagon: sin^2(pi/8)
     assert c["margin"] <= c["margin_upper"] and c["gap_ratio"] == pytest.approx(c["margin"] / c["margin_upper"])
 
-    csv_ = table("show", "--store", store, "--format", "csv", "-o", tmp_path / "t.csv")
+    csv_ = table("show", "--store", store, "-o", tmp_path / "t.csv")          # format from the suffix
     assert csv_.returncode == 0 and csv_.stdout == ""
+    assert csv_.stderr.strip().splitlines() == [f"table: wrote 18 cells as csv to {tmp_path / 't.csv'}"]
     lines = (tmp_path / "t.csv").read_text().splitlines()
-    assert lines[0].startswith("n,dim,modalities,graph,tied,margin,b_rel,margin_cert,margin_upper,gap_ratio")
+    assert lines[0].startswith("n,dim,modalities,graph,tied,margin,b_rel,margin_certified,margin_upper,gap_ratio")
     assert len(lines) == 19
     cols = table("show", "--store", store, "--columns", "n", "--modalities", "3")
     assert "### M = 3" in cols.stdout and "| d | N=5 | N=8 |" in cols.stdout and "### M = 2" not in cols.stdout
 
     v = table("verify", "--store", store)
     assert v.returncode == 0 and "18/18 cells re-verified" in v.stdout
-    e = table("export", "--store", store, "--n", 5, "--dim", 4, "--modalities", 3, "-o", tmp_path / "c.npz")
+    e = table("export", "--store", store, "--n", 5, "--dim", 4, "-M", 3, "-o", tmp_path / "c.npz")
     assert e.returncode == 0, e.stderr
+    assert e.stdout.strip() == (f"wrote N=5 d=4 M=3 complete (margin 0.625): 15 rows (3 modalities x 5 points, d=4) "
+                                f"as .npz to {tmp_path / 'c.npz'}")
     from constellations.io import load
 
     cfg = load(tmp_path / "c.npz")
     assert cfg.X.shape == (3, 5, 4)
+    j = table("export", "--store", store, "--n", 8, "--dim", 4, "--tied", "-o", tmp_path / "t.npz", "--json")
+    obj = json.loads(j.stdout)
+    assert obj["output"] == str(tmp_path / "t.npz") and obj["format"] == "npz" and obj["rows"] == 16
+    assert obj["margin"] == 0.5 and 0.5 - 1e-12 < obj["margin_certified"] <= 0.5    # cross-polytope
+
+
+def _no_tmp_files(d):
+    return [p.name for p in Path(d).iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+
+
+def test_no_such_subcommand(tmp_path):
+    p = table("bogus", "--store", tmp_path / "a.sqlite")
+    _one_line_error(p)
+    assert "no such command 'table bogus'" in p.stderr and not (tmp_path / "a.sqlite").exists()
+    _one_line_error(table("shwo"))
+
+
+def test_outputs_checked_before_the_work(tmp_path):
+    """Unwritable or mistyped outputs: exit 2, one line, before any cell runs or any file appears."""
+    store = tmp_path / "t.sqlite"
+    assert table("--n", 5, "--dims", 3, "--solver", "construction", "--workers", 1, "--store", store).returncode == 0
+    before = store.read_bytes()
+    for args in (["-o", "/proc/x.csv"], ["-o", tmp_path / "nodir" / "t.md"], ["--plot", tmp_path / "nodir" / "p.png"],
+                 ["--plot", tmp_path / "p.pdf"], ["-o", tmp_path]):
+        p = table("--n", "5,6", "--dims", 3, "--solver", "construction", "--workers", 1, "--store", store, *args)
+        _one_line_error(p)
+    assert store.read_bytes() == before                     # the N=6 cell was never computed
+    for out in ("/proc/x.csv", "/proc/x.npz", tmp_path / "nodir" / "c.npz", tmp_path / "c.txt"):
+        p = table("export", "--store", store, "--n", 5, "--dim", 3, "-o", out)
+        _one_line_error(p)
+        assert "-o" in p.stderr
+    p = table("--n", 5, "--dims", 3, "--solver", "construction", "--store", tmp_path / "nodir" / "t.sqlite")
+    _one_line_error(p)
+    assert "does not exist" in p.stderr
+    _one_line_error(table("show", "--store", store, "-o", tmp_path / "nodir" / "x.csv"))
+    assert not (tmp_path / "nodir").exists() and not (tmp_path / "p.pdf").exists() and not _no_tmp_files(tmp_path)
+
+
+def test_default_store_directory_is_created(tmp_path):
+    """The one exception to 'directories are never created': the default store location."""
+    env = _env()
+    env.pop("CONSTELLATIONS_STORE", None)
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    p = subprocess.run([sys.executable, "-m", "constellations.cli.main", "table", "--n", "5", "--dims", "3",
+                        "--solver", "construction", "--workers", "1"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    default = tmp_path / "xdg" / "constellations" / "tables.sqlite"
+    assert default.is_file() and f"store {default}" in p.stderr
+
+
+def test_json_vocabulary(tmp_path):
+    store = tmp_path / "t.sqlite"
+    p = table("--n", 6, "--dim", 3, "-M", 3, "--solver", "construction", "--workers", 1, "--store", store, "--json")
+    assert p.returncode == 0, p.stderr
+    obj = json.loads(p.stdout)
+    assert obj["interrupted"] is False and "partial" not in obj
+    (c,) = obj["cells"]
+    assert (c["n"], c["dim"], c["modalities"]) == (6, 3, 3) and "margin_cert" not in c
+    assert c["margin"] == pytest.approx(0.5, abs=1e-12) and 0.5 - 1e-12 < c["margin_certified"] <= c["margin"]
+    for k in ("n", "dim", "modalities", "margin", "b_rel", "margin_certified", "seconds", "seed", "margin_upper"):
+        assert isinstance(c[k], (int, float)) and not isinstance(c[k], bool), k
+    assert isinstance(obj["summary"]["seconds"], float)
+    s = table("show", "--store", store, "-o", tmp_path / "t.json")
+    assert json.loads((tmp_path / "t.json").read_text())["cells"] == obj["cells"]
+    v = json.loads(table("verify", "--store", store, "--json").stdout)
+    assert v["results"][0]["margin_certified"] == c["margin_certified"] and "margin_cert" not in v["results"][0]
+    assert s.returncode == 0
+
+
+def test_plot_shows_each_modality_and_its_gain_over_the_tied_code():
+    """The shipped plot's data: per N, each M's markers apart from the others, and m(M) - m(tied) drawn."""
+    if not SHIPPED.exists():
+        pytest.skip("no shipped store")
+    import matplotlib.pyplot as plt
+
+    from constellations.cli.table import plot_figure
+    from constellations.solvers.tables.store import TableStore
+
+    with TableStore(SHIPPED, readonly=True) as st:
+        rows = st.cells(n=[32])
+    con = sqlite3.connect(f"file:{SHIPPED}?mode=ro", uri=True)
+    ref = {(m, t): v for m, t, v in con.execute("SELECT modalities, tied, margin FROM cells WHERE n=32 AND dim=6")}
+    con.close()
+    fig = plot_figure(rows)
+    try:
+        top, bottom = fig.axes
+        xs = {ln.get_label(): list(ln.get_xdata()) for ln in top.get_lines()}
+        assert len({x[0] for k, x in xs.items() if k.startswith("M=")}) == 3      # M = 2, 3, 4 not on top
+        gains = {ln.get_label(): dict(zip(np.round(ln.get_xdata()), ln.get_ydata())) for ln in bottom.get_lines()
+                 if ln.get_label().startswith("M=")}
+        for m in (2, 3, 4):
+            assert gains[f"M={m}"][6] == ref[(m, 0)] - ref[(2, 1)]
+        assert gains["M=2"][6] > 5e-3                        # N=32, d=6: M=2 beats the tied code
+        assert bottom.get_yscale() == "symlog"
+    finally:
+        plt.close(fig)
+
+
+def test_partial_markers_in_markdown_and_plot():
+    import matplotlib.pyplot as plt
+
+    from constellations.cli.table import plot_figure, render_markdown
+
+    assert render_markdown([], partial="the run was interrupted").startswith("> **PARTIAL**: the run was interrupted")
+    assert "PARTIAL" not in render_markdown([])
+    fig = plot_figure([], partial="the run was interrupted")
+    try:
+        assert any("PARTIAL: the run was interrupted" in t.get_text() for t in fig.texts)
+    finally:
+        plt.close(fig)
+
+
+def _wait_for_cells(proc, store, k):
+    deadline = time.time() + 150
+    while time.time() < deadline and (not store.exists() or _count(store) < k):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("workers", [2, 1])
+def test_ctrl_c_is_clean_and_marks_outputs_partial(tmp_path, workers):
+    """Ctrl-C as a terminal sends it (SIGINT to the whole process group, Dask workers included):
+    exit 130, exactly one line on stderr, no traceback, finished cells kept, outputs marked PARTIAL."""
+    store = tmp_path / "t.sqlite"
+    out = tmp_path / ("t.json" if workers == 2 else "t.csv")
+    args = ["--n", "5:50", "--dims", "3", "--solver", "test_cli_table:slow_cell", "--workers", workers,
+            "--store", store, "--no-progress", "-o", out, "--plot", tmp_path / "p.png"]
+    proc = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", "table", *map(str, args)], cwd=REPO,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    _wait_for_cells(proc, store, 3)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("constellations: interrupted: "), stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert "PARTIAL" in lines[0] and stdout == ""
+    done = _count(store)
+    assert 3 <= done < 46
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    if workers == 2:
+        obj = json.loads(out.read_text())
+        assert obj["interrupted"] is True and "interrupted" in obj["partial"] and len(obj["cells"]) == done
+    else:
+        text = out.read_text().splitlines()
+        assert text[0].startswith("# PARTIAL: the run was interrupted") and len(text) == 2 + done
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not _no_tmp_files(tmp_path)
+    # resume: only the missing cells, and the Markdown of the complete table has no PARTIAL note
+    p = table(*args[:-4], "-o", tmp_path / "t.md")
+    assert p.returncode == 0, p.stderr
+    assert f"{done} already stored" in p.stderr and "PARTIAL" not in (tmp_path / "t.md").read_text()
 
 
 def test_errors_are_one_line(tmp_path):
@@ -225,9 +386,36 @@ def test_shipped_table_reverifies():
     assert obj["failed"] == 0 and obj["cells"] == 5 * 11 * 4
     keys = {(r["n"], r["dim"], "tied" if r["tied"] else r["modalities"]) for r in obj["results"]}
     assert keys == {(n, d, m) for n in (8, 16, 32, 64, 128) for d in range(2, 13) for m in (2, 3, 4, "tied")}
-    assert all(r["ok"] and r["margin_cert"] >= 0 and r["margin"] <= r["margin_upper"] for r in obj["results"])
+    assert all(r["ok"] and r["margin_certified"] >= 0 and r["margin"] <= r["margin_upper"] for r in obj["results"])
     # closed forms the search must have reached: simplex N = 8 <= d + 1 (m = 8/14) and the
     # cross-polytope N = 16 = 2d at d = 8 (m = 1/2, the tied optimum; Rankin)
     tied = {(r["n"], r["dim"]): r["margin"] for r in obj["results"] if r["tied"]}
     assert tied[(8, 7)] == pytest.approx(8 / 14, abs=1e-6)
     assert tied[(16, 8)] == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped table data/tables/margins.sqlite is absent")
+def test_shipped_table_two_ceilings():
+    """Issue 13: a code ceiling (tied cells) and a free ceiling (every cell), both re-checked by verify;
+    d = 2 tied cells reach the exact optimum sin^2(pi/N) of the N-gon (Fejes Toth) and are labelled."""
+    import math
+    from constellations.solvers.bounds import margin_upper_free, margin_upper_tied
+    obj = json.loads(table("verify", "--store", SHIPPED, "--json", timeout=300).stdout)
+    tied = [r for r in obj["results"] if r["tied"]]
+    assert all(r["margin_upper_tied"] is not None and r["margin"] <= r["margin_upper_tied"] + 1e-15 for r in tied)
+    assert all(r["margin_upper_tied"] is None for r in obj["results"] if not r["tied"])
+    for r in tied:
+        if r["dim"] == 2:
+            assert r["margin_upper_tied"] == pytest.approx(math.sin(math.pi / r["n"]) ** 2, rel=1e-14)
+            assert r["optimal"] and r["upper_tied_method"] == "polygon-exact"
+    # the cross-polytope cells N = 16, d = 8..12 reach 1/2: optimal for codes and for constellations
+    assert all(r["optimal"] for r in obj["results"] if r["n"] == 16 and r["dim"] >= 8)
+    assert not any(r["optimal"] for r in obj["results"] if r["n"] == 128 and r["dim"] == 3)
+    # the Markdown shows both ceilings and the labels; the CSV carries them per cell
+    md = table("show", "--store", SHIPPED, "--n", 32, "--dims", "2,3").stdout
+    assert "| 2 | 0.0096 | 0.0096 | 0.0096 | 0.0096 | 0.0096 | 1.000 opt |" in md
+    rows = list(csv.DictReader(io.StringIO(table("show", "--store", SHIPPED, "--n", 32, "--dims", 3,
+                                                 "--format", "csv").stdout)))
+    assert {float(r["margin_upper_free"]) for r in rows} == {margin_upper_free(32, 3).value}
+    assert [float(r["margin_upper_tied"]) for r in rows if r["tied"] == "True"] == [margin_upper_tied(32, 3).value]
+    assert all(float(r["margin_upper_free"]) < float(r["margin_upper"]) for r in rows)  # below the sandwich

@@ -1,4 +1,5 @@
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -97,3 +98,52 @@ def test_bad_lift_parameters():
         adapters(base, 1.5)
     with pytest.raises(ConfigurationError):
         modality_simplex(simplex_code(3, 2), 1, 0.5)
+
+
+# ---------------------------------------------------------------- algebraic codes (issue 14)
+ALGEBRAIC = [  # kind, dim, n, exact c (published), size
+    ("hadamard", 16, None, Fraction(0), 32),
+    ("kerdock", 16, None, Fraction(1, 4), 288),
+    ("kerdock", 20, 100, Fraction(1, 4), 100),
+    ("gold", 31, None, Fraction(7, 31), 1024),
+    ("kasami", 63, None, Fraction(1, 9), 512),
+    ("golay", 24, None, Fraction(1, 3), 4096),
+    ("bw16", 16, None, Fraction(1, 2), 4320),
+    ("leech", 24, 3000, Fraction(1, 2), 3000),
+]
+
+
+@pytest.mark.parametrize("kind, dim, n, c, size", ALGEBRAIC)
+def test_algebraic_codes_store_exact_margin(kind, dim, n, c, size):
+    from constellations import certified_margin
+    cfg = construct(kind, dim, n)
+    assert cfg.N == size and cfg.d == dim
+    assert cfg.meta["max_inner_product_exact"] == str(c)
+    assert cfg.meta["margin"] == float((1 - c) / 2) and cfg.meta["b_rel"] == float((1 + c) / 2)
+    cm = certified_margin(cfg)
+    assert cm.margin_cert <= cfg.meta["margin"] <= cm.margin_cert + 1e-12
+
+
+def test_best_kind_uses_the_catalogue():
+    cfg = construct("best", 64, 1024)
+    assert cfg.meta["margin_exact"] == "7/16" and "recipe" in cfg.meta
+
+
+def test_lift_error_speaks_of_the_users_dimension():
+    with pytest.raises(ConfigurationError) as e:
+        construct("lift", 3, 4)
+    msg = str(e.value)
+    assert "R^1" not in msg and "dim >= 5" in msg and "got dim=3" in msg
+    with pytest.raises(ConfigurationError, match="dim >= 5"):
+        construct("adapters", 3, 5)
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating():
+    with pytest.raises(ConfigurationError, match="limit"):
+        construct("random", 64, 10 ** 9)
+    with pytest.raises(ConfigurationError, match="limit"):
+        random_code(10 ** 9, 64)
+    with pytest.raises(ConfigurationError, match="limit"):
+        construct("kerdock", 1024)  # 1,050,624 x 1,024 float64 per modality
+    with pytest.raises(ConfigurationError, match="largest member"):
+        construct("gold", 200, 20000)

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,5 +61,62 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 
 
 def test_jsonable():
-    s = json.dumps(io.to_jsonable({"a": np.float64(1.5), "b": (np.int64(2),), "c": np.eye(2), "d": float("inf")}))
-    assert json.loads(s) == {"a": 1.5, "b": [2], "c": [[1, 0], [0, 1]], "d": "inf"}
+    obj = {"a": np.float64(1.5), "b": (np.int64(2),), "c": np.eye(2), "d": float("inf"), "e": np.float64("nan"),
+           "f": np.array([1.0, -np.inf])}
+    s = json.dumps(io.to_jsonable(obj), allow_nan=False)  # JSON has no Inf/NaN: they become null, never strings
+    assert json.loads(s) == {"a": 1.5, "b": [2], "c": [[1, 0], [0, 1]], "d": None, "e": None, "f": [1.0, None]}
+
+
+def test_check_writable(tmp_path):
+    assert io.check_writable(tmp_path / "a.npz", ".npz") == tmp_path / "a.npz"
+    assert list(tmp_path.iterdir()) == []  # the probe file is removed
+    with pytest.raises(FileFormatError, match="must be a .npz file"):
+        io.check_writable(tmp_path / "a.txt", ".npz")
+    with pytest.raises(FileFormatError, match="does not exist"):
+        io.check_writable(tmp_path / "nodir" / "a.npz", ".npz")
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(FileFormatError, match="directory"):
+        io.check_writable(tmp_path / "d.npz", ".npz")
+    with pytest.raises(FileFormatError, match="must be a .npz"):
+        io.save(tmp_path / "out.txt", construct("simplex", 2, 3))
+    assert not (tmp_path / "out.txt").exists() and not (tmp_path / "out.txt.npz").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_check_writable_virtual_filesystem():
+    # os.access may say yes for /proc (root); the probe file shows that nothing can be created there.
+    with pytest.raises(FileFormatError, match="cannot write"):
+        io.check_writable("/proc/x.npz", ".npz")
+
+
+def _npz_with_header(path, shape, payload=b"\0" * 64, descr="<f8"):
+    import io as _io
+    import zipfile
+
+    from numpy.lib import format as npformat
+    buf = _io.BytesIO()
+    npformat.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("X.npy", buf.getvalue() + payload)
+
+
+def test_lying_header_refused_before_allocating(tmp_path):
+    # A 100-byte file whose header claims 16 TB: refused from the header, nothing allocated.
+    _npz_with_header(tmp_path / "lie.npz", (2, 10 ** 6, 10 ** 6))
+    with pytest.raises(FileFormatError, match=r"declares shape \(2, 1000000, 1000000\).*holds 64 bytes"):
+        io.load(tmp_path / "lie.npz")
+
+
+def test_pickled_arrays_never_loaded(tmp_path):
+    np.savez(tmp_path / "obj.npz", X=np.array([1, "a", None], dtype=object))
+    with pytest.raises(FileFormatError, match="Python objects"):
+        io.load(tmp_path / "obj.npz")
+
+
+def test_load_checks_memory(tmp_path, monkeypatch):
+    import constellations.configuration as configuration
+    p = io.save(tmp_path / "e8.npz", construct("e8", 8))
+    monkeypatch.setattr(configuration, "memory_limit", lambda: 10_000)
+    # X alone is 2 x 240 x 8 float64 = 30 KiB, counted twice (the array and its validated copy)
+    with pytest.raises(ConfigurationError, match=r"loading .*needs about 6\d(\.\d)? KiB.*limit of 9.77 KiB"):
+        io.load(p)

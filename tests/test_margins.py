@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from constellations import margin_stats, retrieval_accuracy
+from constellations import certified_margin, margin_stats, retrieval_accuracy
 from constellations.margins import block_rows
 
 
@@ -61,3 +63,31 @@ def test_positive_margin_implies_perfect_retrieval():
 def test_block_rows_bounded():
     assert block_rows(20000) * 20000 <= 1 << 20
     assert block_rows(3) == 3
+
+
+def test_margin_is_of_the_normalised_rows():
+    # Regular simplex, n = 4: c = -1/3, m = (1 + 1/3)/2 = 2/3, b_rel = (1 - 1/3)/2 = 1/3, whatever the
+    # (tolerated) norm error of the rows: the margin is that of x/|x|.
+    from constellations.constructions import simplex_code
+    P = simplex_code(4, 3)
+    X = np.stack([P * (1 + 9e-7), P * (1 - 9e-7)])
+    s = margin_stats(X)
+    assert s.margin == pytest.approx(2 / 3, abs=1e-15) and s.b_rel == pytest.approx(1 / 3, abs=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(2, 4), st.integers(3, 12), st.integers(1, 6),
+       st.floats(1e-12, 1e-6))
+def test_one_configuration_one_margin(seed, M, N, d, wobble):
+    # Rows off unit by up to 1e-6 (accepted by validation): the certified margin never exceeds the
+    # reported one, both describe the normalised rows, and the certificate brackets the margin
+    # computed independently from explicitly normalised rows.
+    rng = np.random.default_rng(seed)
+    X = unit(rng, M, N, d) * (1 + wobble * rng.uniform(-1, 1, (M, N, 1)))
+    s, cert = margin_stats(X), certified_margin(X)
+    assert cert.margin == s.margin and cert.b_rel == s.b_rel
+    assert cert.margin_cert <= s.margin <= cert.margin_cert_upper
+    Y = X / np.linalg.norm(X, axis=-1, keepdims=True)
+    pos, neg = brute_force(Y, [(k, l) for k in range(M) for l in range(k + 1, M)])
+    assert cert.margin_cert <= (pos - neg) / 2 + 1e-15 and (pos - neg) / 2 - 1e-15 <= cert.margin_cert_upper
+    assert s.margin == pytest.approx((pos - neg) / 2, abs=1e-14)

@@ -106,3 +106,49 @@ def test_no_overflow_at_huge_beta():
     for mod in (objective_numpy, objective_numba, objective_torch):
         f, g = mod.value_and_grad(X, 1e9)
         assert np.isfinite(f) and np.isfinite(g).all()
+
+
+@pytest.mark.parametrize("module", [objective_numpy, objective_numba, objective_torch])
+def test_stop_abandons_an_evaluation(module):
+    X = unit(np.random.default_rng(4).standard_normal((2, 30, 3)))
+    with pytest.raises(objective_numpy.Stopped):
+        module.value_and_grad(X, 10.0, stop=lambda: True)
+    # a stop that never fires changes nothing
+    f0, g0 = objective_numpy.value_and_grad(X, 10.0)
+    f, g = module.value_and_grad(X, 10.0, stop=lambda: False)
+    assert abs(f - f0) <= 1e-10 and np.abs(g - g0).max() <= 1e-10
+
+
+def test_numba_row_ranges_agree(monkeypatch):
+    """With a stop callable the Numba kernels run in row ranges (checked in between): same values."""
+    monkeypatch.setattr(objective_numba, "STOP_CHECK_WORK", 50)
+    calls = []
+    for shape in [(13, 3), (2, 11, 4)]:
+        X = unit(np.random.default_rng(5).standard_normal(shape))
+        f0, g0 = objective_numpy.value_and_grad(X, 20.0)
+        f1, g1 = objective_numba.value_and_grad(X, 20.0, stop=lambda: calls.append(1) or False)
+        assert abs(f1 - f0) <= 1e-10 and np.abs(g1 - g0).max() <= 1e-10
+    assert len(calls) > 8  # several ranges per pass, i.e. the check really runs inside an evaluation
+
+
+@pytest.mark.parametrize("s", [1.0, 6.0, 40.0, 400.0])
+def test_riesz_energy_of_the_octahedron(s):
+    """F_s = -(1/s) log sum_{i != j} r_ij^-s: 24 ordered pairs at distance sqrt 2, 6 at distance 2."""
+    O = np.vstack([np.eye(3), -np.eye(3)])
+    F, G = objective_numpy.riesz_value_and_grad(O, s)
+    assert abs(F - (-np.log(24 * 2 ** (-s / 2) + 6 * 2 ** (-s)) / s)) < 1e-12
+    assert np.abs(G).max() < 1e-12  # a critical point by symmetry
+    assert F <= np.log(np.sqrt(2)) + 1e-15  # below log of the minimum distance
+
+
+def test_riesz_gradient_is_the_riemannian_derivative():
+    rng = np.random.default_rng(0)
+    C = unit(rng.standard_normal((7, 3)))
+    F, G = objective_numpy.riesz_value_and_grad(C, 8.0, block=3)
+    V = rng.standard_normal(C.shape)
+    V -= (V * C).sum(1, keepdims=True) * C
+    h = 1e-6
+    Fp = objective_numpy.riesz_value_and_grad(unit(C + h * V), 8.0)[0]
+    Fm = objective_numpy.riesz_value_and_grad(unit(C - h * V), 8.0)[0]
+    assert abs((Fp - Fm) / (2 * h) - (G * V).sum()) < 1e-7
+    assert np.abs((G * C).sum(1)).max() < 1e-14  # tangent

@@ -56,3 +56,11 @@ def test_budget_zero_returns_input():
     C = unit(np.random.default_rng(3).standard_normal((8, 3)))
     r = polish(C, max_iter=0)
     assert np.array_equal(r.X, C) and r.margin == r.margin_before
+
+
+def test_stop_returns_the_input_unchanged():
+    C = np.random.default_rng(0).standard_normal((9, 3))
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    r = polish(C, tied=True, stop=lambda: True)
+    assert r.status == "stopped" and r.iterations == 0 and np.array_equal(r.X, C)
+    assert r.margin == r.margin_before == code_margin(C)

@@ -3,6 +3,7 @@
 The stand-in cell function is ``construction_cell``: real tied codes whose margins are known in
 closed form (regular simplex N/(2(N-1)), cross-polytope 1/2, regular polygon sin^2(pi/N)).
 """
+import dataclasses
 import math
 
 import numpy as np
@@ -36,7 +37,7 @@ def test_construction_cell_closed_forms(n, dim, expected):
     for m in (2, 3):
         res = construction_cell(Cell(n, dim, m, restarts=2, seed=3))
         assert res.margin == pytest.approx(expected, abs=1e-12)
-        assert expected - 1e-12 < res.margin_cert <= res.margin
+        assert expected - 1e-12 < res.margin_certified <= res.margin
         assert res.margin <= res.margin_upper + 1e-15
         assert res.key == (n, dim, m, "complete", False)
 
@@ -51,7 +52,7 @@ def test_upper_bound_is_above_known_constellations():
 
 
 def _key_values(store, cells):
-    return {c.key: (store.get(c).margin, store.get(c).margin_cert, store.get(c).b_rel, store.get(c).seed,
+    return {c.key: (store.get(c).margin, store.get(c).margin_certified, store.get(c).b_rel, store.get(c).seed,
                     store.config_blob(c)) for c in cells}
 
 
@@ -126,6 +127,67 @@ def test_interrupt_keeps_finished_cells(tmp_path):
         assert s.interrupted and s.new == 2 and len(st) == 2
         s2 = run_table(cells, st, cell_function="construction", workers=1)
         assert (s2.skipped, s2.new) == (2, 2) and not s2.interrupted
+
+
+def _interrupted_search_cell(cell):
+    """A cell whose search was stopped by Ctrl-C but returned its best code so far (N = 7 only)."""
+    from constellations.solvers.tables.runner import CellInterrupted
+
+    res = construction_cell(cell)
+    if cell.n == 7:
+        raise CellInterrupted(dataclasses.replace(res, restarts_requested=0, time_requested=0.0))
+    return res
+
+
+def test_interrupted_cell_keeps_its_best_but_is_recomputed(tmp_path):
+    cells = make_grid("5,6,7,8", "3", "2")
+    with TableStore(tmp_path / "t.sqlite") as st:
+        s = run_table(cells, st, cell_function=_interrupted_search_cell, workers=1)
+        assert s.interrupted and s.new == 2 and s.partial == 1 and len(st) == 3
+        kept = st.get((7, 3, 2, "complete", False))
+        assert kept.restarts_requested == 0 and st.needs_work(cells[2])   # stored, yet not done
+        s2 = run_table(cells, st, cell_function="construction", workers=1)
+        assert (s2.skipped, s2.new, s2.kept + s2.improved) == (2, 1, 1) and not s2.interrupted
+        assert st.get((7, 3, 2, "complete", False)).restarts_requested == cells[2].restarts
+
+
+def test_search_cell_passes_an_interrupt_on(monkeypatch):
+    """The search turns Ctrl-C into an early return; search_cell must stop the table, with that result."""
+    import constellations.solvers.search as search_mod
+    from constellations.configuration import Configuration
+    from constellations.constructions import simplex_code
+    from constellations.solvers.tables.runner import CellInterrupted
+
+    class Res:
+        config = Configuration.from_array(np.stack([simplex_code(4, 3)] * 2))
+        restarts = 1
+        interrupted = True
+
+    monkeypatch.setattr(search_mod, "search", lambda *a, **k: Res())
+    with pytest.raises(CellInterrupted) as info:
+        search_cell(Cell(4, 3, 2, restarts=5, seed=1))
+    r = info.value.result
+    assert r.margin == pytest.approx(4 / 6, abs=1e-12)          # simplex N/(2(N-1))
+    assert (r.restarts_requested, r.time_requested) == (0, 0.0)
+    Res.interrupted = False
+    assert search_cell(Cell(4, 3, 2, restarts=5, seed=1)).restarts_requested == 5
+
+
+def test_local_workers_ignore_sigint(tmp_path):
+    """The local cluster's worker processes ignore SIGINT (Ctrl-C is the client's to handle)."""
+    import signal
+
+    from constellations.solvers.tables.runner import _start_local_cluster
+    from distributed import Client
+
+    cluster = _start_local_cluster(1)
+    try:
+        with Client(cluster) as client:
+            got = client.run(lambda: signal.getsignal(signal.SIGINT))
+        assert list(got.values()) == [signal.SIG_IGN]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored here
+    finally:
+        cluster.close()
 
 
 def test_resolve_cell_function():

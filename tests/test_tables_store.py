@@ -69,6 +69,9 @@ def test_make_grid_keys_and_seeds():
             make_grid("8", "3", "2", **kwargs)
     with pytest.raises(ConstellationsError):
         make_grid("1", "3", "2")
+    # 8 N d (M + 2) bytes = 8e9 * 66 = 528 GB for the largest cell: refused before allocating, with the estimate
+    with pytest.raises(ConstellationsError, match=r"N=100000, d=10000, M=64 needs about 4\d\d GiB"):
+        make_grid("8,100000", "3,10000", "2,64")
     with pytest.raises(ConstellationsError):
         make_grid("8", "3", "1")
 
@@ -79,7 +82,7 @@ def test_record_and_reverify(store):
     cell = Cell(5, 4, 3, "complete", False, restarts=2, time_limit=None, seed=11)
     res = tied_result(cell, simplex_code(5, 4))
     assert res.margin == pytest.approx(5 / 8, abs=1e-12)          # N/(2(N-1))
-    assert res.margin_cert <= res.margin and res.margin_cert > 5 / 8 - 1e-12
+    assert res.margin_certified <= res.margin and res.margin_certified > 5 / 8 - 1e-12
     assert res.margin <= res.margin_upper
     assert store.record(res) == "new"
     row = store.get(cell)
@@ -90,7 +93,7 @@ def test_record_and_reverify(store):
     assert cfg.X.shape == (3, 5, 4) and cfg.graph.spec == "complete"
     from constellations.certify import certified_margin
 
-    assert certified_margin(cfg).margin_cert == res.margin_cert
+    assert certified_margin(cfg).margin_cert == res.margin_certified
     assert len(store) == 1 and store.cells()[0].key == cell.key
 
 
@@ -149,7 +152,7 @@ def test_record_refuses_nan(store):
 # ---------------------------------------------------------------------------------- the file
 
 def test_wal_and_schema(tmp_path):
-    p = tmp_path / "sub" / "dir" / "t.sqlite"
+    p = tmp_path / "t.sqlite"
     with TableStore(p) as st:
         st.record(tied_result(Cell(4, 3, 2), simplex_code(4, 3)))
     con = sqlite3.connect(p)
@@ -176,6 +179,32 @@ def test_missing_readonly_and_directory(tmp_path):
     assert not (tmp_path / "nope.sqlite").exists()
     with pytest.raises(StoreError, match="directory"):
         TableStore(tmp_path)
+
+
+def test_directory_is_never_created_except_the_default(monkeypatch, tmp_path):
+    """One rule: an explicit store's directory must exist; only the default location is created."""
+    with pytest.raises(StoreError, match="does not exist"):
+        TableStore(tmp_path / "nodir" / "t.sqlite")
+    assert not (tmp_path / "nodir").exists()
+    monkeypatch.delenv("CONSTELLATIONS_STORE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    with TableStore() as st:
+        assert st.path == tmp_path / "xdg" / "constellations" / "tables.sqlite" and len(st) == 0
+    assert st.path.is_file()
+
+
+def test_shipped_store_reads_margin_certified():
+    """Schema 1 (column margin_cert) loads as StoredCell.margin_certified, a certified lower bound."""
+    shipped = REPO / "data" / "tables" / "margins.sqlite"
+    if not shipped.exists():
+        pytest.skip("no shipped store")
+    from constellations.certify import certified_margin
+
+    with TableStore(shipped, readonly=True) as st:
+        row = st.get((8, 7, 2, "complete", True))
+        assert row.margin == pytest.approx(8 / 14, abs=1e-9)                    # simplex N/(2(N-1))
+        assert row.margin_certified <= row.margin and row.margin_certified > 8 / 14 - 1e-9
+        assert certified_margin(st.configuration(row.key)).margin_cert == row.margin_certified
 
 
 def _assert_refused_untouched(path, match):

@@ -7,8 +7,9 @@ from constellations.errors import ConfigurationError
 from constellations.graphs import parse_graph
 from constellations.losses import adapt, sigmoid_loss
 from constellations.margins import margin_stats
-from constellations.solvers.reproduce import TABLES, reproduce
-from constellations.solvers.train import TrainSpec, margin_stats_torch, train
+from constellations.solvers.reproduce import TABLES, plan, reproduce
+from constellations.solvers.train import (MAX_SEEDS, TrainingDiverged, TrainSpec, margin_stats_torch, train,
+                                          train_memory_bytes)
 
 
 @pytest.fixture(autouse=True)
@@ -182,3 +183,74 @@ def test_reproduce_tables_small(table):
     assert "m (half gap)" in md and "2m" in md
     with pytest.raises(ConfigurationError):
         reproduce("nope")
+
+
+def test_divergence_names_the_step_and_suggests_a_smaller_rate():
+    # lr = 1e30: the first Adam step moves every coordinate by ~1e30, so |row|^2 overflows float32 and
+    # the renormalised rows become 0 (then NaN): the state after step 1 is already broken.
+    spec = TrainSpec(n=10, dim=3, steps=50, lr=1e30, dtype="float32")
+    with pytest.raises(TrainingDiverged, match=r"diverged.*step 1 .*smaller learning rate") as exc:
+        train(spec, seeds=[0, 4])
+    assert exc.value.step == 1 and exc.value.seeds == (0, 4)
+    assert isinstance(exc.value, ConfigurationError)
+    # loss_every > 1: still caught (at the first evaluated step after the damage), with the exact step
+    with pytest.raises(TrainingDiverged, match="step 1 "):
+        train(TrainSpec(n=10, dim=3, steps=50, lr=1e30, loss_every=7), seeds=[0])
+    # a sane rate does not trip the check
+    assert np.isfinite(train(TrainSpec(n=10, dim=3, steps=30, lr=0.05), seeds=[0]).loss).all()
+
+
+def test_memory_estimate_and_refusals_before_allocating():
+    spec = TrainSpec(n=100_000, dim=3, dtype="float32")
+    # 4 live tensors of S E N^2 float32 logits: 4 * 1e10 * 4 bytes = 160e9 bytes, plus the embeddings
+    assert train_memory_bytes(spec, 1) == 4 * 10 ** 10 * 4 + 4 * 2 * 100_000 * 3 * 4 + 2 * 100_000 * 3 * 8
+    with pytest.raises(ConfigurationError, match=r"GiB.*over the limit"):
+        train(spec, seeds=[0])
+    small = TrainSpec(n=50, dim=3, steps=1)
+    need = train_memory_bytes(small, 2)
+    with pytest.raises(ConfigurationError, match="limit"):
+        train(small, seeds=[0, 1], memory_limit=need - 1)
+    assert train(small, seeds=[0, 1], memory_limit=need).S == 2
+    with pytest.raises(ConfigurationError, match=str(MAX_SEEDS)):
+        train(small, seeds=range(MAX_SEEDS + 1))
+
+
+def test_interrupted_state_is_marked():
+    spec = TrainSpec(n=6, dim=3, steps=100, record_every=10, dtype="float64")
+
+    def stop(step, loss):
+        if step >= 30:
+            raise KeyboardInterrupt
+
+    r = train(spec, seeds=[0, 1], progress=stop)
+    assert r.interrupted and r.steps_done == 30
+    meta = r.configuration(1).meta
+    assert meta["interrupted"] is True and meta["steps"] == 30 and meta["steps_planned"] == 100
+    full = train(spec, seeds=[0])
+    assert full.configuration(0).meta["interrupted"] is False
+
+
+def test_reproduce_seed_lists_plan_and_interruption(monkeypatch):
+    res = reproduce("bias", n=6, dim=3, seeds=[3, 7], steps=10)
+    assert res.settings["seeds"] == [3, 7] and all(r["runs"] == 2 for r in res.rows)
+    assert "seeds 3,7" in res.to_markdown() and "INTERRUPTED" not in res.to_markdown()
+    assert all(r["steps_done"] == 10 and r["interrupted"] is False for r in res.rows)
+    # the same seeds give the same runs, whichever way they are written
+    a = reproduce("bias", n=6, dim=3, seeds=2, steps=10)
+    b = reproduce("bias", n=6, dim=3, seeds=[0, 1], steps=10)
+    assert a.rows == b.rows
+    with pytest.raises(ConfigurationError, match="limit"):
+        plan("init-grid", seeds=MAX_SEEDS // 9 + 1)  # 9 settings x seeds runs in one batch
+    with pytest.raises(ConfigurationError):
+        reproduce("bias", seeds=[1, 1])
+
+    def stop(label, step, total):
+        if step >= 10:
+            raise KeyboardInterrupt
+
+    cut = reproduce("bias", n=6, dim=3, seeds=2, steps=40, progress=stop)
+    # the absolute-bias batch stops at step 10; the relative one never starts
+    assert cut.settings["interrupted"] and cut.settings["incomplete_grid"]
+    assert [(r["bias"], r["steps_done"], r["interrupted"]) for r in cut.rows] == [("absolute", 10, True)]
+    md = cut.to_markdown()
+    assert md.startswith("**INTERRUPTED: partial results.**") and "10 of 40" in md

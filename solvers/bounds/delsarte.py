@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from constellations.errors import ConstellationsError
+from constellations.errors import ConfigurationError, ConstellationsError
 
 from .bound import Bound
 from .exact import exact_str, float_up, floor_exact, rational_upper
@@ -185,8 +185,11 @@ def delsarte_lp_bound(n, s, degree: int | None = None, grid: int = 1500) -> Boun
     """
     n, s_ex = check_code_args(n, s)
     s_rat = s_ex if isinstance(s_ex, Fraction) else rational_upper(s_ex, 62)
-    tau = levenshtein_degree(n, float(s_rat))
     if degree is None:
+        try:
+            tau = levenshtein_degree(n, float(s_rat))
+        except ConfigurationError:  # tau above the Levenshtein limit: the degree cap applies anyway
+            tau = 60
         degree = min(max(2 * tau + 6, 16), 60)
     degree = int(degree)
     if degree < 1:

@@ -14,20 +14,28 @@ exact numbers first:
   +, -, *, / and exact comparisons, so polynomials with such coefficients can be evaluated and
   their signs decided exactly.
 
+Text is read by :func:`parse_exact`, a strict hand-written recursive-descent parser of the
+grammar in :class:`_Parser` (numbers, + - * /, parentheses, sqrt).  It never hands text to
+``eval``, sympy or any other evaluator; everything else is a ConfigurationError that names the
+accepted forms.  Its size limits (200 characters, exponents within +-400, sqrt(k) with
+k <= 10^12, nesting 16 deep) keep every parse fast.
+
 Directed rounding to floats: :func:`float_up` and :func:`float_down` return the nearest float
 on the stated side of an exact number, so a float reported as an upper (lower) bound is one.
 """
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from numbers import Rational
 
 import numpy as np
 
-from constellations.errors import ConstellationsError
+from constellations.errors import ConfigurationError, ConstellationsError
 
-__all__ = ["Quadratic", "to_exact", "to_int", "float_up", "float_down", "floor_exact", "exact_str",
+__all__ = ["Quadratic", "to_exact", "parse_exact", "ACCEPTED_FORMS", "to_int", "float_up", "float_down",
+           "floor_exact", "exact_str",
            "rational_upper", "rational_lower", "as_float"]
 
 
@@ -192,31 +200,34 @@ class Quadratic:
 def to_int(x, name: str, lo: int, too_small: str) -> int:
     """``x`` as an int >= ``lo`` (integral floats accepted; numpy integers too, bools not).
 
-    Raises ConstellationsError "``name`` must be an integer, got ..." or ``too_small.format(x)``.
+    Raises ConfigurationError "``name`` must be an integer, got ..." or ``too_small.format(x)``.
     """
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
         if isinstance(x, float) and x.is_integer():
             x = int(x)
         else:
-            raise ConstellationsError(f"{name} must be an integer, got {x!r}")
+            raise ConfigurationError(f"{name} must be an integer, got {x!r}")
     x = int(x)
     if x < lo:
-        raise ConstellationsError(too_small.format(x))
+        raise ConfigurationError(too_small.format(x))
     return x
 
 
 def to_exact(x, name: str = "value"):
     """Convert ``x`` to an exact Fraction or :class:`Quadratic` (see the module docstring).
 
+    Strings go through :func:`parse_exact`; a sympy number through its printed form (never
+    sympify).
+
     Raises
     ------
-    ConstellationsError
+    ConfigurationError
         NaN, infinity, or a string that is neither a rational nor a + b*sqrt(D).
     """
     if isinstance(x, Quadratic):
         return x.simplify()
     if isinstance(x, bool):
-        raise ConstellationsError(f"{name} must be a number, got {x!r}")
+        raise ConfigurationError(f"{name} must be a number, got {x!r}")
     if isinstance(x, (int, Fraction)):
         return Fraction(x)
     if isinstance(x, Rational):
@@ -224,58 +235,174 @@ def to_exact(x, name: str = "value"):
     if isinstance(x, float) or type(x).__name__ in ("float64", "float32", "float16"):
         xf = float(x)
         if not math.isfinite(xf):
-            raise ConstellationsError(f"{name} must be finite, got {x!r}")
+            raise ConfigurationError(f"{name} must be finite, got {x!r}")
         return Fraction(repr(xf))
     if type(x).__module__.startswith("numpy") and hasattr(x, "item"):
         return to_exact(x.item(), name)
     if isinstance(x, str):
-        s = x.strip()
-        try:
-            return Fraction(s)
-        except (ValueError, ZeroDivisionError):
-            pass
-        if s.lower() in ("nan", "inf", "+inf", "-inf", "infinity"):
-            raise ConstellationsError(f"{name} must be finite, got {x!r}")
-        try:
-            import sympy
-            expr = sympy.sympify(s, rational=True)
-        except Exception:
-            raise ConstellationsError(
-                f"cannot read {name} {x!r}: expected a number such as 0.5, 1/2 or 1/sqrt(5)") from None
-        return _from_sympy(expr, name, x)
+        return parse_exact(x, name)
     if type(x).__module__.startswith("sympy"):
-        return _from_sympy(x, name, x)
-    raise ConstellationsError(f"{name} must be a number, got {type(x).__name__}")
+        # a sympy number is read through its printed form: sympy never evaluates anything here
+        return parse_exact(str(x), name)
+    raise ConfigurationError(f"{name} must be a number, got {type(x).__name__}")
 
 
-def _from_sympy(expr, name, orig):
-    import sympy
-    expr = sympy.radsimp(sympy.nsimplify(expr) if not expr.is_number else expr)
-    if not expr.is_number or expr.is_real is False:
-        raise ConstellationsError(f"{name} must be a real number, got {orig!r}")
-    if expr.is_Rational:
-        return Fraction(int(expr.p), int(expr.q))
-    roots = sorted({p.base for p in expr.atoms(sympy.Pow)
-                    if p.exp == sympy.Rational(1, 2) and p.base.is_Integer})
-    if len(roots) == 1:
-        D = int(roots[0])
-        c, D0 = _squarefree_split(D)
-        r = sympy.Symbol("_r")
-        e2 = sympy.expand(expr.subs(sympy.sqrt(D), r))
+# ------------------------------------------------------------------------------ the grammar
+ACCEPTED_FORMS = ("integers and decimals (0.4 is exactly 2/5; 1e-3 too), p/q, sqrt(k), p/q*sqrt(k), "
+                  "a + b*sqrt(k), a - b*sqrt(k), (a + b*sqrt(k))/q, with unary minus and parentheses, "
+                  "one square root at most")
+_MAX_TEXT = 200          # characters; a number is never longer
+_MAX_DEPTH = 16          # nested parentheses / sqrt
+_MAX_EXPONENT = 400      # |e| in 1e-400: larger ones are no sensible parameter and cost 10^|e|
+_MAX_RADICAND = 10 ** 12  # p*q in sqrt(p/q): squarefree splitting is trial division up to 10^6
+_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+                    r"|(?P<op>[-+*/()]))")
+
+
+class _Parser:
+    """Recursive descent over the grammar (whitespace between tokens is ignored)::
+
+        expr    := term (("+" | "-") term)*
+        term    := unary (("*" | "/") unary)*
+        unary   := ("+" | "-") unary | primary
+        primary := NUMBER | "sqrt" "(" expr ")" | "(" expr ")"
+
+    Values are Fractions and :class:`Quadratic` numbers; nothing is ever evaluated by Python.
+    """
+
+    def __init__(self, text: str, name: str):
+        self.text, self.name = text, name
+        self.tokens = self._tokenize(text)
+        self.i = 0
+        self.depth = 0
+
+    def fail(self, why: str):
+        raise ConfigurationError(f"cannot read {self.name} {self.text!r}: {why}; accepted forms: {ACCEPTED_FORMS}")
+
+    def _tokenize(self, text):
+        out, pos = [], 0
+        stripped = text.rstrip()
+        while pos < len(stripped):
+            m = _TOKEN.match(stripped, pos)
+            if m is None or m.end() == pos:
+                self.fail(f"unexpected character {stripped[pos:].lstrip()[:1]!r}")
+            kind = m.lastgroup
+            out.append((kind, m.group(kind)))
+            pos = m.end()
+        return out
+
+    def peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
+
+    def take(self, value=None):
+        tok = self.peek()
+        if tok[0] is None:
+            self.fail("the expression ends too early")
+        if value is not None and tok[1] != value:
+            self.fail(f"expected {value!r}, found {tok[1]!r}")
+        self.i += 1
+        return tok
+
+    def parse(self):
+        if not self.tokens:
+            self.fail("empty")
+        v = self.expr()
+        if self.i != len(self.tokens):
+            self.fail(f"unexpected {self.peek()[1]!r}")
+        return v
+
+    def combine(self, op, a, b):
         try:
-            poly = sympy.Poly(e2, r)
-        except sympy.PolynomialError:
-            poly = None
-        if poly is not None and poly.degree() <= 1 and all(co.is_Rational for co in poly.all_coeffs()):
-            coeffs = poly.all_coeffs()
-            b = coeffs[0] if poly.degree() == 1 else 0
-            a = coeffs[-1] if poly.degree() == 1 else coeffs[0]
-            a = Fraction(int(sympy.Rational(a).p), int(sympy.Rational(a).q))
-            b = Fraction(int(sympy.Rational(b).p), int(sympy.Rational(b).q)) * c
-            return Quadratic(a, b, D0).simplify() if D0 > 1 else a + b
-    raise ConstellationsError(
-        f"cannot use {name} {orig!r} exactly: only rationals and a + b*sqrt(D) are supported; "
-        f"pass a decimal value instead")
+            r = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[op]()
+        except ZeroDivisionError:
+            self.fail("division by zero")
+        except ConstellationsError:  # two different square roots
+            self.fail("it combines two different square roots")
+        return r.simplify() if isinstance(r, Quadratic) else r
+
+    def expr(self):
+        v = self.term()
+        while self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            v = self.combine(op, v, self.term())
+        return v
+
+    def term(self):
+        v = self.unary()
+        while self.peek()[1] in ("*", "/"):
+            op = self.take()[1]
+            v = self.combine(op, v, self.unary())
+        return v
+
+    def unary(self):
+        if self.peek()[1] in ("+", "-"):
+            sign = self.take()[1]
+            self.enter()
+            v = self.unary()
+            self.depth -= 1
+            return -v if sign == "-" else v
+        return self.primary()
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            self.fail(f"nested more than {_MAX_DEPTH} deep")
+
+    def primary(self):
+        kind, val = self.take()
+        if kind == "num":
+            exp = val.lower().partition("e")[2]
+            if exp and abs(int(exp)) > _MAX_EXPONENT:
+                self.fail(f"the exponent {exp} is beyond +-{_MAX_EXPONENT}")
+            return Fraction(val)
+        if kind == "name":
+            if val != "sqrt":
+                self.fail(f"unknown name {val!r} (only sqrt)")
+            self.take("(")
+            self.enter()
+            arg = self.expr()
+            self.depth -= 1
+            self.take(")")
+            return self.sqrt(arg)
+        if val == "(":
+            self.enter()
+            v = self.expr()
+            self.depth -= 1
+            self.take(")")
+            return v
+        self.fail(f"unexpected {val!r}")
+
+    def sqrt(self, r):
+        if not isinstance(r, Fraction):
+            self.fail("the argument of sqrt must be rational")
+        if r < 0:
+            self.fail("the argument of sqrt is negative")
+        # sqrt(p/q) = sqrt(p q) / q
+        D = r.numerator * r.denominator
+        if D > _MAX_RADICAND:
+            self.fail(f"sqrt(k) needs k = p*q <= 10^12 for k = p/q")
+        c, D0 = _squarefree_split(D)
+        coef = Fraction(c, r.denominator)
+        return coef if D0 == 1 else Quadratic(0, coef, D0)
+
+
+def parse_exact(text: str, name: str = "value"):
+    """Read a number typed by a user, exactly: a Fraction or a :class:`Quadratic`.
+
+    The grammar is strict and hand-written (see :class:`_Parser`): decimals read as the decimal
+    they print ("0.4" is 2/5), integers, +, -, *, /, parentheses and sqrt of a rational; at most
+    one distinct square root (the values a + b sqrt(D) form a field, so every such expression
+    is one).  No text is ever evaluated by Python or sympy.
+
+    Raises
+    ------
+    ConfigurationError
+        Anything else, with the accepted forms in the message.
+    """
+    if len(text) > _MAX_TEXT:
+        raise ConfigurationError(f"cannot read {name}: longer than {_MAX_TEXT} characters; "
+                                 f"accepted forms: {ACCEPTED_FORMS}")
+    return _Parser(text.strip(), name).parse()
 
 
 def as_float(x) -> float:
@@ -297,26 +424,35 @@ def floor_exact(x) -> int:
     return f
 
 
+def _sqrt_bracket(x: "Quadratic", bits: int):
+    """Rationals lo <= x <= hi with hi - lo <= |b| 2^-bits, from r = isqrt(D 4^bits)."""
+    r = math.isqrt(x.D << (2 * bits))  # r <= sqrt(D) 2^bits < r + 1
+    lo_s, hi_s = Fraction(r, 1 << bits), Fraction(r + 1, 1 << bits)
+    if x.b >= 0:
+        return x.a + x.b * lo_s, x.a + x.b * hi_s
+    return x.a + x.b * hi_s, x.a + x.b * lo_s
+
+
 def rational_upper(x, bits: int = 60) -> Fraction:
-    """A dyadic rational >= x with about ``bits`` bits after the binary point (exact if rational
-    and representable)."""
-    if isinstance(x, Fraction):
-        return x
+    """A dyadic rational >= x with ``bits`` bits after the binary point (x itself if rational).
+
+    Exact: for a + b sqrt(D) the square root is bracketed with integer square roots
+    (:func:`math.isqrt`), never through a float.
+    """
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    _, hi = _sqrt_bracket(x, bits + 8 + max(0, abs(x.b).numerator.bit_length() - abs(x.b).denominator.bit_length()))
     scale = 1 << bits
-    q = Fraction(math.ceil(float(x) * scale) + 2, scale)
-    while q < x:
-        q += Fraction(1, scale)
-    return q
+    return Fraction(math.ceil(hi * scale), scale)
 
 
 def rational_lower(x, bits: int = 60) -> Fraction:
-    if isinstance(x, Fraction):
-        return x
+    """A dyadic rational <= x with ``bits`` bits after the binary point (x itself if rational)."""
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    lo, _ = _sqrt_bracket(x, bits + 8 + max(0, abs(x.b).numerator.bit_length() - abs(x.b).denominator.bit_length()))
     scale = 1 << bits
-    q = Fraction(math.floor(float(x) * scale) - 2, scale)
-    while q > x:
-        q -= Fraction(1, scale)
-    return q
+    return Fraction(math.floor(lo * scale), scale)
 
 
 def float_up(x) -> float:

@@ -4,18 +4,20 @@
 - :mod:`~solvers.tables.store`: :class:`TableStore` (SQLite, WAL, one transaction per cell,
   improve-never-worsen, corrupt files refused and left untouched);
 - :mod:`~solvers.tables.runner`: :func:`run_table` (in-process, local ``dask.distributed``
-  cluster, or an existing scheduler; only the client writes the store).
+  cluster, or an existing scheduler; only the client writes the store; Ctrl-C stops it cleanly);
+- :mod:`~solvers.tables.worker_setup`: the local cluster's workers ignore Ctrl-C (the client handles it).
 
 Formatting (Markdown, CSV, JSON, plots) is the CLI's job: ``cli/table.py``.
 """
 from .grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
-from .runner import (CELL_FUNCTIONS, Progress, RunnerError, RunSummary, construction_cell, default_workers, finish_cell,
-                     resolve_cell_function, run_table, search_cell, search_no_polish_cell, upper_bound,
-                     warm_start)
+from .runner import (CELL_FUNCTIONS, CellInterrupted, Progress, RunnerError, RunSummary, construction_cell,
+                     default_workers, finish_cell, resolve_cell_function, run_table, search_cell,
+                     search_no_polish_cell, upper_bound, warm_start)
 from .store import CellResult, StoredCell, StoreError, TableStore, default_store_path
 
 __all__ = [
-    "Cell", "TableGridError", "cell_seed", "make_grid", "parse_int_list", "CELL_FUNCTIONS", "Progress", "RunnerError",
-    "RunSummary", "construction_cell", "default_workers", "finish_cell", "resolve_cell_function", "run_table",
-    "search_cell", "search_no_polish_cell", "upper_bound", "warm_start", "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
+    "Cell", "TableGridError", "cell_seed", "make_grid", "parse_int_list", "CELL_FUNCTIONS", "CellInterrupted",
+    "Progress", "RunnerError", "RunSummary", "construction_cell", "default_workers", "finish_cell",
+    "resolve_cell_function", "run_table", "search_cell", "search_no_polish_cell", "upper_bound", "warm_start",
+    "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
 ]

@@ -20,6 +20,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+from constellations.configuration import check_memory
 from constellations.errors import ConstellationsError
 from constellations.graphs import parse_graph
 
@@ -167,6 +168,15 @@ def make_grid(n, dims, modalities=(2,), *, graph="complete", tied: bool = False,
     Returns
     -------
     list of Cell, ordered by (N, d, tied, M), most expensive last within each N.
+
+    Raises
+    ------
+    TableGridError
+        Bad specs or effort.
+    ConfigurationError
+        The largest cell's configuration (8 N d (M + 2) bytes: M modalities and two working
+        copies) exceeds :func:`constellations.configuration.memory_limit`; checked before
+        anything is allocated.
     """
     ns = parse_int_list(n, "N", minimum=2, maximum=MAX_N)
     ds = parse_int_list(dims, "dims", minimum=1, maximum=MAX_DIM)
@@ -177,6 +187,10 @@ def make_grid(n, dims, modalities=(2,), *, graph="complete", tied: bool = False,
         raise TableGridError(f"time per cell must be a positive number of seconds, got {time_limit}")
     if int(seed) != seed or seed < 0:
         raise TableGridError(f"seed must be a non-negative integer, got {seed}")
+    # the largest cell, refused before any cell (or cluster) starts: its M (N, d) float64 modalities
+    # and two working copies must fit (constellations.configuration.check_memory: half the memory)
+    m_max = max(ms, default=2)
+    check_memory(8 * max(ns) * max(ds) * (m_max + 2), f"the table cell N={max(ns)}, d={max(ds)}, M={m_max}")
     graphs = {}
     for m in ms:
         try:

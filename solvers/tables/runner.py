@@ -14,13 +14,24 @@ writes the store, one transaction per finished cell, as soon as the cell finishe
 a run (Ctrl-C, SIGTERM, SIGKILL) therefore loses at most the cells in flight; re-running fills
 in only the missing cells (:meth:`TableStore.pending`).
 
+Ctrl-C
+------
+The local cluster's worker processes ignore SIGINT (:mod:`~solvers.tables.worker_setup`), so
+a Ctrl-C, which a terminal sends to every process of the group, reaches only the client: it
+stops waiting, cancels the queued and running cells and closes the cluster (ignoring further
+Ctrl-C while it does, within bounded timeouts), and :func:`run_table` returns with
+``interrupted=True``.  In-process, a search stopped by Ctrl-C returns its best configuration so
+far; :func:`search_cell` passes the interrupt on as :class:`CellInterrupted` carrying it, and
+the store keeps it (if better) without counting the cell as done.
+
 Cell functions
 --------------
 A cell function maps a :class:`~solvers.tables.grid.Cell` to a ``CellResult``.  Two are built in:
 
 - :func:`search_cell` (``"search"``): ``solvers.search.search`` on the cell, re-verified here in
   float64 with :func:`constellations.certify.certified_margin`, plus the certified ceiling
-  :func:`solvers.bounds.margin_upper`.
+  :func:`solvers.bounds.margin_upper_free` (:func:`upper_bound`; :func:`ceilings` gives both the
+  free and the tied one).
 - :func:`search_no_polish_cell` (``"search-no-polish"``): the same without the final LP polish,
   which keeps large cells within their time limit.
 - :func:`construction_cell` (``"construction"``): a fast, honest baseline: the best *tied*
@@ -33,10 +44,15 @@ A cell function maps a :class:`~solvers.tables.grid.Cell` to a ``CellResult``.  
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import importlib
+import logging
 import math
 import os
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,13 +66,27 @@ from constellations.errors import ConstellationsError
 from .grid import Cell
 from .store import CellResult, TableStore, config_to_blob
 
-__all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "search_cell", "search_no_polish_cell",
+__all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "CellInterrupted", "search_cell",
+           "search_no_polish_cell",
            "construction_cell", "finish_cell", "resolve_cell_function", "upper_bound", "warm_start", "solver_version",
-           "CELL_FUNCTIONS", "default_workers"]
+           "CELL_FUNCTIONS", "default_workers", "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL"]
 
 
 class RunnerError(ConstellationsError, ValueError):
     """Bad execution parameters (workers, scheduler address, unknown cell function)."""
+
+
+class CellInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a cell's search, which still returned its best configuration so far.
+
+    ``result`` is that configuration, re-verified, with the effort asked for set to zero
+    (``restarts_requested=0``, ``time_requested=0.0``): the store keeps it if it is the best
+    known, and a re-run still computes the cell in full.
+    """
+
+    def __init__(self, result: CellResult):
+        super().__init__(f"{result.key}: interrupted")
+        self.result = result
 
 
 def solver_version() -> str:
@@ -84,24 +114,73 @@ def _simplex_upper(n: int) -> float:
     return x if Fraction(x) >= q else math.nextafter(x, math.inf)
 
 
+OPTIMAL_RTOL = 1e-9
+"""A margin within this relative distance of its certified ceiling is labelled proved optimal: the
+ceilings are exact thresholds rounded up to a nearby dyadic or float (a few ulps), the margins float64."""
+
+
+@dataclass(frozen=True)
+class Ceilings:
+    """The two certified ceilings of an (N, d) cell (issue 13).
+
+    Attributes
+    ----------
+    free, free_method, free_certificate
+        :func:`solvers.bounds.margin_upper_free`: every constellation (any M, graph, b_rel); the smallest
+        of Theorem 3.4, the sandwich of docs/math.md 5.2 and the shell bounds.
+    tied, tied_method, tied_certificate
+        :func:`solvers.bounds.margin_upper_tied`: tied constellations (spherical codes), bounded in R^d
+        itself; ``tied_exact`` is True where it is the proved optimum (d = 2, Rankin, Levenshtein-sharp).
+    sandwich, sandwich_method
+        The sandwich alone (the single ceiling used before issue 13), for comparison.
+    """
+
+    free: float
+    free_method: str
+    free_certificate: dict | None
+    tied: float
+    tied_method: str
+    tied_certificate: dict | None
+    tied_exact: bool
+    sandwich: float | None
+    sandwich_method: str | None
+
+
+@functools.lru_cache(maxsize=4096)
+def ceilings(n: int, dim: int) -> Ceilings:
+    """Both certified ceilings of an (N, d) cell, computed now (cached; a cold cell with N <= 128,
+    d <= 12 takes a median 0.05 s, the whole shipped 55-cell grid ~7 s on one core)."""
+    from constellations.solvers.bounds import margin_upper_free, margin_upper_tied
+
+    f = margin_upper_free(n, dim)
+    t = margin_upper_tied(n, dim)
+    return Ceilings(float(f.value), f.method, f.certificate, float(t.value), t.method, t.certificate,
+                    bool(t.details.get("optimal")), f.details.get("sandwich"), f.details.get("sandwich_method"))
+
+
+def is_optimal(margin, ceiling) -> bool:
+    """``margin`` reaches ``ceiling`` within :data:`OPTIMAL_RTOL` (relative): a proved optimum."""
+    return margin is not None and ceiling is not None and margin >= ceiling * (1 - OPTIMAL_RTOL)
+
+
 @functools.lru_cache(maxsize=4096)
 def upper_bound(n: int, dim: int) -> tuple[float, str]:
-    """The certified margin ceiling of an (N, d) cell: ``(value, method)``.
+    """The certified margin ceiling of an (N, d) cell for any M, graph and b_rel: ``(value, method)``.
 
-    The smaller of ``solvers.bounds.margin_upper(n, dim).value`` (the spherical-code sandwich,
-    docs/math.md 5.2, valid for every M, graph and b_rel) and Theorem 3.4's N/(2(N-1)) (exact,
-    rounded up).  If the bounds module is not installed, only Theorem 3.4 is used and the
-    method says so.
+    The smaller of ``solvers.bounds.margin_upper_free(n, dim).value`` (Theorem 3.4, the spherical-code
+    sandwich of docs/math.md 5.2 and the shell bounds of solvers/bounds/shell.py) and Theorem 3.4's
+    N/(2(N-1)) (exact, rounded up).  If the bounds module is not installed, only Theorem 3.4 is used
+    and the method says so.
     """
     best, method = _simplex_upper(n), "theorem-3.4"
     try:
-        from constellations.solvers.bounds import margin_upper
+        from constellations.solvers.bounds import margin_upper_free
     except ImportError:
         return best, method + " (solvers.bounds unavailable)"
-    b = margin_upper(n, dim)
+    b = margin_upper_free(n, dim)
     value = float(b.value)
     if value < best:
-        best, method = value, str(getattr(b, "method", "margin_upper"))
+        best, method = value, str(getattr(b, "method", "margin_upper_free"))
     return best, method
 
 
@@ -125,9 +204,9 @@ def finish_cell(cell: Cell, X, *, solver: str, restarts: int, seconds: float, me
     cert = certified_margin(X, graph)
     upper, method = upper_bound(cell.n, cell.dim)
     info = {"cell": list(cell.key), "solver": solver, "seed": cell.seed, "margin": cert.margin,
-            "b_rel": cert.b_rel, "margin_cert": cert.margin_cert, **(meta or {})}
+            "b_rel": cert.b_rel, "margin_certified": cert.margin_cert, **(meta or {})}
     return CellResult.for_cell(
-        cell, margin=float(cert.margin), b_rel=float(cert.b_rel), margin_cert=float(cert.margin_cert),
+        cell, margin=float(cert.margin), b_rel=float(cert.b_rel), margin_certified=float(cert.margin_cert),
         margin_upper=upper, upper_method=method, restarts=int(restarts), seconds=float(seconds), seed=int(cell.seed),
         solver=solver, solver_version=solver_version(), config=config_to_blob(X, graph.spec, info))
 
@@ -148,8 +227,13 @@ def search_cell(cell: Cell, init=None, init_source: str | None = None, **search_
     X = np.asarray(res.config.X)
     if cell.tied and X.shape[0] != cell.modalities:  # a search may return a single code per modality count
         X = np.broadcast_to(X[0], (cell.modalities,) + X.shape[1:])
-    return finish_cell(cell, X, solver=solver, restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
-                       meta={"interrupted": bool(getattr(res, "interrupted", False)), "warm_start": init_source})
+    interrupted = bool(getattr(res, "interrupted", False))
+    result = finish_cell(cell, X, solver=solver, restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
+                         meta={"interrupted": interrupted, "warm_start": init_source})
+    if interrupted:
+        # the search turns Ctrl-C into an early return: pass the interrupt on, with the best so far
+        raise CellInterrupted(dataclasses.replace(result, restarts_requested=0, time_requested=0.0))
+    return result
 
 
 def search_no_polish_cell(cell: Cell, init=None, init_source: str | None = None) -> CellResult:
@@ -312,6 +396,9 @@ class RunSummary:
         Cells whose cell function raised; the store is untouched for them.
     interrupted : bool
         The run was stopped (KeyboardInterrupt) before every cell finished.
+    partial : int
+        Cells whose interrupted search still returned a configuration: stored if better than
+        the stored one, but recorded with no effort, so a re-run computes them in full.
     seconds : float
         Wall time of the run.
     workers : int
@@ -327,6 +414,7 @@ class RunSummary:
     kept: int
     failed: tuple = ()
     interrupted: bool = False
+    partial: int = 0
     seconds: float = 0.0
     workers: int = 1
     mode: str = "in-process"
@@ -346,6 +434,7 @@ class _Tally:
     def __init__(self, total, skipped, progress):
         self.total, self.skipped, self.progress = total, skipped, progress
         self.counts = {"new": 0, "improved": 0, "kept": 0}
+        self.partial = 0
         self.failed = []
         self.done = 0
 
@@ -363,6 +452,13 @@ class _Tally:
         self.counts[status] += 1
         self.done += 1
         self.emit(status, running, cell, result)
+
+    def interrupted(self, store, exc):
+        """Store the best-so-far configuration of a cell stopped by Ctrl-C (not counted as done)."""
+        result = getattr(exc, "result", None)
+        if result is not None:
+            store.record(result)
+            self.partial += 1
 
     def failure(self, cell, exc, running):
         msg = f"{type(exc).__name__}: {exc}"
@@ -401,7 +497,8 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
     Returns
     -------
     RunSummary
-        On KeyboardInterrupt the finished cells are already stored and ``interrupted`` is True.
+        On KeyboardInterrupt the finished cells are already stored and ``interrupted`` is True
+        (a :class:`CellInterrupted` cell's best-so-far is stored too, counted in ``partial``).
     """
     t0 = time.perf_counter()
     fn = resolve_cell_function(cell_function)
@@ -429,14 +526,18 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
                 except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the table
                     tally.failure(cell, exc, 0)
                     continue
-                tally.finished(store, cell, result, 0)
-        except KeyboardInterrupt:
+                with _sigint_deferred():
+                    tally.finished(store, cell, result, 0)
+        except KeyboardInterrupt as exc:
             interrupted = True
+            with _sigint_ignored():  # already stopping: a second Ctrl-C must not lose the best-so-far
+                tally.interrupted(store, exc)
     else:
         interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client, warm_start)
     return RunSummary(cells=len(cells), skipped=tally.skipped, new=tally.counts["new"],
                       improved=tally.counts["improved"], kept=tally.counts["kept"], failed=tuple(tally.failed),
-                      interrupted=interrupted, seconds=time.perf_counter() - t0, workers=n_workers, mode=mode)
+                      interrupted=interrupted, partial=tally.partial, seconds=time.perf_counter() - t0,
+                      workers=n_workers, mode=mode)
 
 
 def _init_kwargs(store, cell, enabled) -> dict:
@@ -446,13 +547,78 @@ def _init_kwargs(store, cell, enabled) -> dict:
     return {} if X is None else {"init": X, "init_source": source}
 
 
-def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT inside the block (main thread only; elsewhere a no-op).
+
+    Worker processes spawned meanwhile inherit the ignored disposition (it survives ``exec``, and
+    Python and asyncio install their Ctrl-C handlers only over the default one).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        from distributed import Client, LocalCluster, as_completed
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C that arrives inside the block; raise KeyboardInterrupt once it is left.
+
+    Around the commit of a finished cell, so that a Ctrl-C never rolls back a result already
+    computed.  Main thread only; elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
+def _start_local_cluster(n: int):
+    """A local cluster of ``n`` single-threaded worker processes that ignore Ctrl-C.
+
+    Ctrl-C in a terminal reaches every process of the foreground group; the workers must leave
+    it to the client (which cancels the tasks and closes the cluster) instead of dying with a
+    traceback each.  They are started while this process ignores SIGINT (so they inherit it),
+    and :func:`~solvers.tables.worker_setup.dask_setup` ignores it again in any worker that a
+    nanny restarts later.  A Ctrl-C during the start-up (a second or two) is therefore ignored.
+    """
+    from distributed import LocalCluster
+
+    with _sigint_ignored():
+        try:
+            # no dashboard; the scheduler's HTTP routes on a free port (the fixed default 8787 warns when taken)
+            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                silence_logs=logging.CRITICAL, preload=[_WORKER_SETUP])
+        except Exception as exc:  # noqa: BLE001 - e.g. workers that cannot spawn
+            raise RunnerError(f"cannot start a local Dask cluster of {n} workers ({exc}); try --workers 1") from None
+
+
+_WORKER_SETUP = "constellations.solvers.tables.worker_setup"
+
+
+def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
+    """Submit every cell, record each as it finishes; on Ctrl-C cancel the rest and shut down quietly."""
+    try:
+        from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover
         raise RunnerError(f"dask.distributed is not installed ({exc}); use --workers 1") from None
     own_client = client is None
     cluster = None
+    futures = {}
+    interrupted = False
+    n_workers = 1
     try:
         if client is None:
             if scheduler:
@@ -461,52 +627,53 @@ def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
                 except (OSError, TimeoutError, ValueError) as exc:
                     raise RunnerError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
             else:
-                n = default_workers() if workers is None else int(workers)
-                try:
-                    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=50)
-                except Exception as exc:  # noqa: BLE001 - e.g. workers that cannot spawn
-                    raise RunnerError(f"cannot start a local Dask cluster of {n} workers ({exc}); "
-                                      "try --workers 1") from None
+                cluster = _start_local_cluster(default_workers() if workers is None else int(workers))
                 client = Client(cluster)
         n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {}))) if not cluster else \
             len(cluster.workers)
         order = sorted(todo, key=_cost, reverse=True)
-        futures = {}
         for cell in order:
-            fut = client.submit(fn, cell, **_init_kwargs(store, cell, warm), pure=False, key=f"cell-{'-'.join(map(str, cell.key))}-{uuid.uuid4().hex[:8]}")
+            fut = client.submit(fn, cell, **_init_kwargs(store, cell, warm), pure=False,
+                                key=f"cell-{'-'.join(map(str, cell.key))}-{uuid.uuid4().hex[:8]}")
             futures[fut] = cell
         tally.emit("start", min(n_workers, len(order)))
         pending = len(order)
-        interrupted = False
-        try:
-            for fut in as_completed(list(futures)):
-                cell = futures.pop(fut)
-                pending -= 1
-                running = min(n_workers, pending)
-                try:
-                    result = fut.result()
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    tally.failure(cell, exc, running)
-                    continue
+        for fut in as_completed(list(futures)):
+            cell = futures.pop(fut)
+            pending -= 1
+            running = min(n_workers, pending)
+            try:
+                result = fut.result()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the table
+                tally.failure(cell, exc, running)
+                continue
+            with _sigint_deferred():
                 tally.finished(store, cell, result, running)
-        except KeyboardInterrupt:
-            interrupted = True
-            try:
-                client.cancel(list(futures))
-            except Exception:  # noqa: BLE001 - best effort while shutting down
-                pass
-        return interrupted, n_workers
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
-        if own_client and client is not None:
-            try:
-                client.close(timeout=10)
-            except Exception:  # noqa: BLE001
-                pass
+        # the shutdown is bounded by its timeouts; a second Ctrl-C must not orphan the workers
+        with _sigint_ignored():
+            _shut_down(client if own_client else None, cluster, futures, client)
+    return interrupted, n_workers
+
+
+def _shut_down(own_client, cluster, futures, client) -> None:
+    """Cancel what is still queued or running, close our client and cluster (best effort, quietly)."""
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # "connection closed" chatter while the workers go away
+    try:
+        if futures and client is not None:
+            with contextlib.suppress(Exception):
+                client.cancel(list(futures))
+        if own_client is not None:
+            with contextlib.suppress(Exception):
+                own_client.close(timeout=10)
         if cluster is not None:
-            try:
+            with contextlib.suppress(Exception):
                 cluster.close(timeout=10)
-            except Exception:  # noqa: BLE001
-                pass
+    finally:
+        quiet.setLevel(level)

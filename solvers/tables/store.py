@@ -117,8 +117,9 @@ class CellResult:
         The cell's key.
     margin, b_rel : float
         Best margin m* = (pos - neg)/2 and b*_rel = (pos + neg)/2 of ``config``, in float64.
-    margin_cert : float or None
-        Certified lower bound on the margin of the exactly normalised rows.
+    margin_certified : float or None
+        Certified lower bound on the margin of the exactly normalised rows
+        (:func:`constellations.certify.certified_margin`; stored in the column ``margin_cert``).
     margin_upper : float or None
         Certified upper bound on the margin of *any* configuration of this (N, d), from
         ``solvers.bounds.margin_upper``; ``upper_method`` says which bound.
@@ -141,7 +142,7 @@ class CellResult:
     tied: bool
     margin: float
     b_rel: float
-    margin_cert: float | None
+    margin_certified: float | None
     margin_upper: float | None
     upper_method: str | None
     restarts: int
@@ -178,7 +179,7 @@ class StoredCell:
     tied: bool
     margin: float
     b_rel: float
-    margin_cert: float | None
+    margin_certified: float | None
     margin_upper: float | None
     upper_method: str | None
     restarts: int | None
@@ -211,7 +212,9 @@ class StoredCell:
 
 
 _ROW_FIELDS = [f.name for f in fields(StoredCell)]
-_SELECT = ", ".join(_ROW_FIELDS)
+# schema 1 names the column margin_cert; the field (and every output) says margin_certified
+_COLUMN = {"margin_certified": "margin_cert"}
+_SELECT = ", ".join(_COLUMN.get(f, f) for f in _ROW_FIELDS)
 
 
 def _now() -> str:
@@ -239,8 +242,9 @@ class TableStore:
     Parameters
     ----------
     path : path-like, optional
-        The database file (default :func:`default_store_path`). Created with its parent
-        directory if missing, unless ``readonly``.
+        The database file, created if missing (unless ``readonly``).  Its directory must
+        already exist: it is never created, so a mistyped directory is reported.  Only the
+        default location (``path`` None: :func:`default_store_path`) has its directory created.
     readonly : bool
         Open without ever writing (``table show``); a missing file is then an error.
     timeout : float
@@ -254,7 +258,8 @@ class TableStore:
     """
 
     def __init__(self, path=None, *, readonly: bool = False, timeout: float = 60.0):
-        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        default = path is None
+        self.path = Path(path).expanduser() if not default else default_store_path()
         self.readonly = bool(readonly)
         self._timeout = float(timeout)
         self._conn = None
@@ -266,11 +271,15 @@ class TableStore:
             self._check_header(p)
         elif readonly:
             raise StoreError(f"no table store at {p} (run `constellations table` first, or pass --store)")
-        else:
+        elif default:
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the directory of store {p}: {exc}") from None
+        elif not p.parent.is_dir():
+            raise StoreError(f"cannot create store {p}: directory {p.parent} does not exist")
+        elif not os.access(p.parent, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot create store {p}: permission denied")
         try:
             self._conn = self._connect(p, readonly)
             if exists:
@@ -284,6 +293,8 @@ class TableStore:
                 self._conn.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             self.close()
+            if not exists:
+                raise StoreError(f"cannot create store {p}: {exc}") from None
             raise StoreError(f"store {p} is corrupt or unreadable ({exc}); it was left untouched") from None
         except BaseException:
             self.close()
@@ -488,7 +499,7 @@ class TableStore:
                           "restarts_requested, time_requested, attempts, seconds_total, config, created, updated, host) "
                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           kargs + (float(result.margin), float(result.b_rel),
-                                   None if result.margin_cert is None else float(result.margin_cert),
+                                   None if result.margin_certified is None else float(result.margin_certified),
                                    None if upper is None else float(upper), method,
                                    int(result.restarts), float(result.seconds), int(result.seed), str(result.solver),
                                    str(result.solver_version), int(req_r), req_t, attempts, total,

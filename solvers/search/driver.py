@@ -1,0 +1,425 @@
+r"""The driver of the search: restarts, exact polish, basin hopping, free after tied, verification.
+
+Problem (docs/math.md section 2): given N, d, M and a graph G, find unit vectors X[k, i] in R^d that
+maximise the margin m* = (pos - neg)/2 (half the gap); b_rel = (pos + neg)/2 is free.  With
+``tied=True`` every modality is the same code C (N x d), pos = 1 and the problem is the
+spherical-code (Tammes) problem: minimise the largest <C_i, C_j>.
+
+A phase (:func:`run_phase`) runs restarts (:mod:`solvers.search.restarts`: random starts, beta
+continuation of the smoothed margin by Riemannian L-BFGS), polishes the best few exactly
+(:func:`solvers.polish.polish`, a trust-region sequential LP that never lowers the margin) and then
+hops between basins (:mod:`solvers.search.moves`).  A tied search is one phase.  A free search is
+two: first the tied problem (:data:`TIED_SHARE` of the time; with a restart count, the very run a
+tied search would do), then the free problem started from that code, which stays a candidate: a
+code is a constellation for every M, so **the free result is never below the tied one**.
+
+The result is verified at the end: ``margin`` and ``b_rel`` in float64 and ``margin_certified``, a
+rigorous lower bound, both by :func:`constellations.certify.certified_margin` (one pass).
+
+**Budget** (:mod:`solvers.search.budget`): a time limit covers everything, verification included;
+the kernels check it between row blocks, the polish before every LP step.  Problems that cannot fit
+in memory, or whose verification alone would break the limit, are refused before any work.
+Ctrl-C returns the best result so far with ``interrupted=True``.  The library never prints:
+``callback(done, total, best_margin)`` reports progress after each restart and hop.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from constellations.configuration import Configuration, as_array, tied as tied_config
+from constellations.errors import ConfigurationError
+from constellations.graphs import parse_graph
+from constellations.margins import code_margin
+
+from ..objective_numpy import smoothing_gap
+from ..polish import polish
+from .budget import INTERRUPT, plan, polish_fits, sigint_sets_flag
+from .kernels import check_device, resolve_backend
+from .moves import TIED_ONLY, basin_hop
+from .optimizer import default_schedule, normalize
+from .problem import Problem, Settings
+from .recognition import structure
+from .starts import structured_starts
+from .restarts import Phase, Progress, run_restarts, salvage
+
+__all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES"]
+
+
+#: Share of a free search's budget spent first on the tied problem: a code is a constellation, so
+#: the free phase starts from that code and can never end below it.
+TIED_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of :func:`search`.
+
+    Attributes
+    ----------
+    config : Configuration
+        The best configuration found (float64, unit rows; tied runs hold M copies of one code).
+    margin, b_rel : float
+        m* = (pos - neg)/2 (half the gap) and b*_rel in float64 (constellations.margins).
+    margin_certified : float
+        Rigorous lower bound on the margin (constellations.certify.certified_margin).
+    seconds : float
+        Wall-clock time of the whole search, verification included.
+    restarts : int
+        Restarts completed (a restart cut short by the time limit or an interrupt counts if it
+        produced a candidate).
+    seed : int
+    interrupted : bool
+        True if a KeyboardInterrupt ended the run early.
+    restart_margins : tuple of float
+        Float64 margin at the end of each completed restart, before polishing, in seed order.
+    polish_gain : float
+        Margin gained by the final polish (>= 0).
+    backend, device : str
+    tied : bool
+    time_limited : bool
+        True if the time limit stopped the run.
+    """
+
+    config: Configuration
+    margin: float
+    b_rel: float
+    margin_certified: float
+    seconds: float
+    restarts: int
+    seed: int
+    interrupted: bool
+    restart_margins: tuple = ()
+    polish_gain: float = 0.0
+    backend: str = "numpy"
+    device: str = "cpu"
+    tied: bool = False
+    time_limited: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n(self) -> int:
+        return self.config.N
+
+    @property
+    def dim(self) -> int:
+        return self.config.d
+
+    @property
+    def modalities(self) -> int:
+        return self.config.M
+
+
+def check(n, dim, modalities, restarts, time_limit, n_jobs, seed=0):
+    for name, v, lo in (("n", n, 2), ("dim", dim, 1), ("modalities", modalities, 2), ("seed", seed, 0)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise ConfigurationError(f"{name} must be an integer, got {v!r}")
+        if v < lo:
+            raise ConfigurationError(f"{name} must be >= {lo}, got {v}")
+    if restarts is not None and (int(restarts) != restarts or restarts < 1):
+        raise ConfigurationError(f"restarts must be a positive integer, got {restarts!r}")
+    if time_limit is not None:
+        if not (isinstance(time_limit, (int, float, np.number)) and math.isfinite(time_limit)) or time_limit < 0:
+            raise ConfigurationError(f"time limit must be a finite number >= 0 seconds, got {time_limit!r}")
+    if restarts is None and time_limit is None:
+        raise ConfigurationError("give restarts, a time limit or both")
+    if int(n_jobs) != n_jobs or n_jobs < 1:
+        raise ConfigurationError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+
+
+# --------------------------------------------------------------------------- search
+
+def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = False, restarts: int | None = 8,
+           time_limit: float | None = None, seed: int = 0, device: str = "cpu", backend: str = "auto",
+           init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 12,
+           free_init: str = "random", jitter: float = 1e-3, polish_time: float | None = 20.0,
+           polish_max_vars: int = 60_000, hops: int | None = None, hop_sigma: float = 0.3,
+           batch: int = 1, strategy: str = "auto") -> SearchResult:
+    """Search for an (N, d, M) constellation of maximal margin (see the module docstring).
+
+    Parameters
+    ----------
+    n, dim, modalities : int
+        N >= 2 items, dimension d >= 1, M >= 2 modalities.
+    graph : Graph or str, optional
+        Synchronisation graph (default complete).
+    tied : bool
+        All modalities equal: the spherical-code problem.
+    restarts : int or None
+        Number of restarts (per phase: a free search runs them for the tied problem first, then for
+        the free one); None means "until the time limit".
+    time_limit : float, optional
+        Seconds for the whole run (>= 0), verification included: the search proper ends early
+        enough for the final float64 passes (:func:`solvers.search.budget.plan`).  Within a phase,
+        restarts take 50% (85% without hopping), hops up to 92%, the polish the rest; a free
+        search gives TIED_SHARE of it to the tied phase.
+    seed : int
+        >= 0.
+    device : str
+        "cpu", "cuda" or "cuda:K" (then the torch backend runs the kernel there); refused when
+        torch sees no such CUDA device.
+    backend : {"auto", "numpy", "numba", "torch"}
+    init : Configuration or array (M, N, d), optional
+        Starting point of the first restart.  The result is never worse than ``init``.
+    n_jobs : int
+        1: in-process, single process.  k > 1: k spawned worker processes.
+    callback : callable(done, total, best_margin), optional
+    betas : sequence of float, optional
+        One beta continuation for every restart (default: :func:`default_schedule`, which cycles
+        the starting beta over :data:`START_BETAS`).
+    polish_top : int
+        At most this many of the best restarts (distinct margins, within twice the smoothing gap
+        log(#terms)/(2 beta) of the best) are polished.
+    free_init : {"random", "tied"}
+        Start of the free phase's restarts after its first (which continues from the tied
+        phase's code): independent random rows (default), or each its own tied code, then freed.
+    hops : int, optional
+        Basin-hopping steps after the restarts (:mod:`solvers.search.moves`): kicks (small
+        perturbation, direct polish; while they cost at most KICK_SHARE of the other time and
+        until KICK_PATIENCE fail in a row) and, when tied, swaps (insert a point, re-optimise,
+        remove one; same rules with SWAP_SHARE, SWAP_PATIENCE) take turns with jumps (perturb by
+        ``hop_sigma`` times a Gaussian, re-anneal from beta = HOP_START_BETA with 400 L-BFGS
+        iterations a stage, polish), keep if better.  Default: as many as ``restarts`` (or, with
+        only a time limit, until 92% of it; the restarts then stop at 50%).  Skipped above
+        ``polish_max_vars``.
+    polish_max_vars : int
+        Skip the LP polish when M N d (free) or N d (tied) exceeds this (the LP would be too big).
+    batch : int
+        B > 1 runs the restarts B at a time as one batched torch program
+        (:func:`solvers.search.restarts.batched_restarts`; meant for ``device="cuda"``, where one small restart
+        leaves the GPU idle).  Starting points are the serial ones; a batch shares the beta
+        continuation of its first restart.  Needs the torch backend (chosen by "auto") and n_jobs = 1.
+    polish_time : float, optional
+        Seconds allowed to each polish (default 20; HiGHS needs tens of seconds on the highly
+        degenerate LPs of big symmetric codes such as E8, where L-BFGS is already within 1e-9).
+    strategy : {"auto", "restarts", "kick", "jump", "swap", "multiswap", "energy"}
+        Which basin-hopping moves follow the restarts (:mod:`solvers.search.moves`): "auto" the
+        portfolio kick + jump + swap (swap for tied codes only), "restarts" none (hops = 0), or
+        one move alone ("swap" and "multiswap" need ``tied``).  "energy" is "auto" with the
+        restarts of codes (the tied phase of a free search too) started by the energy
+        continuation (Riesz s-energy, s = 1 to 256;
+        :func:`solvers.objective_numpy.riesz_value_and_grad`).  "structured" is "auto" with the
+        first restarts of codes warm-started from classical configurations cut to N points
+        (:func:`solvers.search.starts.structured_starts`: simplex, cross-polytope, cube, polygon,
+        icosahedron, 24-cell, 600-cell, D_d and E8 roots).  ``extra["found_by"]`` names the step
+        that found the returned configuration ("restart", "polish", a move, or "tied code").
+
+    Returns
+    -------
+    SearchResult
+
+    Raises
+    ------
+    ConfigurationError
+        n < 2, dim < 1, modalities < 2, seed < 0, negative time limit, bad restarts/n_jobs/backend/
+        device/strategy, an ``init`` of the wrong shape; sizes whose memory estimate exceeds the
+        limit, whose verification cannot fit in the time limit, or (without a time limit) whose
+        single objective evaluation would take minutes -- all before any work, with the
+        estimate and the limit in the message.
+    """
+    t_start = time.time()
+    check(n, dim, modalities, restarts, time_limit, n_jobs, seed)
+    n, dim, modalities, seed = int(n), int(dim), int(modalities), int(seed)
+    G = parse_graph(graph, modalities)
+    edges = [tuple(e) for e in G.edges]
+    moves, starts = _strategy_moves(strategy, tied)
+    if strategy == "restarts":
+        hops = 0
+    if free_init not in ("tied", "random"):
+        raise ConfigurationError(f"free_init must be 'tied' or 'random', got {free_init!r}")
+    backend, batch = _check_backend(backend, device, n, dim, n_jobs, batch, time_limit)
+    if betas is not None:
+        betas = tuple(float(b) for b in betas)
+        if not betas or min(betas) <= 0:
+            raise ConfigurationError("betas must be a non-empty sequence of positive numbers")
+    init = _check_init(init, n, dim, modalities)
+    end, pass_seconds = plan(n, dim, modalities, len(edges), tied, time_limit, t_start)
+    pb = Problem(n, dim, modalities, tuple(edges), bool(tied), backend, str(device))
+    st = Settings(restarts=restarts, betas=betas, free_init=free_init, jitter=float(jitter), n_jobs=int(n_jobs),
+                  batch=batch, polish_top=int(polish_top), polish_time=polish_time,
+                  polish_max_vars=int(polish_max_vars), hops=hops, hop_sigma=float(hop_sigma), moves=moves,
+                  starts=starts,
+                  pass_seconds=pass_seconds)
+    progress = Progress(callback, None if restarts is None else restarts * (1 if tied else 2))
+    with sigint_sets_flag():
+        codes = [] if init is None else [max(init, key=code_margin)]  # the best modality as the code
+        if starts == "structured":
+            codes += [C for _, C in structured_starts(n, dim)]
+        tied_starts = dict(enumerate(codes))
+        if tied:
+            ph, code_ph = run_phase(pb, st, tied_starts, np.random.SeedSequence(seed), t_start, end, progress), None
+        else:
+            ph, code_ph = _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress)
+        result = _finish(pb, st, G, ph, code_ph, seed, t_start, end)
+    return result
+
+
+def _check_backend(backend, device, n, dim, n_jobs, batch, time_limit):
+    """Validated (backend, batch); "auto" resolved."""
+    if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+        raise ConfigurationError(f"batch must be a positive integer, got {batch!r}")
+    batch = int(batch)
+    if batch > 1:
+        if n_jobs != 1:
+            raise ConfigurationError("batch > 1 runs restarts as one tensor program: use it with n_jobs = 1")
+        if backend == "auto":
+            backend = "torch"
+        elif backend != "torch":
+            raise ConfigurationError(f"batch > 1 needs the torch backend, not {backend!r}")
+    backend = resolve_backend(backend, device, n, dim, time_limit)
+    check_device(device)
+    return backend, batch
+
+
+def _check_init(init, n, dim, modalities):
+    """``init`` as a float64 (M, N, d) array of unit rows, or None."""
+    if init is None:
+        return None
+    A = init.X if isinstance(init, Configuration) else as_array(init, normalize=True)
+    if A.shape != (modalities, n, dim):
+        raise ConfigurationError(f"init has shape {A.shape}, expected (M, N, d) = {(modalities, n, dim)}")
+    return np.array(A, dtype=np.float64)
+
+
+def polish_best(pb, st, ph, end):
+    """Polish up to ``polish_top`` distinct restarts within twice the smoothing gap of the best."""
+    order = sorted(ph.results, key=lambda j: -ph.results[j][1])
+    top = ph.results[order[0]][1]
+    if st.polish_top <= 0 or pb.n_vars > st.polish_max_vars:
+        return
+    n, tied, edges = pb.n, pb.tied, pb.edges
+    window = 2.0 * smoothing_gap(n, (st.betas or default_schedule(0))[-1], len(edges), tied)
+    seen = []
+    for j in order:
+        X, m = ph.results[j]
+        if len(seen) >= st.polish_top or (seen and m < top - window) or INTERRUPT.is_set():
+            break
+        if any(abs(m - s) < 1e-7 for s in seen):  # same basin, up to the smoothing residue
+            continue
+        seen.append(m)
+        budget = st.polish_time
+        if end is not None:
+            left = end - time.time()
+            if not polish_fits(pb, st, left):
+                ph.time_limited = True
+                break
+            budget = left if budget is None else min(budget, left)
+        pr = polish(X, pb.free_edges, tied=tied, time_limit=budget, stop=INTERRUPT.is_set)
+        if ph.offer(pr.X, pr.margin, "polish"):
+            ph.polish_gain = pr.margin - top
+
+
+def run_phase(pb, st, starts, seeds, t0, end, progress) -> Phase:
+    """Restarts, the exact polish of the best few, then basin hopping (see the module docstring).
+
+    ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at 50% of it (85%
+    when there is no hopping), hops at 92%, the polish at 100%.  Ctrl-C ends every step early.
+    """
+    ph, holder = Phase(), {}
+    hopping = st.hops != 0 and pb.n_vars <= st.polish_max_vars
+    span = None if end is None else max(0.0, end - t0)
+    deadline = None if end is None else t0 + (0.5 if hopping else 0.85) * span
+    try:
+        run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder)
+    except KeyboardInterrupt:  # raised by a callback, or outside the main thread
+        INTERRUPT.set()
+    salvage(pb, ph, starts, seeds, holder)
+    best = max(ph.results.values(), key=lambda r: r[1])
+    ph.offer(*best)
+    ph.seconds = time.time() - t0
+    try:
+        if not INTERRUPT.is_set():
+            polish_best(pb, st, ph, end)
+        if hopping and not INTERRUPT.is_set():
+            basin_hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress)
+    except KeyboardInterrupt:
+        INTERRUPT.set()
+    if end is not None and time.time() >= deadline:
+        ph.time_limited = True
+    ph.seconds = time.time() - t0
+    return ph
+
+
+def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress):
+    """A free search: first the tied problem (TIED_SHARE of the time; with a restart count, exactly
+    the run ``tied=True`` would do), then the free problem started from that code (jittered, so that
+    the modalities can separate) and from ``init``.  The code itself stays a candidate, so the
+    free result is never below the tied one.  Returns (free phase, tied phase)."""
+    t_mid = None if end is None else t_start + TIED_SHARE * (end - t_start)
+    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, t_mid, progress)
+    M, n, dim = pb.M, pb.n, pb.dim
+    code = np.broadcast_to(code_ph.best_X, (M, n, dim))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1 << 30,)))
+    # the code's continuation comes second (first with a single restart): the free optimum often lies
+    # in another basin (N = 100, d = 10: 0.3340 from random rows, 0.3306 from the tied code)
+    starts = {} if init is None else {0: init}
+    starts[0 if (init is None and st.restarts == 1) else 1] = normalize(code + st.jitter * rng.standard_normal(code.shape))
+    code_m = pb.margin(code)
+    if INTERRUPT.is_set() or (end is not None and end - time.time() < st.pass_seconds):
+        ph = Phase()
+        ph.results[0] = (code.copy(), code_m)
+        ph.offer(*ph.results[0], "tied code")
+        return ph, code_ph
+    ph = run_phase(pb, st, starts, np.random.SeedSequence(seed, spawn_key=(1 << 31,)), time.time(), end, progress)
+    ph.offer(code.copy(), code_m, "tied code")
+    return ph, code_ph
+
+
+#: Strategies of :func:`search`: the moves each one lets the basin hopping use, and how the
+#: restarts of codes start (random rows, or the energy continuation).
+STRATEGIES = {"auto": (("kick", "jump", "swap"), "random"), "restarts": ((), "random"),
+              "kick": (("kick",), "random"), "jump": (("jump",), "random"), "swap": (("swap",), "random"),
+              "multiswap": (("multiswap",), "random"), "energy": (("kick", "jump", "swap"), "energy"),
+              "structured": (("kick", "jump", "swap"), "structured")}
+
+
+def _strategy_moves(strategy, tied) -> tuple:
+    """(moves, starts) of a strategy name."""
+    if strategy not in STRATEGIES:
+        raise ConfigurationError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy in TIED_ONLY and not tied:
+        raise ConfigurationError(f"strategy {strategy!r} moves points of one code: use it with tied")
+    return STRATEGIES[strategy]
+
+
+def _structure(pb, st, X, end):
+    """Contacts, rattlers and min poly of the result, when cheap enough: two more passes over all
+    pairs, so only for problems the polish handles and never past a time limit's end."""
+    if pb.n_vars > st.polish_max_vars or (end is not None and time.time() + 2 * st.pass_seconds > end + 1.0):
+        return None
+    return structure(X, pb.free_edges)
+
+
+def _finish(pb, st, G, ph, code_ph, seed, t_start, end) -> SearchResult:
+    """Verify the best configuration in float64 and bound its margin rigorously.
+
+    Tied results are M copies of one code: every edge has the same inner products, so the code is
+    verified and certified once, as a 2-modality configuration."""
+    from constellations.certify import certified_margin
+    M, tied = pb.M, pb.tied
+    if tied:
+        config = tied_config(ph.best_X, M, G)
+        cert = certified_margin(tied_config(ph.best_X, 2))
+    else:
+        config = Configuration.from_array(ph.best_X, G)
+        cert = certified_margin(config)
+    config = config.with_meta(method="search", n=pb.n, dim=pb.dim, modalities=M, tied=tied, seed=seed,
+                              backend=pb.backend)
+    extra = dict(ph.moves, found_by=ph.found_by, strategy_moves=list(st.moves))
+    s = _structure(pb, st, ph.best_X, end)
+    if s is not None:
+        extra.update(contacts=s.contacts, rattlers=s.rattlers, extreme_value=s.value, min_poly=s.min_poly)
+    if code_ph is not None:
+        extra.update(tied_margin=float(code_ph.best_m), tied_restarts=len(code_ph.results),
+                     tied_seconds=float(code_ph.seconds))
+    interrupted = INTERRUPT.is_set()
+    time_limited = (ph.time_limited or (end is not None and time.time() >= end)) and not interrupted
+    return SearchResult(config=config, margin=float(cert.margin), b_rel=float(cert.b_rel),
+                        margin_certified=float(cert.margin_cert), seconds=time.time() - t_start,
+                        restarts=len(ph.results), seed=seed, interrupted=interrupted,
+                        restart_margins=ph.restart_margins(), polish_gain=float(max(ph.polish_gain, 0.0)),
+                        backend=pb.backend, device=pb.device, tied=tied, time_limited=time_limited,
+                        extra=extra)

@@ -1,0 +1,230 @@
+r"""Basin-hopping moves from the best configuration, and the loop that schedules them.
+
+Every move has one signature, ``move(pb, X, m, rng, hop) -> (Y, m_Y, timed_out)`` (``hop`` a
+:class:`Hop`: beta schedule, deadline, polish budget, counters), and its result is kept only if it
+raises the float64 margin:
+
+- :func:`kick`: perturb every row by a Gaussian of scale 0.01, 0.03 or 0.1 (cycled), renormalise
+  and polish directly.  This escapes the degenerate points where the LP polish stalls next to a
+  better vertex (it is what finds the N = 18 and N = 27 Tammes optima in d = 3);
+- :func:`jump`: perturb by ``hop_sigma`` (0.3), renormalise, re-anneal from beta = 160 with short
+  stages, then polish when the result is within the smoothing gap of the best (this finds other
+  basins, e.g. N = 28 in d = 3);
+- :func:`swap` (tied only): put an extra point in the deepest hole, re-optimise the N + 1 code,
+  then take out the point whose removal leaves the best polished code (this finds the N = 26
+  Tammes optimum in d = 3, which random starts miss);
+- :func:`multiswap` (tied only): remove the k most crowded points (k = 2, 3 in turn), refill the k
+  deepest holes one after the other, re-anneal and polish.  Not in the default portfolio yet
+  (``strategy="multiswap"`` runs it alone).
+
+:func:`basin_hop` lets kicks and swaps take turns with jumps while they stay cheap: at most their
+share of the other time, and not after their patience of moves in a row without a gain.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from constellations.margins import code_margin
+
+from ..objective_numpy import smoothing_gap
+from ..polish import polish
+from .budget import INTERRUPT, expired, polish_fits
+from .optimizer import default_schedule, normalize, optimize
+
+__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "MOVES", "basin_hop"]
+
+#: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
+HOP_START_BETA = 160.0
+
+
+#: Row perturbations of the "kick" hops (every other hop), polished without re-annealing.  The LP
+#: polish can stall at a degenerate point next to a better vertex (Tammes N = 18 in d = 3 stops at
+#: m = 0.1756185 and N = 27 at 0.1208053); a kick of 0.01-0.03 and a fresh polish reach 0.1756521
+#: and 0.1208054 in every one of 20 tries.
+KICK_SIGMAS = (0.01, 0.03, 0.1)
+
+
+#: Kicks take at most this share of the rest of the run's time (each one is a full LP polish) ...
+KICK_SHARE = 0.25
+
+
+#: ... and stop after this many kicks in a row without a gain.
+KICK_PATIENCE = 6
+
+
+#: Swap moves (tied only; see :func:`swap`): time share, patience, removals polished, and the
+#: number of random points searched for the deepest hole.
+SWAP_SHARE = 0.25
+
+
+SWAP_PATIENCE = 3
+
+
+SWAP_CANDIDATES = 8
+
+
+SWAP_PROBES = 4000
+
+
+#: No swaps above this many variables N d: each one costs SWAP_CANDIDATES + 1 LP polishes.
+SWAP_MAX_VARS = 1200
+
+
+def window_hop(n, beta, n_edges, tied):
+    """Hop results within this of the best are polished (twice the smoothing gap)."""
+    return 2.0 * smoothing_gap(n, beta, n_edges, tied)
+
+
+@dataclass
+class Hop:
+    """What a move needs besides the configuration: schedule, deadline, polish budget, counters."""
+
+    betas: tuple
+    deadline: float | None
+    polish_time: float | None
+    hop_sigma: float = 0.3
+    window: float = 0.0
+    used: dict = field(default_factory=lambda: {"kick": 0, "swap": 0, "jump": 0, "multiswap": 0})
+
+    def polish_budget(self):
+        left = None if self.deadline is None else max(0.05, self.deadline - time.time())
+        return min(x for x in (self.polish_time, left) if x is not None) if (self.polish_time or left) else None
+
+    def polish(self, pb, Y):
+        pr = polish(Y, pb.free_edges, tied=pb.tied, time_limit=self.polish_budget(), stop=INTERRUPT.is_set)
+        return pr.X, pr.margin
+
+
+def kick(pb, X, m, rng, hop):
+    """A small Gaussian kick of every row (scales KICK_SIGMAS, cycled), polished directly."""
+    sigma = KICK_SIGMAS[hop.used["kick"] % len(KICK_SIGMAS)]
+    Y, mY = hop.polish(pb, normalize(X + sigma * rng.standard_normal(X.shape)))
+    return Y, mY, False
+
+
+def jump(pb, X, m, rng, hop):
+    """Perturb by ``hop_sigma``, re-anneal from a sharp beta, polish if within the window of m."""
+    Y0 = normalize(X + hop.hop_sigma * rng.standard_normal(X.shape))
+    Y, late = optimize(Y0, hop.betas, pb.free_edges, kernel=pb.kernel(), maxiter=400, deadline=hop.deadline)
+    mY = pb.margin(Y)
+    if not late and mY >= m - hop.window:
+        Y, mY = hop.polish(pb, Y)
+    return Y, mY, late
+
+
+def swap(pb, C, m, rng, hop):
+    """Insert a point, re-optimise the N + 1 code, take a point out again (tied codes only).
+
+    The new point goes to the deepest hole of C (the best of SWAP_PROBES random points, the one
+    whose largest inner product with C is smallest); the N + 1 rows are annealed and polished;
+    then the SWAP_CANDIDATES removals with the largest margins are polished and the best is
+    returned.  Codes with N points often sit next to an (N + 1)-code with one point removed:
+    Tammes N = 26 in d = 3 is found this way (41.0376616 deg) and essentially never from random
+    starts, which end at 41.0347567 deg.
+    """
+    n, dim = C.shape
+    P = normalize(rng.standard_normal((SWAP_PROBES, dim)))
+    h = P[np.argmin((P @ C.T).max(axis=1))]
+    Y = normalize(np.vstack([C, h]) + 0.02 * rng.standard_normal((n + 1, dim)))
+    Y, late = optimize(Y, hop.betas, None, kernel=pb.kernel(), maxiter=400, deadline=hop.deadline)
+    if late:
+        return C, m, True
+    stop = lambda: expired(hop.deadline)  # noqa: E731
+    Y = polish(Y, None, tied=True, time_limit=hop.polish_budget(), stop=stop).X
+    order = sorted(range(n + 1), key=lambda k: -code_margin(np.delete(Y, k, axis=0)))
+    best, best_m = C, m
+    for k in order[:SWAP_CANDIDATES]:
+        if stop():
+            return best, best_m, True
+        pr = polish(np.delete(Y, k, axis=0), None, tied=True, time_limit=hop.polish_budget(), stop=stop)
+        if pr.margin > best_m:
+            best, best_m = pr.X, pr.margin
+    return best, best_m, False
+
+
+#: Points taken out and put back by :func:`multiswap`, cycled.
+MULTISWAP_K = (2, 3)
+
+
+def _deepest_hole(Y, rng):
+    """The best of SWAP_PROBES random unit vectors: the one whose largest inner product with Y is least."""
+    P = normalize(rng.standard_normal((SWAP_PROBES, Y.shape[1])))
+    return P[np.argmin((P @ Y.T).max(axis=1))]
+
+
+def multiswap(pb, C, m, rng, hop):
+    """Remove the k most crowded points of a code, refill the deepest holes, re-anneal, polish.
+
+    Crowding of point i is sum_j exp(50 (<C_i, C_j> - c)) over j != i (c the largest cosine): the
+    number of its near-contacts, softly, so that ties between equally extreme points are broken
+    by how many neighbours press on them.  Holes are filled one after the other, each against the
+    points already placed.
+    """
+    n = C.shape[0]
+    k = MULTISWAP_K[hop.used["multiswap"] % len(MULTISWAP_K)]
+    if n - k < 2:
+        return C, m, False
+    G = C @ C.T
+    np.fill_diagonal(G, -np.inf)
+    crowd = np.exp(50.0 * (G - G.max())).sum(axis=1)
+    Y = C[np.argsort(crowd)[: n - k]]
+    for _ in range(k):
+        Y = np.vstack([Y, _deepest_hole(Y, rng)])
+    Y, late = optimize(normalize(Y + 0.02 * rng.standard_normal(Y.shape)), hop.betas, None, kernel=pb.kernel(),
+                       maxiter=400, deadline=hop.deadline)
+    if late:
+        return C, m, True
+    Y, mY = hop.polish(pb, Y)
+    return Y, mY, False
+
+
+MOVES = {"kick": kick, "jump": jump, "swap": swap, "multiswap": multiswap}
+#: Moves that only make sense for a tied code.
+TIED_ONLY = ("swap", "multiswap")
+#: Time share and patience of the cheap moves (jumps fill the rest).
+_RATION = {"kick": (KICK_SHARE, KICK_PATIENCE), "swap": (SWAP_SHARE, SWAP_PATIENCE),
+           "multiswap": (SWAP_SHARE, SWAP_PATIENCE)}
+
+
+def _choose(order, done, hop, fails, spent, t0):
+    """The next move: the turn's move, or a jump when a cheap move is over its share or patience
+    (a portfolio of one move always runs that move)."""
+    move = order[done % len(order)]
+    if move != "jump" and len(order) > 1:
+        frac, patience = _RATION[move]
+        if fails[move] >= patience or spent[move] > frac * (time.time() - t0 - spent[move]):
+            return "jump"
+    return move
+
+
+def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
+    """Hop from ``ph``'s best configuration until ``st.hops`` moves or ``deadline``; keep gains."""
+    n_hops = st.hops if st.hops is not None else (st.restarts or (1 << 30))
+    rng = np.random.default_rng(seeds.spawn(1)[0])
+    betas = st.betas or tuple(b for b in default_schedule(3) if b >= HOP_START_BETA)
+    hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied))
+    order = tuple(mv for mv in st.moves if pb.tied and pb.n_vars <= SWAP_MAX_VARS or mv not in TIED_ONLY)
+    if not order:
+        return
+    fails, spent = {mv: 0 for mv in _RATION}, {mv: 0.0 for mv in _RATION}
+    m_before, done = ph.best_m, 0
+    while done < n_hops and not expired(deadline) and \
+            polish_fits(pb, st, None if deadline is None else deadline - time.time()):
+        move = _choose(order, done, hop, fails, spent, t0)
+        t_hop = time.time()
+        Y, mY, late = MOVES[move](pb, ph.best_X, ph.best_m, rng, hop)
+        done += 1
+        hop.used[move] += 1
+        if move in spent:
+            spent[move] += time.time() - t_hop
+            fails[move] = 0 if mY > ph.best_m else fails[move] + 1
+        ph.moves["hops_improved"] += ph.offer(Y, mY, move)
+        if late:
+            break
+        progress.step(ph.best_m, hop=True)
+    if deadline is not None and time.time() >= deadline:
+        ph.time_limited = True
+    ph.moves.update(hops=done, hop_gain=float(ph.best_m - m_before), kicks=hop.used["kick"], swaps=hop.used["swap"])

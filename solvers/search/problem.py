@@ -1,0 +1,87 @@
+r"""What a search solves (:class:`Problem`) and how it searches (:class:`Settings`).
+
+A :class:`Problem` binds, in one object, the sizes N, d, M, the graph's edges, tied or free, and
+the kernel that evaluates the smoothed margin (as pymanopt's Problem binds a manifold and a cost).
+Its :meth:`Problem.margin` is the float64 margin every step of the search compares candidates by
+(:func:`constellations.margins.code_margin` for an (N, d) code, :func:`~constellations.margins.free_margin`
+for (M, N, d) rows).  Both objects are frozen and picklable: they travel to worker processes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from constellations.margins import code_margin, free_margin
+
+from .kernels import kernel
+from .optimizer import normalize
+
+__all__ = ["Problem", "Settings"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """N unit vectors per modality in R^d; M modalities joined by ``edges``; tied (one code) or free.
+
+    ``backend`` and ``device`` choose the kernel (:mod:`solvers.search.kernels`).
+    """
+
+    n: int
+    dim: int
+    M: int
+    edges: tuple
+    tied: bool
+    backend: str = "numpy"
+    device: str = "cpu"
+
+    @property
+    def shape(self) -> tuple:
+        """Shape of the variables: (N, d) tied, (M, N, d) free."""
+        return (self.n, self.dim) if self.tied else (self.M, self.n, self.dim)
+
+    @property
+    def n_vars(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def free_edges(self):
+        """The edges as the kernels and the polish take them: None for a tied code."""
+        return None if self.tied else self.edges
+
+    def margin(self, X) -> float:
+        """Float64 margin of a code (N, d) or of rows (M, N, d), as computed (not renormalised)."""
+        return code_margin(X) if np.ndim(X) == 2 else free_margin(X, self.edges)
+
+    def kernel(self):
+        """``value_and_grad(X, beta, edges=None, *, block=None, stop=None)`` of this backend/device."""
+        return kernel(self.backend, self.device)
+
+    def random(self, rng) -> np.ndarray:
+        """Rows uniform on the sphere, of this problem's shape."""
+        return normalize(rng.standard_normal(self.shape))
+
+    def as_tied(self) -> "Problem":
+        return replace(self, tied=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How :func:`solvers.search.search` searches (see its parameters); ``pass_seconds`` is the
+    estimated time of one float64 pass over all pairs (:func:`solvers.search.budget.pass_seconds`)."""
+
+    restarts: int | None = 8
+    betas: tuple | None = None
+    free_init: str = "random"
+    jitter: float = 1e-3
+    n_jobs: int = 1
+    batch: int = 1
+    polish_top: int = 12
+    polish_time: float | None = 20.0
+    polish_max_vars: int = 60_000
+    hops: int | None = None
+    hop_sigma: float = 0.3
+    pass_seconds: float = 0.0
+    maxiter: int | None = None
+    moves: tuple = ("kick", "jump", "swap")
+    starts: str = "random"

@@ -1,0 +1,331 @@
+r"""Restarts: one restart (:func:`restart`), and runs of them serially, batched (torch) or in worker
+processes, collected in a :class:`Phase`.
+
+One restart: a random start (rows uniform on the sphere) or a warm start, then the beta
+continuation (:func:`solvers.search.optimizer.optimize`).  A warm start skips the soft stages that
+would wash it out and is never made worse.  A free restart from random rows also tries the tied
+projection (:func:`tied_projection`) and keeps it when better.  Restarts draw their seeds from
+``numpy.random.SeedSequence(seed).spawn``, so a run is reproducible whatever ``n_jobs`` is.
+"""
+from __future__ import annotations
+
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from constellations.margins import free_margin
+
+from .budget import INTERRUPT, expired
+from .optimizer import START_BETAS, default_schedule, normalize, optimize, rlbfgs_batched
+
+__all__ = ["Phase", "Progress", "restart", "tied_projection", "run_restarts", "batched_restarts"]
+
+
+def tied_projection(X, edges):
+    """Every modality replaced by the normalised mean of all of them: ``(Xc, margin)``.
+
+    Xc is a code (all modalities equal), hence a constellation with m = (1 - c)/2; this rescues free
+    runs that have not separated yet (large N, short budgets).  Returns ``(None, -inf)`` when a mean
+    row (nearly) vanishes.
+    """
+    S = X.sum(axis=0)
+    if np.linalg.norm(S, axis=1).min() <= 1e-8:
+        return None, -np.inf
+    Xc = np.broadcast_to(normalize(S), X.shape).copy()
+    return Xc, free_margin(Xc, edges)
+
+
+def _maxiter(st, index) -> int:
+    # iteration cap per stage, alternating every len(START_BETAS) restarts: fully converged stages
+    # (needed e.g. to reach E8) and short ones (annealing-like, more diverse basins; e.g. the
+    # N = 18 Tammes optimum in d = 3 came only from those in our runs)
+    return st.maxiter or (3000 if (index // len(START_BETAS)) % 2 == 0 else 400)
+
+
+#: Exponents s of the energy continuation (``starts="energy"``), then the last margin stages.
+ENERGY_S = (1.0, 4.0, 16.0, 64.0, 256.0)
+
+
+def _energy_code(pb, betas, rng, run):
+    """A code by energy continuation: Riesz s-energy for s in ENERGY_S (Kottwitz; Hardin, Sloane
+    and Smith), then the last three stages of the margin continuation."""
+    from ..objective_numpy import riesz_value_and_grad
+    C, late = optimize(rng.standard_normal((pb.n, pb.dim)), ENERGY_S, **dict(run, kernel=riesz_value_and_grad))
+    if late:
+        return C, late
+    return optimize(C, betas[-3:], **run)
+
+
+def restart(pb, st, index: int, seed_seq, start, deadline, holder=None):
+    """Restart number ``index`` (its beta schedule and iteration cap), from ``start`` or from random
+    rows drawn with ``seed_seq``; returns ``(X, margin, timed_out)``."""
+    betas = st.betas or default_schedule(index)
+    run = dict(kernel=pb.kernel(), maxiter=_maxiter(st, index), deadline=deadline, holder=holder)
+    rng = np.random.default_rng(seed_seq)
+    if start is not None:
+        return _warm(pb, start, betas, run)
+    if pb.tied:
+        if st.starts == "energy":
+            X, late = _energy_code(pb, betas, rng, run)
+        else:
+            X, late = optimize(rng.standard_normal(pb.shape), betas, **run)
+        return X, pb.margin(X), late
+    if st.free_init == "tied":
+        return _free_via_code(pb, st, rng, betas, run)
+    X, late = optimize(rng.standard_normal(pb.shape), betas, pb.edges, **run)
+    mX = pb.margin(X)
+    if late:  # out of time: the tied phase's code already stands in for the projection below
+        return X, mX, late
+    Xc, mc = tied_projection(X, pb.edges)
+    if mc > mX:
+        X, mX = Xc, mc
+        Xo, late = optimize(normalize(Xc + st.jitter * rng.standard_normal(Xc.shape)), betas[-2:], pb.edges, **run)
+        mo = pb.margin(Xo)
+        if mo > mX:
+            X, mX = Xo, mo
+    return X, mX, late
+
+
+def _warm(pb, X0, betas, run):
+    """A warm start: the last two stages only (the soft ones would wash it out); never worse."""
+    X, late = optimize(X0, betas[-2:], pb.free_edges, **run)
+    m0 = pb.margin(X0)
+    if late and np.array_equal(X, X0):  # stopped before the first step: one pass, not two
+        return np.array(X0), m0, late
+    m1 = pb.margin(X)
+    return (X, m1, late) if m1 >= m0 else (np.array(X0), m0, late)
+
+
+def _free_via_code(pb, st, rng, betas, run):
+    """``free_init="tied"``: solve the tied problem, then continue in the free variables."""
+    C, late = optimize(rng.standard_normal((pb.n, pb.dim)), betas, **run)
+    code = np.broadcast_to(C, pb.shape)
+    mt = pb.margin(code)
+    if late:
+        return code.copy(), mt, late
+    X, late = optimize(normalize(code + st.jitter * rng.standard_normal(pb.shape)), betas[-2:], pb.edges, **run)
+    mX = pb.margin(X)
+    return (X, mX, late) if mX >= mt else (code.copy(), mt, late)
+
+
+# --------------------------------------------------------------------------- a phase of restarts
+
+@dataclass
+class Phase:
+    """What one phase (tied or free) of a search found; filled in step by step."""
+
+    results: dict = field(default_factory=dict)  # restart index -> (X, float64 margin)
+    durations: list = field(default_factory=list)
+    best_X: np.ndarray | None = None
+    best_m: float = -np.inf
+    polish_gain: float = 0.0
+    time_limited: bool = False
+    moves: dict = field(default_factory=lambda: dict(hops=0, hops_improved=0, hop_gain=0.0, kicks=0, swaps=0))
+    seconds: float = 0.0
+    found_by: str = "restart"
+
+    def restart_margins(self) -> tuple:
+        return tuple(float(self.results[j][1]) for j in sorted(self.results))
+
+    def best_restart(self) -> float:
+        return max((m for _, m in self.results.values()), default=-np.inf)
+
+    def offer(self, X, m, source: str = "restart") -> bool:
+        """Keep (X, m) if it beats the best so far; ``source`` names the step that found it."""
+        if m > self.best_m:
+            self.best_X, self.best_m, self.found_by = X, m, source
+            return True
+        return False
+
+
+class Progress:
+    """Counts the steps of all phases and reports them through the caller's ``callback``."""
+
+    def __init__(self, callback, total):
+        self.callback, self.total, self.done = callback, total, 0
+
+    def step(self, best, hop: bool = False):
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, None if hop else self.total, best)
+
+
+def more(st, ph, i, deadline) -> bool:
+    """Start restart number i?  Not after Ctrl-C, the restart count, or (about) the deadline."""
+    if INTERRUPT.is_set() or (st.restarts is not None and i >= st.restarts):
+        return False
+    if deadline is None or i == 0:
+        return True
+    est = float(np.median(ph.durations)) if ph.durations else 0.0
+    return time.time() + 0.5 * est < deadline
+
+
+def run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder):
+    """Fill ``ph.results``: serially, batched (``st.batch`` > 1) or in processes (``st.n_jobs`` > 1).
+
+    ``starts`` maps restart indices to warm starts; ``holder["X"]`` keeps the latest iterate."""
+    if st.n_jobs > 1:
+        _pool(pb, st, ph, starts, seeds, deadline, progress)
+    elif st.batch > 1:
+        _batched(pb, st, ph, starts, seeds, deadline, progress, holder)
+    else:
+        _serial(pb, st, ph, starts, seeds, deadline, progress, holder)
+
+
+def _serial(pb, st, ph, starts, seeds, deadline, progress, holder):
+    i = 0
+    while more(st, ph, i, deadline):
+        t0 = time.time()
+        X, m, late = restart(pb, st, i, seeds.spawn(1)[0], starts.get(i), deadline, holder)
+        ph.results[i] = (X, m)
+        ph.durations.append(time.time() - t0)
+        i += 1
+        progress.step(ph.best_restart())
+        if late:
+            ph.time_limited = True
+            break
+
+
+def _batched(pb, st, ph, starts, seeds, deadline, progress, holder):
+    """Restarts B at a time as one torch program (:func:`batched_restarts`); warm starts alone."""
+    i = 0
+    while more(st, ph, i, deadline):
+        t0 = time.time()
+        idx = [i]
+        if i in starts:
+            outs = [restart(pb, st, i, seeds.spawn(1)[0], starts[i], deadline, holder)]
+        else:
+            while len(idx) < st.batch and (st.restarts is None or idx[-1] + 1 < st.restarts) \
+                    and idx[-1] + 1 not in starts:
+                idx.append(idx[-1] + 1)
+            outs = batched_restarts(pb, st, idx, [seeds.spawn(1)[0] for _ in idx], deadline)
+        for j, (X, m, _) in zip(idx, outs):
+            ph.results[j] = (X, m)
+            holder["X"] = X
+        ph.durations.append(time.time() - t0)
+        i = idx[-1] + 1
+        for _ in idx:
+            progress.step(ph.best_restart())
+        if outs[-1][2]:
+            ph.time_limited = True
+            break
+
+
+def _pool(pb, st, ph, starts, seeds, deadline, progress):
+    """Restarts in ``n_jobs`` spawned worker processes; on Ctrl-C they are told through an Event,
+    stop at their next check and hand back their best so far."""
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    event = ctx.Event()
+    with ProcessPoolExecutor(max_workers=st.n_jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(event,)) as ex:
+        pending = {}
+        i = 0
+        try:
+            while True:
+                while len(pending) < st.n_jobs and more(st, ph, i, deadline):
+                    fut = _submit(ex, restart, pb, st, i, seeds.spawn(1)[0], starts.get(i), deadline)
+                    pending[fut] = (i, time.time())
+                    i += 1
+                if not pending:
+                    break
+                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+                if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
+                    event.set()
+                for fut in done:
+                    j, t0 = pending.pop(fut)
+                    X, m, late = fut.result()
+                    ph.results[j] = (X, m)
+                    ph.durations.append(time.time() - t0)
+                    ph.time_limited |= late
+                    progress.step(ph.best_restart())
+        except BaseException:
+            event.set()
+            for fut in pending:
+                fut.cancel()
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _submit(ex, *args):
+    """``ex.submit(*args)`` with SIGINT blocked: a worker spawned here inherits the blocked signal
+    (across exec), so Ctrl-C, which reaches the whole process group, cannot kill it half-started;
+    the parent gets the signal once it is unblocked and tells the workers through the Event."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        return ex.submit(*args)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return ex.submit(*args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _worker_init(event=None):
+    INTERRUPT.event = event  # set by the parent when it is interrupted (SIGINT stays blocked here)
+    try:
+        import numba
+        numba.set_num_threads(1)
+    except Exception:  # pragma: no cover - numba missing or already configured
+        pass
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except Exception:  # pragma: no cover
+        pass
+
+
+def salvage(pb, ph, starts, seeds, holder):
+    """Make sure there is a candidate: the last iterate, a start, or a random point."""
+    if ph.results:
+        return
+    if "X" in holder:
+        X = np.array(holder["X"])
+    elif starts:
+        X = starts[min(starts)]
+    else:
+        X = pb.random(np.random.default_rng(seeds.spawn(1)[0]))
+    ph.results[0] = (X, pb.margin(X))
+
+
+# --------------------------------------------------------------------------- batched (torch)
+
+def batched_restarts(pb, st, indices, seed_seqs, deadline=None):
+    """Run the restarts ``indices`` (seeded by ``seed_seqs``) as one torch batch; returns [(X, margin, late)].
+
+    On a GPU one restart of a small problem leaves the device idle between tiny kernels; here B
+    restarts advance together in :func:`solvers.search.optimizer.rlbfgs_batched` with the batched
+    kernel :func:`solvers.objective_torch.value_and_grad_tensor`.  Starting points are drawn exactly
+    as :func:`restart` draws them; the beta continuation is the first index's.  Free restarts also
+    try the tied projection and keep it when its margin is larger, as the serial restarts do.
+    """
+    import torch
+
+    from ..objective_torch import value_and_grad_tensor
+
+    betas = st.betas or default_schedule(indices[0])
+    X0 = np.stack([np.random.default_rng(ss).standard_normal(pb.shape) for ss in seed_seqs])
+    X = torch.as_tensor(normalize(X0), dtype=torch.float64, device=pb.device)
+    late = False
+
+    def stop():
+        return expired(deadline)
+
+    with torch.no_grad():
+        for beta in betas:
+            X, _, late = rlbfgs_batched(
+                lambda Z, beta=beta: value_and_grad_tensor(Z, beta, pb.free_edges, tied=pb.tied, stop=stop),
+                X, maxiter=_maxiter(st, indices[0]), deadline=deadline, expired=stop)
+            if late:
+                break
+    out = []
+    for Xb in normalize(X.cpu().numpy()):
+        m = pb.margin(Xb)
+        if not pb.tied:
+            Xc, mc = tied_projection(Xb, pb.edges)
+            if mc > m:
+                Xb, m = Xc, mc
+        out.append((Xb, m, late))
+    return out
