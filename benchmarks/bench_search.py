@@ -81,7 +81,7 @@ def run_search(n, d, budget, tied, seed=0):
     def cb(done, total, best):
         trace.append((time.perf_counter() - t0, best))
 
-    r = search(n, d, 2, tied=tied, restarts=None, time_limit=budget, seed=seed, callback=cb)
+    r = search(n, d, 2, tied=tied, restarts=None, time_limit=budget, seed=seed, callback=cb, constructions=False)
     trace.append((r.seconds, r.margin))
     return r, trace
 

@@ -47,6 +47,8 @@ def main(argv=None):
     ap.add_argument("--record-every", type=int, default=100)
     ap.add_argument("--loss-every", type=int, default=1,
                     help="loss value every K steps (both the batched and the sequential runs)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    ap.add_argument("--graph-mode", default="auto", help="auto (CUDA graph on CUDA), off, cuda-graph")
     ap.add_argument("--skip-sequential", action="store_true")
     ap.add_argument("--skip-claim", action="store_true", help="only the speed comparison")
     ap.add_argument("--out", default=None)
@@ -58,8 +60,9 @@ def main(argv=None):
 
     seeds = list(range(a.seeds))
     mk = lambda param: TrainSpec(n=a.n, dim=a.dim, steps=a.steps, lr=a.lr, param=param, dtype=a.dtype,
-                                 record_every=a.record_every, loss_every=a.loss_every)
-    train(TrainSpec(n=a.n, dim=a.dim, steps=20, dtype=a.dtype), [0])  # warm-up
+                                 record_every=a.record_every, loss_every=a.loss_every, device=a.device,
+                                 graph_mode=a.graph_mode)
+    train(TrainSpec(n=a.n, dim=a.dim, steps=20, dtype=a.dtype, device=a.device), [0])  # warm-up
     out = {"settings": vars(a), "torch": torch.__version__, "machine": platform.machine(),
            "cpus": os.cpu_count(), "note": "shared 2-core machine; timings are noisy"}
 

@@ -16,15 +16,17 @@ from .output import emit_json, fmt
 @click.option("--percentiles", default="5,95", show_default=True,
               help="Percentile of the positives and of the negatives for the percentile margin.")
 @click.option("--gap/--no-gap", default=True, show_default=True, help="Run the modality-gap LPs (Theorem 3.6).")
-@click.option("--gap-sample", type=int, default=1000, show_default=True,
+@click.option("--gap-sample", type=int, default=200, show_default=True,
               help="Most items the gap LPs see (a seeded random subset above it; h is then checked on all).")
+@click.option("--gap-time", type=float, default=10.0, show_default=True,
+              help="Time limit of each gap LP in seconds (a cut-short LP is reported as such).")
 @click.option("--device", default="cpu", show_default=True, help="torch device of the Gram sweep: cpu, cuda, auto.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Precision of the Gram sweep (results are float64 either way; float32 is faster on most GPUs).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the row sample and the LP subset.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def command(pairs, graph, use_labels, percentiles, gap, gap_sample, device, dtype, seed, quiet, as_json):
+def command(pairs, graph, use_labels, percentiles, gap, gap_sample, gap_time, device, dtype, seed, quiet, as_json):
     """Analyse PAIRS: one file with X (M, N, d) or U and V (N, d), or two files U and V.
 
     \b
@@ -54,6 +56,8 @@ def command(pairs, graph, use_labels, percentiles, gap, gap_sample, device, dtyp
         raise click.BadParameter("use two numbers in [0, 100] like 5,95", param_hint="--percentiles") from None
     if gap_sample < 2:
         raise click.BadParameter("must be >= 2", param_hint="--gap-sample")
+    if not gap_time > 0:
+        raise click.BadParameter("must be > 0", param_hint="--gap-time")
     data = load_pairs(pairs)
     name = data.source
     if graph is None and data.graph is not None:
@@ -72,7 +76,7 @@ def command(pairs, graph, use_labels, percentiles, gap, gap_sample, device, dtyp
     t0 = time.perf_counter()
     try:
         res = analyze_pairs(data.X, graph=graph, labels=labels, percentiles=q, gap=gap, device=device,
-                            dtype=dtype, gap_sample=gap_sample, seed=seed, progress=progress)
+                            dtype=dtype, gap_sample=gap_sample, gap_time=gap_time, seed=seed, progress=progress)
     except ConstellationsError as exc:
         raise type(exc)(f"{name}: {exc}") from None
     finally:

@@ -139,13 +139,18 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
       --n N --margin m            dim_lower and dim_upper for margin m
       --codes --dim n --max-ip s  bounds on A(n, s) (Rankin, Levenshtein, Delsarte LP)
 
-    Margins are m, HALF the gap.  Upper bounds are certified in exact arithmetic (Theorem 3.4;
-    the sandwich m*(N, d) <= (1 - c*(N, d+1))/2 with a certified Levenshtein or Delsarte bound on
-    A(d+1, 1-2m)); lower bounds are explicit constructions with a certified margin.
+    Margins are m, HALF the gap.  Upper bounds are certified in exact arithmetic: the free ceiling
+    is the smallest of Theorem 3.4, the sandwich m*(N, d) <= (1 - c*(N, d+1))/2 (a certified
+    Levenshtein or Delsarte bound on A(d+1, 1-2m), kept as margin_upper_sandwich) and the shell
+    bounds on codes in R^d itself (solvers/bounds/shell.py).  Lower bounds are the best of the
+    constructions and the catalogue, the cells of --store and a --search run, each with a certified
+    margin.  Above N = 5000 only the catalogue and the bounds that certify quickly are used; what is
+    skipped is said (margin_upper_skipped).
 
     Numbers (--margin, --b-rel, --max-ip) are read exactly by a strict grammar: decimals (0.4 is
-    2/5), p/q, sqrt(k), a + b*sqrt(k), (a + b*sqrt(k))/q.  Limits, refused up front: N <= 5000,
-    Levenshtein degree <= 400 (margins not too close to 0), M*N <= 64 for --sdp.
+    2/5), p/q, sqrt(k), a + b*sqrt(k), (a + b*sqrt(k))/q.  Limits, refused up front: N <= 5000
+    for --margin, --tied, --b-rel, --store and --search; Levenshtein degree <= 400 (margins not too
+    close to 0), M*N <= 64 for --sdp.
     """
     from constellations.solvers import bounds as B
     from constellations.solvers.bounds import exact as E

@@ -22,8 +22,11 @@ __all__ = ["command"]
 @click.option("--time-limit", type=float, default=None, help="Wall-clock budget in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (an integer >= 0).")
 @click.option("--device", default="cpu", show_default=True,
-              help="cpu, cuda or cuda:K (the torch kernel; refused when there is no CUDA device).")
-@click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "torch"]), default="auto", show_default=True)
+              help="cpu, cuda or cuda:K (the triton or torch kernel; refused when there is no CUDA device).")
+@click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "torch", "triton"]), default="auto",
+              show_default=True,
+              help="Kernel of the smoothed margin; auto: triton on CUDA when installed, else torch; numpy or "
+                   "numba on the CPU.  triton runs on the CPU only under TRITON_INTERPRET=1 (slow; tests).")
 @click.option("--jobs", "n_jobs", type=int, default=1, show_default=True, help="Worker processes for restarts.")
 @click.option("--batch", type=int, default=1, show_default=True,
               help="Run restarts this many at a time as one batched torch program (for --device cuda).")
@@ -33,19 +36,26 @@ __all__ = ["command"]
               help="Moves after the restarts: the auto portfolio (kick, jump, swap), none, or one alone "
                    "(swap and multiswap need --tied); energy / structured: auto with codes started by "
                    "Riesz-energy continuation / from classical configurations (simplex, 24-cell, E8...).")
+@click.option("--no-constructions", "no_constructions", is_flag=True,
+              help="Do not use the catalogue's best construction for (N, d) as a start and a floor "
+                   "(searches from random starts only, e.g. for benchmarks).")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
               help="Start the first restart from this .npz configuration.")
 @output_option(".npz", help="Write the best configuration here (.npz; checked before the search starts).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
-            strategy, init_path, output, as_json, quiet):
+            strategy, no_constructions, init_path, output, as_json, quiet):
     """Search for N unit vectors per modality in R^d maximising the margin m (half the gap).
 
     Multi-start Riemannian L-BFGS on a smoothed margin with beta continuation, an exact
     sequential-LP polish of the best restarts, and a certified margin of the result.  A free
     search (without --tied) first solves the tied problem and continues from that code, so it
-    never ends below it.  --time-limit covers everything, verification included; sizes that
+    never ends below it.  The best known construction for (N, d) (Kerdock, Gold, Kasami, BCH
+    codes, lattices, polytopes; built from its recipe) is a start and a floor: the result is
+    never below it (--no-constructions: off).  When
+    the search cannot fit the memory or the time limit and the construction's rows certify by
+    their structure (entries 0, +a, -a: binary and Kerdock codes), it is returned alone.  --time-limit covers everything, verification included; sizes that
     cannot fit in memory or be verified within it are refused before the search starts.
     Ctrl-C stops the search and still reports (and writes) the best configuration so far
     (exit status 130).
@@ -55,6 +65,7 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
       constellations search --n 12 --dim 3 --tied
       constellations search --n 100 --dim 10 --time-limit 60 -o best.npz --json
       constellations search --n 2000 --dim 64 --device cuda --batch 16 --time-limit 300
+      constellations search --n 32768 --dim 768 --time-limit 5
     """
     # Ctrl-C from here on only raises a flag: the search polls it between kernel calls and returns
     # its best so far, which is then written (a KeyboardInterrupt inside a Numba kernel loses the run)
@@ -62,13 +73,13 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
     old_handler = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
     try:
         return _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
-                    strategy, init_path, output, as_json, quiet, pending)
+                    strategy, not no_constructions, init_path, output, as_json, quiet, pending)
     finally:
         signal.signal(signal.SIGINT, old_handler)
 
 
 def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
-         strategy, init_path, output, as_json, quiet, pending):
+         strategy, constructions, init_path, output, as_json, quiet, pending):
     from constellations import io
     from constellations.solvers.search import INTERRUPT, search
 
@@ -95,7 +106,7 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
     try:
         res = search(n, dim, modalities, graph, tied=tied, restarts=restarts, time_limit=time_limit, seed=seed,
                      device=device, backend=backend, init=init, n_jobs=n_jobs, callback=callback, batch=batch,
-                     strategy=strategy)
+                     strategy=strategy, constructions=constructions)
     finally:
         if bar is not None:
             bar.close()
@@ -112,6 +123,9 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
     }
     if not tied:
         out["tied_margin"] = res.extra.get("tied_margin")
+    con = res.extra.get("construction")
+    out.update(certified_by=res.certified_by, construction_margin=res.extra.get("construction_margin"),
+               construction=con, search_skipped=res.extra.get("search_skipped"))
     out.update(strategy=strategy, found_by=res.extra.get("found_by"), contacts=res.extra.get("contacts"),
                rattlers=res.extra.get("rattlers"), min_poly=res.extra.get("min_poly"),
                min_poly_of="cosine" if tied else "margin")
@@ -120,13 +134,19 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
     else:
         click.echo(f"N={res.n} d={res.dim} M={res.modalities} graph={out['graph']}{' tied' if tied else ''}")
         click.echo(f"margin m (half gap) = {fmt(res.margin)}   b_rel = {fmt(res.b_rel)}")
-        click.echo(f"certified margin    >= {fmt(res.margin_certified)}")
+        click.echo(f"certified margin    >= {fmt(res.margin_certified)}   (by {res.certified_by})")
+        if con is not None:
+            click.echo(f"construction        m = {fmt(con['margin'])}   {con['recipe']}")
+        if out["search_skipped"]:
+            click.echo(f"no search: {out['search_skipped']}; the construction is returned")
         click.echo(f"{res.restarts} restart{'' if res.restarts == 1 else 's'} in {res.seconds:.2f} s "
                    f"({res.backend}, {res.device})"
                    + ("; interrupted, best so far" if res.interrupted else "")
                    + ("; stopped by the time limit" if res.time_limited else ""))
         if out["contacts"] is not None:
-            click.echo(f"contacts = {out['contacts']}   rattlers = {out['rattlers']}   found by {out['found_by']}")
+            click.echo(f"contacts = {out['contacts']}   rattlers = {out['rattlers']}")
+        click.echo("found by the construction" if str(out["found_by"]).startswith("construction:")
+                   else f"found by {out['found_by']}")
         if out["min_poly"] is not None:
             click.echo(f"min poly of the {out['min_poly_of']} (recognised, not proved): {out['min_poly']}")
         if written:

@@ -5,7 +5,8 @@ Sub-commands (``run`` is the default when the first argument is an option, so
 
 - ``run``: compute the missing cells of a grid into the store, then print the table;
 - ``show``: reprint stored cells without computing anything;
-- ``verify``: re-verify every stored configuration (certified margin >= 0, at or below the ceiling);
+- ``verify``: re-verify every stored configuration (certified margin >= 0, at or below the free
+  ceiling, tied cells at or below the code ceiling; shell certificates re-checked);
 - ``export``: write one stored configuration to an ``.npz`` file.
 
 Paths: ``-o/--output``, ``--plot`` and ``--store`` must name a file in an existing directory
@@ -426,10 +427,17 @@ def command():
 @click.option("--warm-start", is_flag=True,
               help="Start each search from the best stored configuration valid for the cell: its own, the tied "
                    "code of the same (N, d), or the first M modalities of a stored cell with more modalities.")
+@click.option("--midpoint/--no-midpoint", default=True, show_default=True,
+              help="Afterwards, improve each tied cell with the midpoint code (U_i + V_i)/|U_i + V_i| of the best "
+                   "stored free cell of its (N, d), re-verified; kept only if strictly better.")
+@click.option("--device", default=None,
+              help="Device of each cell's search: cpu, cuda or cuda:K (checked first; with cuda the cells run one "
+                   "after the other in this process on that GPU). Default: the search's own (cpu).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @_output_options
 def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per_cell, seed, store, workers,
-            scheduler, solver, force, warm_start, progress, fmt_, as_json, columns, output, plot, digits):
+            scheduler, solver, force, warm_start, midpoint, device, progress, fmt_, as_json, columns, output, plot,
+            digits):
     """Compute the grid's missing cells into the store, then print the table.
 
     Every finished cell is committed at once: an interrupted run loses only the cells in flight,
@@ -439,7 +447,7 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
     the table still printed or written is marked PARTIAL).
     """
     from constellations.solvers.tables.grid import make_grid
-    from constellations.solvers.tables.runner import resolve_cell_function, run_table
+    from constellations.solvers.tables.runner import check_table_device, resolve_cell_function, run_table
     from constellations.solvers.tables.store import TableStore
 
     fmt_ = _table_format(fmt_, as_json, output)
@@ -447,6 +455,11 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
         raise click.UsageError("--workers and --scheduler exclude each other (the scheduler's workers are used)")
     if time_per_cell is not None and not (0 < time_per_cell < math.inf):
         raise click.BadParameter("must be a positive number of seconds", param_hint="--time-per-cell")
+    if device is not None:
+        device = check_table_device(device)  # one line and exit 2 before any work if CUDA is absent
+        if device.startswith("cuda") and (scheduler or (workers or 1) > 1):
+            raise click.UsageError(f"--device {device} runs the cells in this process on one GPU; "
+                                   "drop --workers/--scheduler")
     cells = make_grid(n_spec, dims, modalities, graph=graph, tied=tied, tied_only=tied_only, restarts=restarts,
                       time_limit=time_per_cell, seed=seed)
     fn = resolve_cell_function(solver)
@@ -454,7 +467,7 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
         bar = _ProgressBar(progress)
         try:
             summary = run_table(cells, st, cell_function=fn, workers=workers, scheduler=scheduler, force=force,
-                                warm_start=warm_start, progress=bar)
+                                warm_start=warm_start, progress=bar, midpoint=midpoint, device=device)
         finally:
             bar.close()
         rows = [r for r in (st.get(c) for c in cells) if r is not None]
@@ -483,12 +496,13 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
 def _summary_dict(s):
     return {"cells": s.cells, "skipped": s.skipped, "new": s.new, "improved": s.improved, "kept": s.kept,
             "failed": len(s.failed), "interrupted": s.interrupted, "partial": s.partial, "seconds": s.seconds,
-            "workers": s.workers, "mode": s.mode}
+            "workers": s.workers, "mode": s.mode, "midpoint": s.midpoint}
 
 
 def _summary_line(s, path):
     return (f"table: {s.cells} cells: {s.new} new, {s.improved} improved, {s.kept} kept, {s.skipped} already stored, "
-            f"{len(s.failed)} failed; {s.seconds:.1f} s, {s.workers} worker{'s' * (s.workers != 1)} ({s.mode}); "
+            f"{len(s.failed)} failed" + (f", {s.midpoint} tied improved by midpoint codes" if s.midpoint else "")
+            + f"; {s.seconds:.1f} s, {s.workers} worker{'s' * (s.workers != 1)} ({s.mode}); "
             f"store {path}")
 
 

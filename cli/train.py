@@ -68,6 +68,9 @@ def _plot_dir(ctx, param, value):
               help="Evaluate the loss value every this many steps (and at recorded steps); "
                    "steps in between need only its gradient, about 20% cheaper.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:K or auto.")
+@click.option("--graph-mode", type=click.Choice(["auto", "off", "cuda-graph"]), default="auto", show_default=True,
+              help="cuda-graph: capture one step of all seeds in a CUDA graph and replay it (no per-kernel launch "
+                   "cost; same trajectory); auto: that on CUDA, eager on CPU; off: eager.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
               help="Training precision (final margins are always recomputed in float64).")
 @click.option("--threads", type=int, default=1, show_default=True,
@@ -81,8 +84,8 @@ def _plot_dir(ctx, param, value):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, frozen, adapter, delta0, init_file,
-            optimizer, lr, steps, seeds, reduction, record_every, loss_every, device, dtype, threads, output, history_file,
-            plot_dir, quiet, as_json):
+            optimizer, lr, steps, seeds, reduction, record_every, loss_every, device, graph_mode, dtype, threads, output,
+            history_file, plot_dir, quiet, as_json):
     """Train N x d free embeddings for M modalities with the sigmoid loss.
 
     All seeds advance together in one batched tensor program.  Rows are renormalised after
@@ -104,7 +107,8 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     bias0 = b_rel0 if param == "relative" else (b0 if b0 is not None else t0 * b_rel0)
     spec = TrainSpec(n=n, dim=dim, modalities=modalities, graph=graph, param=param, reduction=reduction, steps=steps,
                      lr=lr, optimizer=optimizer, fix_t=fix_t, fix_bias=fix_bias, frozen=frozen, adapter=adapter,
-                     delta0=delta0, record_every=record_every, loss_every=loss_every, device=device, dtype=dtype)
+                     delta0=delta0, record_every=record_every, loss_every=loss_every, device=device, dtype=dtype,
+                     graph_mode=graph_mode)
     init = None
     if init_file is not None:
         cfg = io.load(init_file, normalize=True)
@@ -152,7 +156,7 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     out = {
         "n": n, "dim": dim, "modalities": modalities, "graph": res.spec.graph.spec, "param": param,
         "reduction": reduction, "steps": res.steps_done, "interrupted": res.interrupted, "device": res.device,
-        "steps_planned": steps, "dtype": dtype, "seconds": res.wall_s, "best_run": best,
+        "steps_planned": steps, "dtype": dtype, "launch": res.launch, "seconds": res.wall_s, "best_run": best,
         "runs": [{"seed": int(res.seeds[s]), "loss": float(res.loss[s]), "t": float(res.t[s]),
                   "b_rel": float(res.b_rel[s]), "margin": float(res.margin[s]), "gap": float(2 * res.margin[s]),
                   "b_rel_star": float(res.b_rel_star[s]),
@@ -200,7 +204,8 @@ def _write_history(path, res) -> None:
 def _report(o: dict) -> None:
     e = click.echo
     e(f"trained M={o['modalities']} x N={o['n']} in d={o['dim']}, graph {o['graph']}, {o['param']} bias, "
-      f"{o['steps']} steps, {len(o['runs'])} seed(s) in {o['seconds']:.1f} s on {o['device']} ({o['dtype']})"
+      f"{o['steps']} steps, {len(o['runs'])} seed(s) in {o['seconds']:.1f} s on {o['device']} ({o['dtype']}"
+      + (", CUDA graph" if o["launch"] == "cuda-graph" else "") + ")"
       + (f"  [INTERRUPTED after {o['steps']} of {o['steps_planned']} steps]" if o["interrupted"] else ""))
     e("  margin m is HALF the gap; 2m is the full gap (min matched - max non-matched)")
     e(f"  {'seed':>5} {'loss':>11} {'t':>9} {'b_rel':>9} {'m':>9} {'2m':>9} {'b*_rel':>9} {'steps<1e-3':>10}")

@@ -60,10 +60,12 @@ some unit h has <h, U_i> > 0 for all i and <h, V_j> < 0 for at least N - d indic
    mean(U) - mean(V) is tried as well.  The best count of V_j with <h, V_j> < 0 is reported (a lower bound on
    the maximum count, which is NP-hard in general; it is exact whenever step 1 succeeds).
 
-The LPs have N rows of d dense coefficients; above ``gap_sample`` items they are solved on a random
-subset of that many items (seeded), the direction found is then evaluated on all N items (its counts are
-exact for that h), and :attr:`GapTest.sample` records the subset size: a "not found" or "not separable"
-answer is then about the subset only.  The hypotheses are always checked on all N items.
+The LPs have N rows of d dense coefficients (HiGHS needs about 20 s for 300 items in d = 1152).  Above
+``gap_sample`` items (default 200) the mean-difference direction is first evaluated on all N items (if it
+separates them, no LP is needed); otherwise the LPs run on a seeded random subset of that many items, each
+with a time limit (``gap_time``, default 10 s), the direction found is evaluated on all N items (its
+counts are exact for that h), and :attr:`GapTest.sample` records the subset size: a "not found" or "not
+separable" answer is then about the subset only.  The hypotheses are always checked on all N items.
 
 xi (docs/math.md section 7): with x_i = U_i - V_i, xi = (1/N) sum_i |x_i - mean(x)|^2; xi = 0 iff all U_i - V_i are
 equal.  The norm of the mean difference |mean(U) - mean(V)| is reported with it (xi = mean |x_i|^2 - |mean x|^2).
@@ -544,8 +546,8 @@ def _resolve_device(torch, device):
 
 
 def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: bool = True,
-                  block: int | None = None, device: str = "cpu", dtype: str = "float64", gap_sample: int = 1000,
-                  seed: int = 0, progress=None) -> PairAnalysis:
+                  block: int | None = None, device: str = "cpu", dtype: str = "float64", gap_sample: int = 200,
+                  gap_time: float | None = 10.0, seed: int = 0, progress=None) -> PairAnalysis:
     """Analyse paired embeddings (see the module docstring for every quantity and how it is computed).
 
     Parameters
@@ -571,7 +573,11 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
         without fast float64, at the price of recomputing every product within 2 epsilon (~ d 2^-23) of
         a wanted order statistic in float64.
     gap_sample : int
-        Most items the gap LPs see (a seeded random subset above it; see :class:`GapTest`).
+        Most items the gap LPs see (a seeded random subset above it; see :class:`GapTest`).  Above it the
+        mean-difference direction is tried on all N first, and no LP runs if it separates them.
+    gap_time : float or None
+        Time limit of each gap LP in seconds (HiGHS ``time_limit``; ``None``: none).  Dense LPs with
+        d ~ 1000 columns take minutes for a few hundred items; a cut-short LP is reported as such.
     seed : int
         Seed of the row sample (percentile window) and of the LP subset; results do not depend on it.
     progress : callable(done, total), optional
@@ -786,7 +792,7 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
         gt = None
         if gap:
             hyp = bool(diag[e].min() > 0 and off_max[e] < 0)
-            gt = _gap_test(rows, k, l, hyp, gap_sample, rng)
+            gt = _gap_test(rows, k, l, hyp, gap_sample, rng, gap_time)
         out_edges.append(EdgeAnalysis((k, l), ssq / N, float(np.linalg.norm(xbar)), hits_kl / N, hits_lk / N,
                                       (pos_min[e] - neg_max[e]) / 2, (pos_min[e] + neg_max[e]) / 2, gt))
     norms = {k: (float(rows.norms[k].min()), float(rows.norms[k].mean()), float(rows.norms[k].max()))
@@ -842,40 +848,81 @@ def _fallback(pop, eps, recompute, E, blocks, masks, oriented, neg_pop: bool):
     return st
 
 
-def _gap_test(rows, k, l, hyp: bool, gap_sample: int, rng) -> GapTest:
+def _gap_test(rows, k, l, hyp: bool, gap_sample: int, rng, time_limit) -> GapTest:
     N, d = rows.N, rows.d
     if N <= gap_sample:
         U, V = rows.f64(k, np.arange(N)), rows.f64(l, np.arange(N))
-        return modality_gap(U, V, hypotheses=hyp, edge=(k, l))
-    sel = np.sort(rng.choice(N, size=gap_sample, replace=False))
-    g = modality_gap(rows.f64(k, sel), rows.f64(l, sel), hypotheses=False, edge=(k, l))
+        return modality_gap(U, V, hypotheses=hyp, edge=(k, l), time_limit=time_limit)
     hyp_full = bool(hyp and N >= d + 2)
+    guarantee = N - d if hyp_full else None
+
+    def on_all(h):
+        n_neg, all_pos = 0, True
+        for (s, u), (_, v) in zip(rows.chunks(k), rows.chunks(l)):
+            all_pos &= bool((u @ h > 0).all())
+            n_neg += int(np.count_nonzero(v @ h < 0))
+        return all_pos, n_neg
+
+    # The mean difference often separates real modalities outright: then no LP is needed.
+    md = (rows.sums[k] - rows.sums[l]) / N
+    md_pos, md_neg = on_all(md) if np.linalg.norm(md) > 0 else (False, 0)
+    if md_pos and md_neg == N:
+        return GapTest((k, l), True, tuple((md / np.linalg.norm(md)).tolist()), N, True, math.nan, hyp_full,
+                       guarantee, f"mean(U) - mean(V) separates all {N} items strictly (no LP needed)")
+    sel = np.sort(rng.choice(N, size=gap_sample, replace=False))
+    g = modality_gap(rows.f64(k, sel), rows.f64(l, sel), hypotheses=False, edge=(k, l), time_limit=time_limit)
     note = f"; LPs on a random subset of {gap_sample} of {N} items, h evaluated on all {N}"
-    if not g.found:
-        return GapTest((k, l), False, None, 0, False, g.gamma, hyp_full, N - d if hyp_full else None,
-                       g.method + note, gap_sample)
-    h = np.array(g.h)
-    n_neg, all_pos = 0, True
-    for (s, u), (_, v) in zip(rows.chunks(k), rows.chunks(l)):
-        all_pos &= bool((u @ h > 0).all())
-        n_neg += int(np.count_nonzero(v @ h < 0))
-    sep = bool(all_pos and n_neg == N)
-    return GapTest((k, l), all_pos, tuple(h.tolist()) if all_pos else None, n_neg if all_pos else 0, sep, g.gamma,
-                   hyp_full, N - d if hyp_full else None,
-                   g.method + note + ("" if all_pos else "; h fails on some U_i outside the subset"), gap_sample)
+    best = None
+    if g.found:
+        h = np.array(g.h)
+        all_pos, n_neg = on_all(h)
+        if all_pos:
+            best = (h, n_neg, g.method + note)
+        else:
+            note += "; the LP's h fails on some U_i outside the subset"
+    if md_pos and (best is None or md_neg > best[1]):
+        best = (md / np.linalg.norm(md), md_neg, f"mean(U) - mean(V) puts all U_i positive (beats the LP{note})")
+    if best is None:
+        return GapTest((k, l), False, None, 0, False, g.gamma, hyp_full, guarantee, g.method + note, gap_sample)
+    h, n_neg, method = best
+    return GapTest((k, l), True, tuple(h.tolist()), n_neg, n_neg == N, g.gamma, hyp_full, guarantee, method,
+                   gap_sample)
 
 
-def _lp(c, A_ub, b_ub, bounds):
+class _LPTimeout(Exception):
+    """HiGHS stopped at its time limit."""
+
+
+def _lp(c, A_ub, b_ub, bounds, time_limit=None):
     from scipy.optimize import linprog
 
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    opts = {} if time_limit is None else {"time_limit": float(time_limit)}
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs", options=opts)
+    if res.status == 1 and time_limit is not None:
+        raise _LPTimeout
     if res.status != 0:  # pragma: no cover - these LPs are always feasible and bounded
         raise ConfigurationError(f"LP failed: {res.message}")
     return res
 
 
-def modality_gap(U, V, *, hypotheses: bool | None = None, edge=(0, 1), reweight: int = 3) -> GapTest:
-    """The Theorem 3.6 test for unit rows U, V (N, d): see the module docstring for the LPs."""
+def modality_gap(U, V, *, hypotheses: bool | None = None, edge=(0, 1), reweight: int = 3,
+                 time_limit: float | None = None) -> GapTest:
+    """The Theorem 3.6 test for unit rows U, V (N, d): see the module docstring for the LPs.
+
+    ``time_limit`` (seconds, per LP) stops HiGHS; the result then says so in ``method`` and keeps the
+    best direction found before (LP 1 or 2 cut short: ``found=False`` with that reason).
+    """
+    try:
+        return _modality_gap(U, V, hypotheses, edge, reweight, time_limit)
+    except _LPTimeout:
+        U = np.asarray(U, dtype=np.float64)
+        N, d = U.shape
+        hyp = bool(hypotheses and N >= d + 2)
+        return GapTest(tuple(edge), False, None, 0, False, math.nan, hyp, N - d if hyp else None,
+                       f"LP stopped at the time limit of {time_limit:g} s before a direction was found")
+
+
+def _modality_gap(U, V, hypotheses, edge, reweight, time_limit) -> GapTest:
     from scipy import sparse
 
     U = np.asarray(U, dtype=np.float64)
@@ -891,7 +938,7 @@ def modality_gap(U, V, *, hypotheses: bool | None = None, edge=(0, 1), reweight:
 
     # LP 1: strict homogeneous separation; variables (h, gamma), maximise gamma <= 1.
     A1 = np.vstack([np.hstack([-U, np.ones((N, 1))]), np.hstack([V, np.ones((N, 1))])])
-    r1 = _lp(np.r_[np.zeros(d), -1.0], A1, np.zeros(2 * N), box + [(None, 1.0)])
+    r1 = _lp(np.r_[np.zeros(d), -1.0], A1, np.zeros(2 * N), box + [(None, 1.0)], time_limit)
     gamma = float(r1.x[-1])
 
     def count(h):
@@ -904,7 +951,8 @@ def modality_gap(U, V, *, hypotheses: bool | None = None, edge=(0, 1), reweight:
             return GapTest(tuple(edge), True, tuple((h / np.linalg.norm(h)).tolist()), N, True, gamma, hyp,
                            guarantee, "LP: strictly separable through the origin")
     # LP 2: can all U be put on the positive side?
-    r2 = _lp(np.r_[np.zeros(d), -1.0], np.hstack([-U, np.ones((N, 1))]), np.zeros(N), box + [(None, 1.0)])
+    r2 = _lp(np.r_[np.zeros(d), -1.0], np.hstack([-U, np.ones((N, 1))]), np.zeros(N), box + [(None, 1.0)],
+             time_limit)
     gU = float(r2.x[-1])
     if gU <= 1e-9:
         return GapTest(tuple(edge), False, None, 0, False, gamma, hyp, guarantee,
@@ -920,8 +968,13 @@ def modality_gap(U, V, *, hypotheses: bool | None = None, edge=(0, 1), reweight:
                         sparse.hstack([sparse.csr_matrix(V), -sparse.identity(N)])]).tocsr()
     b3 = np.r_[-eps * np.ones(N), -eps * np.ones(N)]
     w = np.ones(N)
+    note = ""
     for _ in range(1 + reweight):
-        r3 = _lp(np.r_[np.zeros(d), w], A3, b3, box + [(0, None)] * N)
+        try:
+            r3 = _lp(np.r_[np.zeros(d), w], A3, b3, box + [(0, None)] * N, time_limit)
+        except _LPTimeout:
+            note = f"; hinge LP stopped at the time limit of {time_limit:g} s"
+            break
         h = r3.x[:d]
         n_neg, ok = count(h)
         if ok and n_neg > best_n:
@@ -930,4 +983,4 @@ def modality_gap(U, V, *, hypotheses: bool | None = None, edge=(0, 1), reweight:
         w /= w.max()
     h = best_h / np.linalg.norm(best_h)
     return GapTest(tuple(edge), True, tuple(h.tolist()), int(best_n), False, gamma, hyp, guarantee,
-                   "LP: all U_i positive; V_j negatives maximised by re-weighted hinge LP (lower bound)")
+                   "LP: all U_i positive; V_j negatives maximised by re-weighted hinge LP (lower bound)" + note)

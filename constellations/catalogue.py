@@ -277,6 +277,30 @@ def code_by_name(name: str) -> KnownCode:
     raise ConfigurationError(f"no catalogue code named {name!r}")
 
 
+#: A rational lower bound on pi (its first 21 digits, truncated).
+_PI_LOW = Fraction(314159265358979323846, 10 ** 20)
+
+
+def cos_upper(x: Fraction, terms: int = 12) -> Fraction:
+    """A rational upper bound on cos(x) for 0 <= x <= 3 (exact arithmetic).
+
+    The Taylor series of cos is alternating with terms decreasing in magnitude once
+    x^2 < (2k+1)(2k+2), true for every k >= 1 when x <= 3; so every partial sum that ends with a
+    positive term bounds cos(x) from above.  With 12 terms the excess is below x^24/24! < 1e-12
+    for x <= 3, and below 1e-22 for x <= 2 pi/5.
+    """
+    if not 0 <= x <= 3:
+        raise ConfigurationError(f"cos_upper needs 0 <= x <= 3, got {float(x)}")
+    total, term, x2 = Fraction(0), Fraction(1), x * x
+    for k in range(2 * terms + 1):
+        if k:
+            term = -term * x2 / ((2 * k - 1) * (2 * k))
+        total += term
+        if k % 2 == 0 and k >= 2 * terms:
+            break
+    return total
+
+
 def _polygon(N: int) -> KnownCode:
     claimed = Fraction(math.cos(2 * math.pi / N))
 
@@ -285,10 +309,13 @@ def _polygon(N: int) -> KnownCode:
         return polygon_code(N, 2)[a:b]
 
     def certify():
-        from .certify import certified_margin
-        from .configuration import tied
-        cm = certified_margin(tied(rows(0, N)))
-        return 1 - 2 * Fraction(cm.margin_cert), "certified_margin float64 rounding bound (cos(2 pi/N) is irrational)"
+        # cos decreases on [0, pi] and 2 pi_low/N <= 2 pi/N: c = cos(2 pi/N) <= cos(2 pi_low/N) <= cos_upper
+        c = cos_upper(2 * _PI_LOW / N)
+        f = float(c)
+        if Fraction(f) < c:
+            f = math.nextafter(f, math.inf)
+        return Fraction(f), ("closed form c = cos(2 pi/N) (irrational), bounded above in exact rational arithmetic "
+                             "(alternating Taylor series at a rational lower bound of 2 pi/N), rounded up to a float")
     return KnownCode("polygon", 2, N, claimed, certify, rows)
 
 

@@ -41,10 +41,13 @@ from constellations.losses import PARAMS, REDUCTIONS, affine_pair_loss
 from constellations.margins import margin_stats
 
 __all__ = ["TrainSpec", "TrainResult", "train", "margin_stats_torch", "HISTORY_COLUMNS", "MAX_SEEDS",
-           "TrainingDiverged", "train_memory_bytes", "memory_limit_bytes"]
+           "TrainingDiverged", "train_memory_bytes", "memory_limit_bytes", "GRAPH_MODES"]
 
 HISTORY_COLUMNS = ("loss", "t", "b_rel", "margin", "b_rel_star", "pos", "neg", "frac_separated", "delta")
 OPTIMIZERS = ("adam", "sgd")
+#: How the optimiser steps are launched: "auto" (a CUDA graph on CUDA, eager on CPU), "off" (eager),
+#: "cuda-graph" (capture one step in a CUDA graph and replay it; CUDA only).
+GRAPH_MODES = ("auto", "off", "cuda-graph")
 
 #: Most runs (seeds x settings) in one batch.  Each run holds E N^2 logits per step, its own optimiser
 #: state, and its final margins are recomputed one run at a time in float64.
@@ -129,6 +132,13 @@ class TrainSpec:
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"`` (CUDA when available).
     dtype : {"float64", "float32"}
+    graph_mode : {"auto", "off", "cuda-graph"}
+        ``"cuda-graph"`` captures one optimiser step (forward without the loss value, backward, the
+        Adam/SGD update, the row renormalisation and the divergence flags) for all runs in a
+        ``torch.cuda.CUDAGraph`` and replays it, so a step costs one launch instead of ~50; the loss
+        value is computed outside the graph at the steps of ``loss_every`` and ``record_every``, where
+        divergence is checked.  The graph runs the same kernels on the same tensors as the eager loop,
+        so the trajectory is the same.  ``"auto"``: the graph on CUDA, eager on CPU; ``"off"``: eager.
     """
 
     n: int
@@ -150,6 +160,7 @@ class TrainSpec:
     loss_every: int = 1
     device: str = "cpu"
     dtype: str = "float64"
+    graph_mode: str = "auto"
 
     def __post_init__(self):
         for name in ("n", "dim", "modalities", "steps", "record_every", "loss_every"):
@@ -179,6 +190,8 @@ class TrainSpec:
             raise ConfigurationError(f"delta0 must lie in (0, 1), got {self.delta0}")
         if self.dtype not in ("float64", "float32"):
             raise ConfigurationError(f"dtype must be float64 or float32, got {self.dtype!r}")
+        if self.graph_mode not in GRAPH_MODES:
+            raise ConfigurationError(f"unknown graph mode {self.graph_mode!r}; use one of {GRAPH_MODES}")
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,8 @@ class TrainResult:
     wall_s : float
         Wall time of the optimisation loop.
     device : str
+    launch : {"eager", "cuda-graph"}
+        How the steps ran (see ``TrainSpec.graph_mode``).
     """
 
     spec: TrainSpec
@@ -230,6 +245,7 @@ class TrainResult:
     interrupted: bool = False
     wall_s: float = 0.0
     device: str = "cpu"
+    launch: str = "eager"
 
     @property
     def S(self) -> int:
@@ -328,8 +344,8 @@ def _stats_from_gram(G):
     return pos, neg, (pos - neg) / 2, (pos + neg) / 2
 
 
-def _mark_bad(first_bad, bad, step: int) -> None:
-    """Record ``step`` for the runs that are bad now and were fine so far (no host sync)."""
+def _mark_bad(first_bad, bad, step) -> None:
+    """Record ``step`` (int or 0-d device tensor) for the runs bad now and fine so far (no host sync)."""
     import torch
 
     first_bad.copy_(torch.where((first_bad < 0) & bad, step, first_bad))
@@ -372,6 +388,37 @@ def _initial_embeddings(spec: TrainSpec, seeds, init, torch, dtype, device):
         W = torch.stack(parts)
         W = W / W.norm(dim=-1, keepdim=True)
     return W.to(device=device, dtype=dtype).contiguous()
+
+
+def _use_graph(mode: str, device) -> bool:
+    """Whether the steps run as a captured CUDA graph (``mode`` from :data:`GRAPH_MODES`)."""
+    if mode == "cuda-graph" and device.type != "cuda":
+        raise ConfigurationError(f"graph mode 'cuda-graph' needs a CUDA device, got {str(device)!r}; "
+                                 "use graph mode 'auto' or 'off'")
+    return mode == "cuda-graph" or (mode == "auto" and device.type == "cuda")
+
+
+def _capture_step(body, reset, device):
+    """Capture ``body()`` (one optimiser step on static tensors) in a CUDA graph; returns its replay.
+
+    The usual whole-step capture: three warm-up calls on a side stream (they let autograd and the
+    optimiser allocate their state), then ``reset()`` puts the parameters, the optimiser state and the
+    counters back to where they were, so the warm-up leaves no trace in the trajectory; capture does not
+    execute the kernels.
+    """
+    import torch
+
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            body()
+    torch.cuda.current_stream(device).wait_stream(side)
+    reset()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        body()
+    return graph.replay
 
 
 def _gib(b: float) -> str:
@@ -460,8 +507,14 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     if spec.frozen is not None:
         W_frozen = W.detach()[:, spec.frozen].clone()
 
+    use_graph = _use_graph(spec.graph_mode, device)
     if spec.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=spec.lr, **({"fused": True} if device.type in ("cpu", "cuda") else {}))
+        # capturable: the step count stays on the GPU (needed inside a graph; eager CUDA uses it too,
+        # so the eager and graph trajectories run the same update kernel)
+        kw = {"fused": True} if device.type in ("cpu", "cuda") else {}
+        if device.type == "cuda":
+            kw["capturable"] = True
+        opt = torch.optim.Adam(params, lr=spec.lr, **kw)
     else:
         opt = torch.optim.SGD(params, lr=spec.lr)
 
@@ -531,12 +584,58 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     interrupted = False
     done = 0
     first_bad = torch.full((S,), -1, dtype=torch.int64, device=device)  # first step with a non-finite state
+    step_t = torch.zeros((), dtype=torch.int64, device=device)  # steps taken, on the device (graph-safe)
+
+    def update():
+        """Backward of the current graph, the optimiser step, renormalisation, divergence flags."""
+        if spec.frozen is not None:
+            W.grad[:, spec.frozen] = 0
+        opt.step()
+        with torch.no_grad():
+            nrm = W.norm(dim=-1, keepdim=True)
+            # a row of norm 0 or Inf (a huge step) would turn into zeros or NaN silently
+            bad = ~(torch.isfinite(nrm) & (nrm > 0)).flatten(1).all(dim=1)
+            t_now = torch.exp(log_t)  # t' out of range: t is 0 or Inf and every logit is 0 or NaN
+            bad |= ~(torch.isfinite(t_now) & (t_now > 0) & torch.isfinite(bias))
+            step_t.add_(1)
+            _mark_bad(first_bad, bad, step_t)
+            W.div_(nrm)
+            if spec.frozen is not None:
+                W[:, spec.frozen] = W_frozen
+
+    def graph_body():
+        opt.zero_grad(set_to_none=True)  # Python-side only: backward then writes, not accumulates, the grads
+        loss_now(False).sum().backward()
+        update()
+
+    replay = None
+    if use_graph and steps > 0:
+        state0 = [p.detach().clone() for p in (W, log_t, bias) + ((x_delta,) if x_delta is not None else ())]
+
+        def reset():
+            with torch.no_grad():
+                for p, p0 in zip((W, log_t, bias) + ((x_delta,) if x_delta is not None else ()), state0):
+                    p.copy_(p0)
+                for st in opt.state.values():  # zero moments and step count = a fresh optimiser
+                    for v in st.values():
+                        if torch.is_tensor(v):
+                            v.zero_()
+                first_bad.fill_(-1)
+                step_t.zero_()
+            opt.zero_grad(set_to_none=True)
+
+        replay = _capture_step(graph_body, reset, device)
+
     t_start = time.perf_counter()
     try:
         for step in range(steps + 1):
-            opt.zero_grad(set_to_none=True)
             want = step % spec.loss_every == 0 or step in rec_set
-            loss = loss_now(want)
+            if replay is None:
+                opt.zero_grad(set_to_none=True)
+                loss = loss_now(want)
+            elif want:
+                with torch.no_grad():
+                    loss = loss_now(True)
             if want:
                 loss_curve[step] = loss.detach()
                 _mark_bad(first_bad, ~torch.isfinite(loss.detach()), step)
@@ -547,23 +646,16 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
                     record(step, G, effective(G), loss.detach())
             if step == steps:
                 break
-            loss.sum().backward()
-            if spec.frozen is not None:
-                W.grad[:, spec.frozen] = 0
-            opt.step()
-            with torch.no_grad():
-                nrm = W.norm(dim=-1, keepdim=True)
-                # a row of norm 0 or Inf (a huge step) would turn into zeros or NaN silently
-                bad = ~(torch.isfinite(nrm) & (nrm > 0)).flatten(1).all(dim=1)
-                t_now = torch.exp(log_t)  # t' out of range: t is 0 or Inf and every logit is 0 or NaN
-                bad |= ~(torch.isfinite(t_now) & (t_now > 0) & torch.isfinite(bias))
-                _mark_bad(first_bad, bad, step + 1)
-                W.div_(nrm)
-                if spec.frozen is not None:
-                    W[:, spec.frozen] = W_frozen
+            if replay is None:
+                loss.sum().backward()
+                update()
+            else:
+                replay()
             done = step + 1
     except KeyboardInterrupt:
         interrupted = True
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # a replay may still be running
         with torch.no_grad():
             W.div_(W.norm(dim=-1, keepdim=True))
     if device.type == "cuda":
@@ -594,4 +686,4 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
         margin=np.array([s.margin for s in stats]), b_rel_star=np.array([s.b_rel for s in stats]),
         pos=np.array([s.pos for s in stats]), neg=np.array([s.neg for s in stats]),
         loss_curve=curve, history=history, steps_done=done, interrupted=interrupted, wall_s=wall,
-        device=str(device))
+        device=str(device), launch="cuda-graph" if use_graph else "eager")

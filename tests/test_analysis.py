@@ -210,16 +210,26 @@ def test_float32_error_bound_holds_and_retrieval_ties_follow_numpy():
 
 
 def test_gap_lp_on_a_subset_is_evaluated_on_all_items():
+    # planted: the mean difference separates the two modalities outright, so no LP is needed
     cfg, X = planted(1e-3)
-    full = analyze_pairs((X[0], X[1]))
-    sub = analyze_pairs((X[0], X[1]), gap_sample=10)
-    g = sub.edges[0].gap
-    assert g.sample == 10 and "subset of 10 of 16" in g.method and full.edges[0].gap.sample is None
-    h = np.array(g.h)
+    sub = analyze_pairs((X[0], X[1]), gap_sample=10).edges[0].gap
+    assert sub.separable and sub.n_negative == 16 and sub.sample is None and "no LP needed" in sub.method
     Xn = X / np.linalg.norm(X, axis=-1, keepdims=True)
-    # the counts are those of h on all 16 items, whatever the subset
-    assert g.found == bool(np.all(Xn[0] @ h > 0)) and g.n_negative == int(np.sum(Xn[1] @ h < 0))
-    assert g.hypotheses == full.edges[0].gap.hypotheses
+    h = np.array(sub.h)
+    assert np.all(Xn[0] @ h > 0) and np.all(Xn[1] @ h < 0)
+    # partial overlap: the LPs run on 10 of 30 items and their h is counted on all 30
+    rng = np.random.default_rng(4)
+    U = rng.standard_normal((30, 4)) + np.array([3.0, 0, 0, 0])
+    V = rng.standard_normal((30, 4))
+    g = analyze_pairs((U, V), gap_sample=10).edges[0].gap
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    assert g.sample == 10 and "10 of 30" in g.method and g.found
+    h = np.array(g.h)
+    assert np.all(U @ h > 0) and g.n_negative == int(np.sum(V @ h < 0)) and not g.separable
+    # a time limit too short for HiGHS is reported, not raised
+    t = modality_gap(U, V, time_limit=1e-9)
+    assert "time limit" in t.method
 
 
 def test_n_below_two_and_vocabulary():

@@ -54,7 +54,6 @@ def test_600_cell_is_not_claimed_sharp():
     assert b.details["optimal"] is False and b.value > (1 - math.cos(math.pi / 5)) / 2
 
 
-@pytest.mark.skipif(not REF.exists(), reason="reference table not available")
 def test_ceiling_above_every_reference_code():
     with open(REF) as fh:
         rows = list(csv.DictReader(fh))

@@ -90,3 +90,20 @@ def test_margin_lower_uses_the_catalogue():
     assert b.method.startswith("construction:kasami")
     assert b.certificate["closed_form_margin"] == "7/16" and "recipe" in b.certificate
     assert margin_lower(24, 4).value == 0.25  # where the catalogue is no better, the old answer stays
+
+
+def test_polygon_bound_is_certified_and_cheap():
+    """The regular N-gon's c = cos(2 pi/N) is bounded above in exact arithmetic (O(1), not an O(N^2)
+    float pass): N = 6 gives c >= 1/2 = cos(pi/3), N = 5 gives c >= (sqrt 5 - 1)/4 = cos(2 pi/5)
+    (checked as (4c + 1)^2 >= 5), both within 1e-15; N = 20,000 in R^2 answers at once."""
+    import time
+
+    from constellations.catalogue import _polygon, certified_c
+    c6, how = certified_c(_polygon(6))
+    assert Fraction(1, 2) <= c6 < Fraction(1, 2) + Fraction(1, 10 ** 15) and "exact rational" in how
+    c5, _ = certified_c(_polygon(5))
+    assert (4 * c5 + 1) ** 2 >= 5 and float(c5) - (math.sqrt(5) - 1) / 4 < 1e-15
+    t = time.perf_counter()
+    e = best_construction(20000, 2)
+    assert e.code == "polygon" and time.perf_counter() - t < 2.0
+    assert 0 < e.margin <= (1 - math.cos(2 * math.pi / 20000)) / 2

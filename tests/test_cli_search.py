@@ -128,7 +128,8 @@ def test_one_restart_is_singular_and_free_json_has_the_tied_margin():
 
 
 def test_strategy_and_structure_in_json():
-    r = run_cli("search", "--n", 12, "--dim", 3, "--tied", "--restarts", 2, "--strategy", "kick", "--json")
+    r = run_cli("search", "--n", 12, "--dim", 3, "--tied", "--restarts", 2, "--strategy", "kick", "--json",
+                "--no-constructions")  # else the catalogue's icosahedron is found_by
     assert r.returncode == 0, r.stderr
     o = json.loads(r.stdout)
     assert o["strategy"] == "kick" and o["found_by"] in ("restart", "polish", "kick")
@@ -136,3 +137,33 @@ def test_strategy_and_structure_in_json():
     r = run_cli("search", "--n", 12, "--dim", 3, "--tied", "--restarts", 2)
     assert "recognised, not proved): 5*x^2 - 1" in r.stdout and "contacts = 30" in r.stdout
     _one_line_error(run_cli("search", "--n", 5, "--dim", 3, "--strategy", "swap"))
+
+
+# --------------------------------------------------------------------------- constructions (issue 14)
+
+def test_search_32768_in_768_returns_the_gold_code_within_any_time_limit():
+    """Issue 14's done-when: N = 32,768, d = 768 with a 5 s limit returns m >= 15/32 (the Gold code
+    m = 9, zero-padded: m = 240/511), certified by the code's structure (no O(N^2 d) pass)."""
+    import time
+    t = time.time()
+    r = run_cli("search", "--n", 32768, "--dim", 768, "--time-limit", 5, "--json")
+    wall = time.time() - t
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)
+    assert o["margin"] >= 0.46875 and o["margin_certified"] >= 0.46875 and o["margin_certified"] <= o["margin"]
+    assert o["construction_margin"] == o["margin"] and o["construction"]["margin_exact"] == "240/511"
+    assert o["found_by"].startswith("construction:gold(m=9)") and o["certified_by"].startswith("structure")
+    assert o["search_skipped"] and o["restarts"] == 0
+    assert o["seconds"] <= 1.1 * 5 + 1 + 2  # the time-limit promise, 2 s of slack for the shared CPU
+    assert wall < 60
+
+
+def test_no_constructions_flag():
+    r = run_cli("search", "--n", 6, "--dim", 3, "--tied", "--restarts", 1, "--json", "--no-constructions")
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)
+    assert o["construction_margin"] is None and o["construction"] is None
+    assert not o["found_by"].startswith("construction") and o["certified_by"].startswith("float64")
+    r = run_cli("search", "--n", 6, "--dim", 3, "--tied", "--restarts", 1)
+    assert r.returncode == 0, r.stderr
+    assert "construction        m = 0.5" in r.stdout and "cross-polytope" in r.stdout

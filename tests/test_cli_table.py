@@ -183,7 +183,9 @@ def test_plot_shows_each_modality_and_its_gain_over_the_tied_code():
                  if ln.get_label().startswith("M=")}
         for m in (2, 3, 4):
             assert gains[f"M={m}"][6] == ref[(m, 0)] - ref[(2, 1)]
-        assert gains["M=2"][6] > 5e-3                        # N=32, d=6: M=2 beats the tied code
+        # N=32, d=6: the search's M=2 cell beat its tied code by 5.8e-3 until the midpoint pass made the
+        # tied cell the midpoint code of that M=2 configuration (data/tables/README.md, step 6)
+        assert gains["M=2"][6] == 0.0 and ref[(2, 1)] == pytest.approx(1 / 3, abs=1e-12)
         assert bottom.get_yscale() == "symlog"
     finally:
         plt.close(fig)
@@ -399,7 +401,7 @@ def test_shipped_table_two_ceilings():
     """Issue 13: a code ceiling (tied cells) and a free ceiling (every cell), both re-checked by verify;
     d = 2 tied cells reach the exact optimum sin^2(pi/N) of the N-gon (Fejes Toth) and are labelled."""
     import math
-    from constellations.solvers.bounds import margin_upper_free, margin_upper_tied
+    from constellations.solvers.bounds import margin_upper, margin_upper_free, margin_upper_tied
     obj = json.loads(table("verify", "--store", SHIPPED, "--json", timeout=300).stdout)
     tied = [r for r in obj["results"] if r["tied"]]
     assert all(r["margin_upper_tied"] is not None and r["margin"] <= r["margin_upper_tied"] + 1e-15 for r in tied)
@@ -418,4 +420,32 @@ def test_shipped_table_two_ceilings():
                                                  "--format", "csv").stdout)))
     assert {float(r["margin_upper_free"]) for r in rows} == {margin_upper_free(32, 3).value}
     assert [float(r["margin_upper_tied"]) for r in rows if r["tied"] == "True"] == [margin_upper_tied(32, 3).value]
-    assert all(float(r["margin_upper_free"]) < float(r["margin_upper"]) for r in rows)  # below the sandwich
+    assert margin_upper_free(32, 3).value < margin_upper(32, 3).value - 0.1  # the shell bound, far below the sandwich
+    assert all(float(r["margin_upper_free"]) <= float(r["margin_upper"]) for r in rows)  # the stored one is older
+
+
+def test_device_cpu_small_grid_runs_the_search_there(tmp_path):
+    """--device cpu reaches each cell's search (stored in the cell's record) and the table is the usual one."""
+    store = tmp_path / "d.sqlite"
+    p = table("--n", "5", "--dims", "4", "--tied", "--device", "cpu", "--restarts", 1, "--time-per-cell", 5,
+              "--workers", 1, "--store", store, "--format", "json")
+    assert p.returncode == 0, p.stderr
+    obj = json.loads(p.stdout)
+    assert len(obj["cells"]) == 2 and obj["summary"]["mode"] == "in-process"
+    for c in obj["cells"]:   # N = 5 in d = 4: the simplex, margin N/(2(N-1)) = 5/8, reached by the search
+        assert c["margin"] == pytest.approx(0.625, abs=1e-6) and c["margin"] <= c["margin_upper"]
+    from constellations.solvers.tables.store import TableStore
+    with TableStore(store) as st:
+        metas = [st.configuration(c.key).meta for c in st.cells()]
+    assert len(metas) == 2 and all(m["device"] == "cpu" and m["solver"] == "search" for m in metas)
+
+
+def test_device_cuda_without_cuda_is_one_line(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    p = table("--n", "8", "--dims", "3", "--device", "cuda", "--store", tmp_path / "c.sqlite")
+    _one_line_error(p)
+    assert "cuda" in p.stderr and "no CUDA device" in p.stderr
+    assert not (tmp_path / "c.sqlite").exists()   # refused before the store is opened
+    _one_line_error(table("--n", "8", "--dims", "3", "--device", "tpu", "--store", tmp_path / "c.sqlite"))

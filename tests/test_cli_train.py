@@ -40,6 +40,7 @@ def test_train_writes_configuration_history_and_plots(tmp_path):
     (["--n", 1, "--dim", 3], "n >= 2"),
     (["--n", 8, "--dim", 3, "--seeds", "x"], "seeds"),
     (["--n", 8, "--dim", 3, "--b0", "1.0"], "b0"),
+    (["--n", 8, "--dim", 3, "--graph-mode", "fast"], "graph-mode"),
 ])
 def test_train_bad_input(args, msg):
     r = run_cli("train", *args, "--steps", 2)
@@ -335,3 +336,14 @@ def test_analyze_bad_files_one_line(tmp_path):
         r = run_cli("analyze", *[tmp_path / n for n in names])
         _one_error_line(r, msg)
         assert "pickled code ran" not in r.stdout + r.stderr
+
+
+def test_train_graph_mode_on_cpu():
+    """auto runs eager on the CPU (reported as such); cuda-graph without CUDA is one line, exit 2."""
+    r = run_cli("train", "--n", 6, "--dim", 3, "--steps", 5, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["launch"] == "eager"
+    import torch
+    if not torch.cuda.is_available():
+        _one_error_line(run_cli("train", "--n", 6, "--dim", 3, "--steps", 5, "--graph-mode", "cuda-graph"),
+                        "cuda-graph", "CUDA")

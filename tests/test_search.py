@@ -1,4 +1,6 @@
 """Multi-start search: known small optima, free mode, budgets, interrupts, bad input."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -6,7 +8,12 @@ from constellations.configuration import Configuration
 from constellations.errors import ConfigurationError
 from constellations.margins import margin_stats
 from constellations.solvers.polish import code_margin
-from constellations.solvers.search import SearchResult, default_schedule, search
+from constellations.solvers.search import SearchResult, default_schedule
+from constellations.solvers.search import search as search_with_constructions
+
+# Records must be reached from random starts: every test searches without the catalogue's algebraic
+# constructions unless it is about them (those call search_with_constructions).
+search = functools.partial(search_with_constructions, constructions=False)
 
 
 def test_tied_simplex_d3():
@@ -206,7 +213,7 @@ def test_sigint_returns_the_best_so_far_and_restores_the_handler():
 
 @pytest.mark.parametrize("kw,words", [
     (dict(n=10**9, dim=3), ["GiB", "limit"]),
-    (dict(n=100_000, dim=64, time_limit=1.0), ["verifying", "time limit"]),
+    (dict(n=100_000, dim=64, time_limit=1.0, constructions=False), ["verifying", "time limit"]),
     (dict(n=5, dim=3, seed=-1), ["seed"]),
     (dict(n=5, dim=3, device="gpu"), ["device"]),
     (dict(n=5, dim=3, device="tpu"), ["device"]),
@@ -228,7 +235,8 @@ def test_cuda_refused_without_cuda():
 
 # --------------------------------------------------------------------------- package shape (issue 11)
 
-SEARCH_MODULES = ["budget", "optimizer", "kernels", "problem", "restarts", "moves", "starts", "recognition", "driver"]
+SEARCH_MODULES = ["budget", "optimizer", "kernels", "problem", "restarts", "moves", "starts", "recognition",
+                  "construction", "driver"]
 
 
 @pytest.mark.parametrize("module", SEARCH_MODULES)
@@ -299,7 +307,7 @@ def test_each_move_reaches_the_octahedron(name):
 
 @pytest.mark.parametrize("strategy,moves", [("restarts", ()), ("kick", ("kick",)), ("multiswap", ("multiswap",))])
 def test_strategy_chooses_the_moves(strategy, moves):
-    r = search(6, 3, tied=True, restarts=2, seed=0, strategy=strategy)
+    r = search(6, 3, tied=True, restarts=2, seed=0, strategy=strategy, constructions=False)
     assert tuple(r.extra["strategy_moves"]) == moves
     assert (r.extra["hops"] == 0) == (moves == ())
     assert r.extra["kicks"] == (r.extra["hops"] if moves == ("kick",) else 0)
@@ -345,8 +353,8 @@ def test_energy_continuation_starts_reach_the_icosahedron():
 def test_structured_starts_reach_the_24_cell():
     """N = 24, d = 4: one random restart ends below; the structured start (24-cell, c = 1/2, each
     vertex touching 8 others: 96 contacts) gives m = 1/4 exactly, recognised as 2x - 1 = 0."""
-    plain = search(24, 4, tied=True, restarts=1, seed=0, hops=0)
-    r = search(24, 4, tied=True, restarts=1, seed=0, hops=0, strategy="structured")
+    plain = search(24, 4, tied=True, restarts=1, seed=0, hops=0, constructions=False)
+    r = search(24, 4, tied=True, restarts=1, seed=0, hops=0, strategy="structured", constructions=False)
     assert plain.margin < 0.25 - 1e-3
     assert abs(r.margin - 0.25) < 1e-12 and r.extra["contacts"] == 96 and r.extra["min_poly"] == "2*x - 1"
 
@@ -360,3 +368,72 @@ def test_structured_starts_are_codes_of_the_right_shape():
             assert C.shape == (n, dim) and np.allclose(np.linalg.norm(C, axis=1), 1.0), name
     best = structured_starts(8, 4)[0]
     assert best[0] == "cross-polytope" and code_margin(best[1]) == 0.5  # c = 0: the optimum
+
+
+# --------------------------------------------------------------------------- construction: start and floor (issue 14)
+
+def test_construction_beats_a_short_random_search():
+    """N = 288, d = 16: the Kerdock code (9 real mutually unbiased bases, c = 1/4, m = 3/8 exactly) is
+    the catalogue's construction; 2 s of search from random starts ends well below it, with the
+    construction the result is exactly 3/8, certified by the code's structure."""
+    plain = search(288, 16, tied=True, restarts=None, time_limit=2.0, seed=0, constructions=False)
+    assert plain.margin < 0.375 - 1e-3 and "construction" not in plain.extra
+    assert plain.extra["found_by"] != "construction" and not plain.certified_by.startswith("structure")
+    r = search_with_constructions(288, 16, tied=True, restarts=None, time_limit=2.0, seed=0)
+    assert r.margin == 0.375 and r.margin_certified == 0.375  # 3/8 is a float: no rounding either way
+    assert r.extra["found_by"].startswith("construction:kerdock(d=16)") and r.certified_by.startswith("structure")
+    assert r.extra["construction_margin"] == 0.375 and r.extra["construction"]["margin_exact"] == "3/8"
+    from constellations.certify import certified_margin
+    assert certified_margin(r.config).margin_cert <= 0.375 <= certified_margin(r.config).margin + 1e-15
+
+
+def test_free_search_is_never_below_the_construction():
+    """A free search (M = 3, star graph) sees the same code: tied, it is a constellation for every graph."""
+    r = search_with_constructions(288, 16, 3, "star", restarts=1, time_limit=3.0, seed=0)
+    assert r.margin >= 0.375 and r.margin_certified >= 0.375 and r.extra["tied_margin"] >= 0.375
+    assert r.config.X.shape == (3, 288, 16) and r.config.graph.spec == "star"
+
+
+def test_non_structural_construction_is_certified_in_float64():
+    """The icosahedron (c = 1/sqrt 5) has entries of two magnitudes: no structural certificate; it is
+    the floor, verified by certified_margin, and the search cannot beat it (it is optimal)."""
+    r = search_with_constructions(12, 3, tied=True, restarts=1, seed=0, hops=0)
+    ico = (1 - 1 / np.sqrt(5)) / 2
+    assert r.extra["found_by"].startswith("construction:icosahedron")
+    assert r.certified_by.startswith("float64") and not r.extra["construction"]["certified_by"].startswith("structure")
+    assert abs(r.margin - ico) < 1e-15 and ico - 1e-14 < r.margin_certified <= r.margin
+
+
+def test_search_that_cannot_run_returns_the_construction_at_once():
+    """N = 100,000, d = 64 with 1 s: the verification alone would break the limit (refused without the
+    construction, see test_refused_before_any_work); the BCH code's rows (+-1/8 entries) are returned,
+    certified by structure, within the 10% + 1 s the time limit promises."""
+    r = search_with_constructions(100_000, 64, time_limit=1.0)
+    assert r.restarts == 0 and r.time_limited and "verifying" in r.extra["search_skipped"]
+    assert r.extra["found_by"].startswith("construction:bch") and r.certified_by.startswith("structure")
+    assert r.margin >= r.margin_certified >= 0.34375 and r.seconds < 1.1 * 1.0 + 1.0 + 2.0  # 2 s slack: shared CPU
+    assert r.config.X.shape == (2, 100_000, 64)
+
+
+def test_same_magnitude_rows_is_exact():
+    from constellations.solvers.search.construction import same_magnitude_rows
+    H = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [0, 0, 1, 0]], dtype=float)
+    H /= np.linalg.norm(H, axis=1, keepdims=True)
+    assert same_magnitude_rows(H)
+    H[0, 0] = np.nextafter(H[0, 0], 1.0)  # one ulp off: x/|x| is no longer the code point
+    assert not same_magnitude_rows(H)
+    assert not same_magnitude_rows(np.zeros((2, 3)))
+    from constellations.constructions import icosahedron_code
+    assert not same_magnitude_rows(icosahedron_code())
+
+
+def test_structural_rows_normalise_exactly_to_the_code():
+    """The structure argument checked independently: the exact-rational mode of certified_margin
+    (integer arithmetic on the float rows) finds the Kerdock margin 3/8 exactly on the built rows."""
+    from constellations.certify import certified_margin
+    from constellations.configuration import tied as tied_config
+    from constellations.solvers.search.construction import lookup
+    f = lookup(80, 16, 2)  # a subset of the 288 Kerdock points: same c
+    assert f.structural and f.margin_exact == "3/8"
+    cm = certified_margin(tied_config(f.code, 2), exact=True)
+    assert cm.margin_exact == "3/8"

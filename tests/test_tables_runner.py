@@ -240,3 +240,104 @@ def test_warm_start_sources(tmp_path):
                       warm_start=True)
         assert s.improved == 1 and st.get(m2).margin == pytest.approx(5 / 8, abs=1e-12)
         assert st.configuration(m2).meta["warm_start"].startswith(("M=3", "tied"))
+
+
+def test_midpoint_pass_turns_a_free_cell_into_a_better_code(tmp_path):
+    """Issue 13: the tied column takes the midpoint code of the best free cell when it is better.
+
+    U = the regular hexagon, V = U rotated by 0.1 rad: in the plane (U_i + V_i)/2 is U_i rotated by
+    0.05 rad and scaled by cos(0.05), so the midpoint code is a regular hexagon: margin exactly
+    sin^2(pi/6) = 1/4, the optimum for 6 points in the plane (the stored tied code is a worse one)."""
+    from constellations.constructions import polygon_code, random_code
+    from constellations.solvers.tables.runner import finish_cell, midpoint_pass
+    cells = make_grid("6", "2", "2", tied=True, restarts=1)
+    tied_cell = next(c for c in cells if c.tied)
+    free_cell = next(c for c in cells if not c.tied)
+    U = polygon_code(6, 2)
+    t = 0.1
+    R = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    with TableStore(tmp_path / "m.sqlite") as st:
+        weak = random_code(6, 2, seed=3)
+        st.record(finish_cell(tied_cell, np.stack([weak, weak]), solver="test", restarts=1, seconds=0.0))
+        st.record(finish_cell(free_cell, np.stack([U, U @ R.T]), solver="test", restarts=1, seconds=0.0))
+        before = st.get(tied_cell.key).margin
+        assert before < 0.25 - 1e-3
+        assert midpoint_pass(st, cells) == 1
+        row = st.get(tied_cell.key)
+        assert row.solver == "midpoint" and row.margin == pytest.approx(0.25, abs=1e-12)
+        assert row.restarts_requested == 1  # the effort of the search is kept; the pass adds none
+        cfg = st.configuration(tied_cell.key)
+        assert np.array_equal(cfg.X[0], cfg.X[1]) and cfg.meta["midpoint_of"][4] is False
+        assert midpoint_pass(st, cells) == 0  # nothing better the second time: the store is unchanged
+        summary = run_table(cells, st, cell_function=construction_cell, workers=1)
+        assert summary.skipped == 2 and summary.midpoint == 0
+
+
+# ------------------------------------------------------------------ --device and the scale grid (issue 12)
+
+def _device_recording_cell(cell, device="cpu"):
+    res = construction_cell(cell)
+    return dataclasses.replace(res, solver=f"construction@{device}")
+
+
+def test_device_reaches_the_cell_function(tmp_path):
+    cells = make_grid("5", "4", "2", tied=True, restarts=1)
+    with TableStore(tmp_path / "d.sqlite") as st:
+        s = run_table(cells, st, cell_function=_device_recording_cell, workers=1, device="cpu", midpoint=False)
+        assert s.new == 2 and {c.solver for c in st.cells()} == {"construction@cpu"}
+
+
+def test_cuda_device_is_checked_first_and_never_shared(tmp_path):
+    import torch
+    from constellations.solvers.tables.runner import RunnerError, check_table_device
+
+    cells = make_grid("5", "4", "2", restarts=1)
+    with TableStore(tmp_path / "c.sqlite") as st:
+        if not torch.cuda.is_available():
+            with pytest.raises(RunnerError, match="no CUDA device"):
+                check_table_device("cuda")
+            with pytest.raises(RunnerError, match="no CUDA device"):
+                run_table(cells, st, cell_function="construction", workers=1, device="cuda")
+        else:  # pragma: no cover - needs a GPU
+            with pytest.raises(RunnerError, match="one GPU"):
+                run_table(cells, st, cell_function="construction", workers=2, device="cuda")
+        assert len(st) == 0
+    with pytest.raises(RunnerError, match="unknown device"):
+        check_table_device("tpu")
+
+
+def test_large_cell_ceiling_is_fast_and_sound():
+    """N = 16384, d = 256 (a scale-table cell): the quick path, under 20 s, between known values.
+
+    Below: the Kerdock code in R^256 (N = 32768 >= 16384 unit vectors, |<x, y>| <= 1/16, so
+    m >= (1 - 1/16)/2 = 15/32 = 0.46875; via the catalogue, certified).  Above: Theorem 3.4's
+    N/(2(N-1)) holds for every N-item constellation.
+    """
+    import time
+
+    from constellations.solvers.bounds.constellation import MAX_ITEMS, margin_lower
+    from constellations.solvers.bounds.shell import margin_upper_large
+    from constellations.solvers.tables.runner import ceilings
+
+    n, d = 16384, 256
+    assert n > MAX_ITEMS
+    t0 = time.perf_counter()
+    upper, method = upper_bound(n, d)
+    c = ceilings(n, d)
+    lower = margin_lower(n, d)
+    assert time.perf_counter() - t0 < 20
+    assert upper == pytest.approx(float(margin_upper_large(n, d).value), rel=0, abs=0)
+    assert 15 / 32 <= float(lower.value) <= upper < n / (2 * (n - 1))
+    assert c.free == upper and lower.value <= c.tied <= n / (2 * (n - 1))
+
+
+@pytest.mark.skipif(not _search_available(), reason="solvers.search not installed")
+def test_large_cell_search_keeps_its_time_budget():
+    """N = 4096, d = 64 with 3 s: starts from the Kerdock code (m = 7/16) and stops on time."""
+    import time
+
+    t0 = time.perf_counter()
+    r = search_cell(Cell(4096, 64, 2, "complete", False, restarts=4, time_limit=3.0, seed=0), device="cpu")
+    wall = time.perf_counter() - t0
+    assert r.margin_certified >= 7 / 16 - 1e-12 and r.margin <= r.margin_upper
+    assert wall < 3.0 + 30.0, wall   # the budget plus generous slack for the float64 re-verification

@@ -196,8 +196,6 @@ def test_directory_is_never_created_except_the_default(monkeypatch, tmp_path):
 def test_shipped_store_reads_margin_certified():
     """Schema 1 (column margin_cert) loads as StoredCell.margin_certified, a certified lower bound."""
     shipped = REPO / "data" / "tables" / "margins.sqlite"
-    if not shipped.exists():
-        pytest.skip("no shipped store")
     from constellations.certify import certified_margin
 
     with TableStore(shipped, readonly=True) as st:

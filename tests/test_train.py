@@ -254,3 +254,76 @@ def test_reproduce_seed_lists_plan_and_interruption(monkeypatch):
     assert [(r["bias"], r["steps_done"], r["interrupted"]) for r in cut.rows] == [("absolute", 10, True)]
     md = cut.to_markdown()
     assert md.startswith("**INTERRUPTED: partial results.**") and "10 of 40" in md
+
+
+def _cpu_graph(monkeypatch):
+    """Run the graph path on the CPU: the 'capture' is the warm-up + reset, the 'replay' calls the body.
+
+    Everything but the CUDA graph object itself is exercised: the static step body, the device step
+    counter of the divergence flags, the warm-up on live tensors and the reset that must erase it.
+    """
+    import constellations.solvers.train as tr
+
+    def fake_capture(body, reset, device):
+        for _ in range(3):
+            body()
+        reset()
+        return body
+
+    monkeypatch.setattr(tr, "_use_graph", lambda mode, device: mode != "off")
+    monkeypatch.setattr(tr, "_capture_step", fake_capture)
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(optimizer="sgd", lr=0.3), dict(modalities=3, frozen=0, adapter=True),
+                                   dict(loss_every=7, param="absolute")])
+def test_graph_path_trajectory_equals_eager(monkeypatch, extra):
+    """The step body of the graph path (with its warm-up undone) gives the eager trajectory bit for bit."""
+    spec = {**dict(n=9, dim=4, steps=40, lr=0.05, record_every=10, dtype="float64"), **extra}
+    eager = train(TrainSpec(graph_mode="off", **spec), seeds=[0, 3], t0=4.0, bias0=0.1)
+    _cpu_graph(monkeypatch)
+    graph = train(TrainSpec(graph_mode="cuda-graph", **spec), seeds=[0, 3], t0=4.0, bias0=0.1)
+    assert np.array_equal(eager.X, graph.X) and np.array_equal(eager.t, graph.t)
+    assert np.array_equal(eager.loss_curve, graph.loss_curve, equal_nan=True)
+    for c in ("loss", "margin", "frac_separated"):
+        assert np.array_equal(eager.history[c], graph.history[c], equal_nan=True)
+
+
+def test_graph_path_divergence_and_interrupt(monkeypatch):
+    _cpu_graph(monkeypatch)
+    # the step count of the damage comes from the device counter inside the 'graph'
+    with pytest.raises(TrainingDiverged, match="step 1 ") as exc:
+        train(TrainSpec(n=10, dim=3, steps=50, lr=1e30, loss_every=7, dtype="float32", graph_mode="cuda-graph"),
+              seeds=[0, 2])
+    assert exc.value.step == 1 and exc.value.seeds == (0, 2)
+
+    def stop(step, loss):
+        if step >= 30:
+            raise KeyboardInterrupt
+
+    r = train(TrainSpec(n=6, dim=3, steps=100, record_every=10, graph_mode="cuda-graph"), seeds=[0], progress=stop)
+    assert r.interrupted and r.steps_done == 30 and np.isfinite(r.margin).all()
+
+
+def test_graph_mode_choice():
+    with pytest.raises(ConfigurationError, match="graph mode"):
+        TrainSpec(n=5, dim=3, graph_mode="fast")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigurationError, match="needs a CUDA device"):
+            train(TrainSpec(n=5, dim=3, steps=2, graph_mode="cuda-graph"), seeds=[0])
+    # auto on the CPU is the eager loop (the same numbers as "off")
+    a = train(TrainSpec(n=5, dim=3, steps=5, dtype="float64"), seeds=[1])
+    b = train(TrainSpec(n=5, dim=3, steps=5, dtype="float64", graph_mode="off"), seeds=[1])
+    assert np.array_equal(a.X, b.X)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_cuda_graph_equals_eager_on_cuda(optimizer):  # pragma: no cover - needs a GPU
+    spec = dict(n=20, dim=5, steps=200, lr=0.02, record_every=50, loss_every=25, dtype="float32",
+                device="cuda", optimizer=optimizer)
+    e = train(TrainSpec(graph_mode="off", **spec), seeds=range(4))
+    g = train(TrainSpec(graph_mode="cuda-graph", **spec), seeds=range(4))
+    assert np.array_equal(e.X, g.X) and np.array_equal(e.loss_curve, g.loss_curve, equal_nan=True)
+    with pytest.raises(TrainingDiverged):
+        train(TrainSpec(n=10, dim=3, steps=50, lr=1e30, loss_every=7, dtype="float32", device="cuda",
+                        graph_mode="cuda-graph"), seeds=[0])

@@ -66,9 +66,10 @@ def _check_size(N: int) -> None:
     """Refuse N above :data:`MAX_ITEMS` before any work (the estimate is in the message)."""
     if N > MAX_ITEMS:
         raise ConfigurationError(
-            f"N={N} items is above the limit of {MAX_ITEMS} for constellation bounds (certifying the "
-            f"lower bound takes ~N^2 d = {_approx(N * N)} x d multiply-adds per candidate, and the "
-            f"sandwich's polynomial degree grows with N)")
+            f"N={N} items is above the limit of {MAX_ITEMS} for this bound (certifying a candidate takes "
+            f"~N^2 d = {_approx(N * N)} x d multiply-adds, and the sandwich's polynomial degree grows with N); "
+            f"the free margin bounds (bounds --n N --dim D, no --b-rel) handle any N with the catalogue and "
+            f"the quickly certified ceilings")
 
 
 def _approx(x: int) -> str:

@@ -589,7 +589,8 @@ def margin_upper_free(n, dim, method: str = "levenshtein") -> Bound:
 
     Parameters
     ----------
-    n : int, 2 <= N <= MAX_ITEMS
+    n : int >= 2
+        Above :data:`.constellation.MAX_ITEMS`, :func:`margin_upper_large` (the quickly certified bounds only).
     dim : int >= 1
     method : {"levenshtein", "delsarte"}
         Code bound of the sandwich and of the one-shell bound (the certified Delsarte LP only

@@ -5,12 +5,15 @@ The package, one concept per module (each imports only those above it; no cycles
 - :mod:`.budget`: Ctrl-C as a flag, deadlines, the memory and time plan of a run;
 - :mod:`.optimizer`: Riemannian L-BFGS, serial and batched, and the beta continuation;
 - :mod:`.kernels`: which smoothed-margin kernel runs (:mod:`solvers.objective_numpy`, the reference;
-  :mod:`solvers.objective_numba`; :mod:`solvers.objective_torch`) and where;
+  :mod:`solvers.objective_numba`; :mod:`solvers.objective_torch`; :mod:`solvers.objective_triton`, the
+  fused GPU kernel) and where;
 - :mod:`.problem`: :class:`Problem` (what is solved, its kernel and its margin) and :class:`Settings`;
 - :mod:`.restarts`: one restart, and runs of them serially, batched or in processes;
 - :mod:`.moves`: the basin-hopping moves (kick, jump, swap, multiswap) and their scheduler;
 - :mod:`.starts`: structured starts (classical configurations cut to N points);
 - :mod:`.recognition`: contacts, rattlers, minimal polynomial of the result;
+- :mod:`.construction`: the catalogue's best construction as a start and a floor, certified by its
+  structure when its rows have entries in {0, +a, -a};
 - :mod:`.driver`: :func:`search`, which puts them together and verifies the result.
 
 The exact polish is :mod:`solvers.polish`; margins of raw arrays are

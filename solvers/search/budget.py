@@ -121,32 +121,41 @@ def polish_fits(pb, st, left) -> bool:
     return left is None or left >= 4.0 * st.pass_seconds + POLISH_SECONDS_PER_VAR * pb.n_vars
 
 
-def plan(n, dim, modalities, n_edges, tied, time_limit, t_start):
+def _refuse(reason: str, message: str):
+    err = ConfigurationError(message)
+    err.reason = reason  # "memory", "untimed" or "time": lets the search say whether the time limit refused it
+    return err
+
+
+def plan(n, dim, modalities, n_edges, tied, time_limit, t_start, reserve_passes: float = 3.0):
     """Refuse what cannot fit in memory or keep the time limit; return the end of the search proper.
 
     The end leaves room for the final verification and the margins of the last candidates (float64
     passes over all pairs, estimated by :func:`pass_seconds`), so that the whole call, verification
     included, keeps to ``time_limit``.  Returns ``(end, one)``: end is None without a time limit;
-    one is the estimated seconds of one pass over all pairs of all edges.
+    one is the estimated seconds of one pass over all pairs of all edges.  ``reserve_passes``
+    passes are kept for the end (3: the verification and the margins of the last restart; one more
+    when a construction must also be verified).  A refusal carries ``reason``: "memory", "untimed"
+    or "time".
     """
     n_vars = n * dim if tied else modalities * n * dim
     need, phys = _memory_estimate(n_vars, n, dim), _physical_memory()
     if phys is not None and need > MEMORY_SHARE * phys:
-        raise ConfigurationError(f"N={n}, d={dim}, M={modalities} needs about {_gib(need)} of memory, more than "
-                                 f"the limit of {_gib(MEMORY_SHARE * phys)} "
-                                 f"({MEMORY_SHARE:.0%} of the physical memory)")
+        raise _refuse("memory", f"N={n}, d={dim}, M={modalities} needs about {_gib(need)} of memory, more than "
+                                f"the limit of {_gib(MEMORY_SHARE * phys)} "
+                                f"({MEMORY_SHARE:.0%} of the physical memory)")
     one = pass_seconds(n, dim) * (1 if tied else n_edges)
     if time_limit is None:
         if 2 * one > MAX_UNTIMED_EVAL_SECONDS:
-            raise ConfigurationError(f"N={n}, d={dim}: one evaluation of the objective takes about {2 * one:.0f} s "
+            raise _refuse("untimed", f"N={n}, d={dim}: one evaluation of the objective takes about {2 * one:.0f} s "
                                      f"(limit {MAX_UNTIMED_EVAL_SECONDS:.0f} s without a time limit) and a restart "
                                      "thousands of them; give a time limit")
         return None, one
-    reserve = 3.0 * one  # the verification and the margins of the last restart (warm: before and after)
+    reserve = float(reserve_passes) * one  # the verification, the margins of the last restart (before, after)
     if 2.0 * one > 1.1 * time_limit + 1.0:  # the least a run does: one candidate's margin, the verification
-        raise ConfigurationError(f"verifying the result of N={n}, d={dim} takes about {one:.1f} s and a run needs at "
-                                 f"least two such passes, more than the time limit of {time_limit:g} s; allow at "
-                                 f"least {math.ceil(reserve) + 1} s")
+        raise _refuse("time", f"verifying the result of N={n}, d={dim} takes about {one:.1f} s and a run needs at "
+                              f"least two such passes, more than the time limit of {time_limit:g} s; allow at "
+                              f"least {math.ceil(reserve) + 1} s")
     return t_start + max(0.0, float(time_limit) - reserve), one
 
 

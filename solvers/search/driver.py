@@ -13,12 +13,24 @@ two: first the tied problem (:data:`TIED_SHARE` of the time; with a restart coun
 tied search would do), then the free problem started from that code, which stays a candidate: a
 code is a constellation for every M, so **the free result is never below the tied one**.
 
+**The best construction is a start and a floor** (:mod:`solvers.search.construction`): unless
+``constructions=False``, the catalogue's best code for (N, d)
+(:func:`constellations.catalogue.best_construction`, built from its algebraic recipe -- not a stored
+answer: the search reads a stored configuration only when the caller passes one as ``init``) joins
+the tied phase as a candidate at its end, so that the free phase continues from it when it is the
+best (by L-BFGS only: the LP polish and hops are skipped there, their LPs around such degenerate
+codes overran their limits by minutes); and the returned result is never below it.
+
 The result is verified at the end: ``margin`` and ``b_rel`` in float64 and ``margin_certified``, a
-rigorous lower bound, both by :func:`constellations.certify.certified_margin` (one pass).
+rigorous lower bound, both by :func:`constellations.certify.certified_margin` (one pass), or, when
+the construction wins and its rows have entries in {0, +a, -a}, by the construction's exact
+certificate (:mod:`solvers.search.construction`; no pass).  ``certified_by`` says which.
 
 **Budget** (:mod:`solvers.search.budget`): a time limit covers everything, verification included;
 the kernels check it between row blocks, the polish before every LP step.  Problems that cannot fit
-in memory, or whose verification alone would break the limit, are refused before any work.
+in memory, or whose verification alone would break the limit, are refused before any work -- unless
+the construction certified by its structure stands in: then it is returned at once (O(N d) work,
+within any time limit), with the reason in ``extra["search_skipped"]``.
 Ctrl-C returns the best result so far with ``interrupted=True``.  The library never prints:
 ``callback(done, total, best_margin)`` reports progress after each restart and hop.
 """
@@ -26,7 +38,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -38,7 +50,8 @@ from constellations.margins import code_margin
 from ..objective_numpy import smoothing_gap
 from ..polish import polish
 from .budget import INTERRUPT, plan, polish_fits, sigint_sets_flag
-from .kernels import check_device, resolve_backend
+from .construction import Floor, keeps_search, lookup
+from .kernels import DEVICE_BACKENDS, check_device, resolve_backend
 from .moves import TIED_ONLY, basin_hop
 from .optimizer import default_schedule, normalize
 from .problem import Problem, Settings
@@ -82,6 +95,16 @@ class SearchResult:
     tied : bool
     time_limited : bool
         True if the time limit stopped the run.
+    certified_by : str
+        How ``margin_certified`` was obtained: the float64 rounding bound of
+        :func:`constellations.certify.certified_margin`, or the structure of a construction
+        (:mod:`solvers.search.construction`).
+    extra : dict
+        ``found_by`` (the step that found the result: "restart", "polish", a move, "tied code" or
+        "construction:<recipe>"), ``construction`` (the catalogue's construction: recipe, margin,
+        certified margin, how certified) and ``construction_margin`` when there was one,
+        ``search_skipped`` (why no search ran) when the construction was returned alone; moves,
+        contacts, rattlers, min_poly, tied phase figures.
     """
 
     config: Configuration
@@ -98,6 +121,7 @@ class SearchResult:
     device: str = "cpu"
     tied: bool = False
     time_limited: bool = False
+    certified_by: str = "float64 rounding bound (constellations.certify.certified_margin)"
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -137,7 +161,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
            init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 12,
            free_init: str = "random", jitter: float = 1e-3, polish_time: float | None = 20.0,
            polish_max_vars: int = 60_000, hops: int | None = None, hop_sigma: float = 0.3,
-           batch: int = 1, strategy: str = "auto") -> SearchResult:
+           batch: int = 1, strategy: str = "auto", constructions: bool = True) -> SearchResult:
     """Search for an (N, d, M) constellation of maximal margin (see the module docstring).
 
     Parameters
@@ -159,9 +183,11 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     seed : int
         >= 0.
     device : str
-        "cpu", "cuda" or "cuda:K" (then the torch backend runs the kernel there); refused when
-        torch sees no such CUDA device.
-    backend : {"auto", "numpy", "numba", "torch"}
+        "cpu", "cuda" or "cuda:K" (then the triton or torch backend runs the kernel there); refused
+        when torch sees no such CUDA device.
+    backend : {"auto", "numpy", "numba", "torch", "triton"}
+        :mod:`solvers.search.kernels`.  "auto": on CUDA triton when installed, else torch; on the CPU
+        numpy or numba.  "triton" runs on CUDA, or on the CPU under TRITON_INTERPRET=1 (tests).
     init : Configuration or array (M, N, d), optional
         Starting point of the first restart.  The result is never worse than ``init``.
     n_jobs : int
@@ -191,7 +217,8 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         B > 1 runs the restarts B at a time as one batched torch program
         (:func:`solvers.search.restarts.batched_restarts`; meant for ``device="cuda"``, where one small restart
         leaves the GPU idle).  Starting points are the serial ones; a batch shares the beta
-        continuation of its first restart.  Needs the torch backend (chosen by "auto") and n_jobs = 1.
+        continuation of its first restart.  Needs a tensor backend -- torch, or triton (float32
+        kernel, float64 iterates; what "auto" picks on CUDA when triton is installed) -- and n_jobs = 1.
     polish_time : float, optional
         Seconds allowed to each polish (default 20; HiGHS needs tens of seconds on the highly
         degenerate LPs of big symmetric codes such as E8, where L-BFGS is already within 1e-9).
@@ -205,7 +232,11 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         first restarts of codes warm-started from classical configurations cut to N points
         (:func:`solvers.search.starts.structured_starts`: simplex, cross-polytope, cube, polygon,
         icosahedron, 24-cell, 600-cell, D_d and E8 roots).  ``extra["found_by"]`` names the step
-        that found the returned configuration ("restart", "polish", a move, or "tied code").
+        that found the returned configuration ("restart", "polish", a move, "tied code" or
+        "construction:<recipe>").
+    constructions : bool
+        Use the catalogue's best construction for (N, d) as a start and a floor (the module
+        docstring); False for searches from random starts only (honest random-start benchmarks).
 
     Returns
     -------
@@ -218,7 +249,9 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         device/strategy, an ``init`` of the wrong shape; sizes whose memory estimate exceeds the
         limit, whose verification cannot fit in the time limit, or (without a time limit) whose
         single objective evaluation would take minutes -- all before any work, with the
-        estimate and the limit in the message.
+        estimate and the limit in the message.  Those three size refusals become the
+        construction alone (``extra["search_skipped"]`` holds the message) when the catalogue has
+        one whose rows certify by their structure.
     """
     t_start = time.time()
     check(n, dim, modalities, restarts, time_limit, n_jobs, seed)
@@ -236,7 +269,14 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         if not betas or min(betas) <= 0:
             raise ConfigurationError("betas must be a non-empty sequence of positive numbers")
     init = _check_init(init, n, dim, modalities)
-    end, pass_seconds = plan(n, dim, modalities, len(edges), tied, time_limit, t_start)
+    floor = lookup(n, dim, modalities) if constructions else None
+    try:
+        end, pass_seconds = plan(n, dim, modalities, len(edges), tied, time_limit, t_start,
+                                 reserve_passes=3.0 if floor is None or floor.structural else 4.0)
+    except ConfigurationError as refusal:
+        if floor is None or not floor.structural:
+            raise
+        return _construction_alone(floor, G, modalities, tied, seed, t_start, refusal, backend, str(device))
     pb = Problem(n, dim, modalities, tuple(edges), bool(tied), backend, str(device))
     st = Settings(restarts=restarts, betas=betas, free_init=free_init, jitter=float(jitter), n_jobs=int(n_jobs),
                   batch=batch, polish_top=int(polish_top), polish_time=polish_time,
@@ -250,10 +290,11 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
             codes += [C for _, C in structured_starts(n, dim)]
         tied_starts = dict(enumerate(codes))
         if tied:
-            ph, code_ph = run_phase(pb, st, tied_starts, np.random.SeedSequence(seed), t_start, end, progress), None
+            ph = run_phase(pb, st, tied_starts, np.random.SeedSequence(seed), t_start, end, progress, floor)
+            code_ph = None
         else:
-            ph, code_ph = _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress)
-        result = _finish(pb, st, G, ph, code_ph, seed, t_start, end)
+            ph, code_ph = _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor)
+        result = _finish(pb, st, G, ph, code_ph, seed, t_start, end, floor)
     return result
 
 
@@ -265,12 +306,12 @@ def _check_backend(backend, device, n, dim, n_jobs, batch, time_limit):
     if batch > 1:
         if n_jobs != 1:
             raise ConfigurationError("batch > 1 runs restarts as one tensor program: use it with n_jobs = 1")
-        if backend == "auto":
+        if backend == "auto" and device == "cpu":
             backend = "torch"
-        elif backend != "torch":
-            raise ConfigurationError(f"batch > 1 needs the torch backend, not {backend!r}")
-    backend = resolve_backend(backend, device, n, dim, time_limit)
+        elif backend not in ("auto",) + DEVICE_BACKENDS:
+            raise ConfigurationError(f"batch > 1 needs the torch or triton backend, not {backend!r}")
     check_device(device)
+    backend = resolve_backend(backend, device, n, dim, time_limit)
     return backend, batch
 
 
@@ -312,8 +353,13 @@ def polish_best(pb, st, ph, end):
             ph.polish_gain = pr.margin - top
 
 
-def run_phase(pb, st, starts, seeds, t0, end, progress) -> Phase:
+def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = None) -> Phase:
     """Restarts, the exact polish of the best few, then basin hopping (see the module docstring).
+
+    ``floor`` (a tied phase only) is the catalogue's construction: it is offered as a candidate at
+    the end, so that a free phase continues from it when it is the best.  Not before the polish and
+    the hops: the LPs around a highly degenerate code (Kerdock, 288 points in R^16: 18,432 contacts)
+    ran for minutes past HiGHS's own time limit.
 
     ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at 50% of it (85%
     when there is no hopping), hops at 92%, the polish at 100%.  Ctrl-C ends every step early.
@@ -337,32 +383,37 @@ def run_phase(pb, st, starts, seeds, t0, end, progress) -> Phase:
             basin_hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress)
     except KeyboardInterrupt:
         INTERRUPT.set()
+    if floor is not None and pb.tied:  # a structural floor's margin is known exactly: no pass
+        ph.offer(floor.code, floor.margin if floor.structural else pb.margin(floor.code), "construction")
     if end is not None and time.time() >= deadline:
         ph.time_limited = True
     ph.seconds = time.time() - t0
     return ph
 
 
-def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress):
+def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor=None):
     """A free search: first the tied problem (TIED_SHARE of the time; with a restart count, exactly
     the run ``tied=True`` would do), then the free problem started from that code (jittered, so that
     the modalities can separate) and from ``init``.  The code itself stays a candidate, so the
     free result is never below the tied one.  Returns (free phase, tied phase)."""
     t_mid = None if end is None else t_start + TIED_SHARE * (end - t_start)
-    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, t_mid, progress)
+    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, t_mid, progress, floor)
     M, n, dim = pb.M, pb.n, pb.dim
     code = np.broadcast_to(code_ph.best_X, (M, n, dim))
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1 << 30,)))
     # the code's continuation comes second (first with a single restart): the free optimum often lies
     # in another basin (N = 100, d = 10: 0.3340 from random rows, 0.3306 from the tied code)
     starts = {} if init is None else {0: init}
-    starts[0 if (init is None and st.restarts == 1) else 1] = normalize(code + st.jitter * rng.standard_normal(code.shape))
+    first = 0 if (init is None and st.restarts == 1) else 1
+    starts[first] = normalize(code + st.jitter * rng.standard_normal(code.shape))
     code_m = pb.margin(code)
     if INTERRUPT.is_set() or (end is not None and end - time.time() < st.pass_seconds):
         ph = Phase()
         ph.results[0] = (code.copy(), code_m)
         ph.offer(*ph.results[0], "tied code")
         return ph, code_ph
+    if code_ph.found_by == "construction":  # its neighbourhood's LPs overrun their limits (run_phase)
+        st = replace(st, polish_top=0, hops=0)
     ph = run_phase(pb, st, starts, np.random.SeedSequence(seed, spawn_key=(1 << 31,)), time.time(), end, progress)
     ph.offer(code.copy(), code_m, "tied code")
     return ph, code_ph
@@ -393,23 +444,38 @@ def _structure(pb, st, X, end):
     return structure(X, pb.free_edges)
 
 
-def _finish(pb, st, G, ph, code_ph, seed, t_start, end) -> SearchResult:
-    """Verify the best configuration in float64 and bound its margin rigorously.
+def _finish(pb, st, G, ph, code_ph, seed, t_start, end, floor=None) -> SearchResult:
+    """Verify the best configuration in float64 and bound its margin rigorously; the construction
+    (``floor``) is returned instead unless the search beats it (:func:`keeps_search`).
 
     Tied results are M copies of one code: every edge has the same inner products, so the code is
     verified and certified once, as a 2-modality configuration."""
     from constellations.certify import certified_margin
     M, tied = pb.M, pb.tied
-    if tied:
-        config = tied_config(ph.best_X, M, G)
-        cert = certified_margin(tied_config(ph.best_X, 2))
-    else:
-        config = Configuration.from_array(ph.best_X, G)
-        cert = certified_margin(config)
-    config = config.with_meta(method="search", n=pb.n, dim=pb.dim, modalities=M, tied=tied, seed=seed,
-                              backend=pb.backend)
+    certs = []
+
+    def certify():
+        certs.append(certified_margin(tied_config(ph.best_X, 2) if tied else Configuration.from_array(ph.best_X, G)))
+        return certs[-1].margin_cert
+
     extra = dict(ph.moves, found_by=ph.found_by, strategy_moves=list(st.moves))
-    s = _structure(pb, st, ph.best_X, end)
+    meta = dict(method="search", n=pb.n, dim=pb.dim, modalities=M, tied=tied, seed=seed, backend=pb.backend)
+    if floor is not None:
+        floor = floor.verified()
+        extra.update(construction=floor.summary(), construction_margin=floor.margin)
+    if floor is not None and not keeps_search(floor, ph.best_m, certify):
+        X = floor.code if tied else np.broadcast_to(floor.code, pb.shape)
+        margin, b_rel, cert_m, how = floor.margin, floor.b_rel, floor.margin_certified, floor.certified_by
+        extra["found_by"] = f"construction:{floor.recipe}"
+        config = _tied_rows(floor.code, M, G, meta)
+    else:
+        X = ph.best_X
+        if not certs:
+            certify()
+        cert = certs[-1]
+        margin, b_rel, cert_m, how = cert.margin, cert.b_rel, cert.margin_cert, SearchResult.certified_by
+        config = tied_config(X, M, G, meta) if tied else Configuration.from_array(X, G, meta)
+    s = _structure(pb, st, X, end)
     if s is not None:
         extra.update(contacts=s.contacts, rattlers=s.rattlers, extreme_value=s.value, min_poly=s.min_poly)
     if code_ph is not None:
@@ -417,9 +483,31 @@ def _finish(pb, st, G, ph, code_ph, seed, t_start, end) -> SearchResult:
                      tied_seconds=float(code_ph.seconds))
     interrupted = INTERRUPT.is_set()
     time_limited = (ph.time_limited or (end is not None and time.time() >= end)) and not interrupted
-    return SearchResult(config=config, margin=float(cert.margin), b_rel=float(cert.b_rel),
-                        margin_certified=float(cert.margin_cert), seconds=time.time() - t_start,
-                        restarts=len(ph.results), seed=seed, interrupted=interrupted,
+    return SearchResult(config=config, margin=float(margin), b_rel=float(b_rel), margin_certified=float(cert_m),
+                        seconds=time.time() - t_start, restarts=len(ph.results), seed=seed, interrupted=interrupted,
                         restart_margins=ph.restart_margins(), polish_gain=float(max(ph.polish_gain, 0.0)),
                         backend=pb.backend, device=pb.device, tied=tied, time_limited=time_limited,
+                        certified_by=how, extra=extra)
+
+
+def _construction_alone(floor, G, modalities, tied, seed, t_start, refusal, backend, device) -> SearchResult:
+    """The construction certified by its structure, returned without a search: the search proper was
+    refused (``refusal``: memory, or a verification that cannot fit the time limit), the
+    construction costs O(N d)."""
+    n, dim = floor.code.shape
+    config = _tied_rows(floor.code, modalities, G, dict(method="search", n=n, dim=dim, modalities=modalities,
+                                                         tied=tied, seed=seed, backend=backend))
+    extra = dict(found_by=f"construction:{floor.recipe}", construction=floor.summary(),
+                 construction_margin=floor.margin, search_skipped=str(refusal), strategy_moves=[],
+                 hops=0, hops_improved=0, hop_gain=0.0, kicks=0, swaps=0)
+    return SearchResult(config=config, margin=floor.margin, b_rel=floor.b_rel, margin_certified=floor.margin_certified,
+                        seconds=time.time() - t_start, restarts=0, seed=seed, interrupted=False,
+                        backend=backend, device=device, tied=tied,
+                        time_limited=getattr(refusal, "reason", "") == "time", certified_by=floor.certified_by,
                         extra=extra)
+
+
+def _tied_rows(code, modalities, G, meta) -> Configuration:
+    """M copies of a code as a Configuration, validated once (its constructor checks and copies the
+    rows; ``configuration.tied`` would do it twice: seconds at N = 32,768, d = 768)."""
+    return Configuration(np.broadcast_to(code, (modalities,) + code.shape), G, meta)

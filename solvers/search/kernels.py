@@ -1,17 +1,28 @@
 r"""The kernels of the search: which implementation of the smoothed margin runs, and where.
 
-The kernels themselves are :mod:`solvers.objective_numpy` (the reference), :mod:`solvers.objective_numba`
-and :mod:`solvers.objective_torch`; all share ``value_and_grad(X, beta, edges=None, *, block=None,
-stop=None)``.  This module resolves ``backend="auto"`` and checks the device.
+The kernels themselves are :mod:`solvers.objective_numpy` (the reference), :mod:`solvers.objective_numba`,
+:mod:`solvers.objective_torch` and :mod:`solvers.objective_triton` (one fused Triton kernel); all
+share ``value_and_grad(X, beta, edges=None, *, block=None, stop=None)``, and ``stop()`` True makes
+them raise :class:`solvers.objective_numpy.Stopped`.  This module resolves ``backend="auto"`` and
+checks the device.
+
+Triton runs on CUDA, or on the CPU only under Triton's interpreter (``TRITON_INTERPRET=1``, slow:
+for tests).  Its matmuls use tensor-core input precisions chosen per beta stage
+(:func:`solvers.objective_triton.precision_for`: bf16, tf32, then tf32x3 from beta = 128 on, so the
+late, sharp stages run at about fp32 accuracy); the value is good to u/2 at input roundoff u, and
+the search's result is re-verified in float64 whatever the kernel.
 """
 from __future__ import annotations
 
 from constellations.errors import ConfigurationError
 
-__all__ = ["BACKENDS", "resolve_backend", "kernel", "check_device"]
+__all__ = ["BACKENDS", "resolve_backend", "kernel", "check_device", "triton_available"]
 
 
-BACKENDS = ("auto", "numpy", "numba", "torch")
+BACKENDS = ("auto", "numpy", "numba", "torch", "triton")
+
+#: Backends that run on a CUDA device.
+DEVICE_BACKENDS = ("torch", "triton")
 
 
 #: Below this time limit "auto" never picks Numba: loading its compiled kernels costs 0.5-2 s
@@ -19,14 +30,31 @@ BACKENDS = ("auto", "numpy", "numba", "torch")
 NUMBA_MIN_TIME_LIMIT = 20.0
 
 
+def triton_available(device: str) -> bool:
+    """Can the Triton kernel run on ``device``?  CUDA with triton installed, or the CPU under
+    ``TRITON_INTERPRET=1`` (:func:`solvers.objective_triton.available`)."""
+    from ..objective_triton import available
+    return available(device)
+
+
 def resolve_backend(backend: str, device: str, n: int, dim: int, time_limit=None):
+    """The backend that runs: ``backend`` checked against ``device``, or "auto" resolved.
+
+    "auto": on CUDA triton when it is available there, else torch; on the CPU numpy for large
+    problems or short budgets, else numba (never the Triton interpreter).
+    """
     if backend not in BACKENDS:
         raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if device != "cpu" and backend not in ("auto", "torch"):
-        raise ConfigurationError(f"device {device!r} needs the torch backend, not {backend!r}")
+    if device != "cpu" and backend not in ("auto",) + DEVICE_BACKENDS:
+        raise ConfigurationError(f"device {device!r} needs the torch or triton backend, not {backend!r}")
+    if backend == "triton" and not triton_available(device):
+        where = ("CUDA, or on the CPU only with TRITON_INTERPRET=1 set before triton is imported"
+                 if device == "cpu" else "a CUDA device with the triton package installed")
+        raise ConfigurationError(f"the triton backend cannot run on {device!r}: it needs {where}; "
+                                 "use backend torch")
     if backend == "auto":
         if device != "cpu":
-            backend = "torch"
+            backend = "triton" if triton_available(device) else "torch"
         elif n * n * max(dim, 8) > 2e7:
             backend = "numpy"  # BLAS blocks win at large N
         elif time_limit is not None and time_limit < NUMBA_MIN_TIME_LIMIT:
@@ -37,17 +65,40 @@ def resolve_backend(backend: str, device: str, n: int, dim: int, time_limit=None
 
 
 def kernel(backend: str, device: str):
+    """``value_and_grad(X, beta, edges=None, *, block=None, stop=None)`` of a resolved backend."""
     if backend == "numpy":
         from ..objective_numpy import value_and_grad
         return value_and_grad
     if backend == "numba":
         from ..objective_numba import value_and_grad
         return value_and_grad
+    if backend == "triton":
+        from ..objective_triton import value_and_grad as tvg
+
+        def triton_vg(X, beta, edges=None, *, block=None, stop=None):
+            return tvg(X, beta, edges, block=block, device=device, stop=stop, precision="auto")
+        return triton_vg
     from ..objective_torch import value_and_grad as vg
 
     def torch_vg(X, beta, edges=None, *, block=None, stop=None):
         return vg(X, beta, edges, block=block, device=device, stop=stop)
     return torch_vg
+
+
+def tensor_kernel(backend: str):
+    """The batched kernel ``value_and_grad_tensor(Z, beta, edges, *, tied, stop)`` of a device backend,
+    for float64 iterates: Triton computes in float32 (tensor-core precisions by beta) and hands back
+    float64 values and gradients; torch computes in the iterate's float64."""
+    if backend == "triton":
+        import torch
+
+        from ..objective_triton import value_and_grad_tensor as tvg
+
+        def triton_tensor(Z, beta, edges=None, *, tied=False, stop=None):
+            return tvg(Z, beta, edges, tied=tied, stop=stop, dtype=torch.float32, precision="auto")
+        return triton_tensor
+    from ..objective_torch import value_and_grad_tensor
+    return value_and_grad_tensor
 
 
 def check_device(device) -> None:

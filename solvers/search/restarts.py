@@ -297,14 +297,17 @@ def batched_restarts(pb, st, indices, seed_seqs, deadline=None):
 
     On a GPU one restart of a small problem leaves the device idle between tiny kernels; here B
     restarts advance together in :func:`solvers.search.optimizer.rlbfgs_batched` with the batched
-    kernel :func:`solvers.objective_torch.value_and_grad_tensor`.  Starting points are drawn exactly
+    kernel of the backend (:func:`solvers.search.kernels.tensor_kernel`: torch's, or Triton's fused kernel
+    in float32 with the precision chosen per beta stage); the iterates stay on the device in float64
+    and every margin is computed in float64.  Starting points are drawn exactly
     as :func:`restart` draws them; the beta continuation is the first index's.  Free restarts also
     try the tied projection and keep it when its margin is larger, as the serial restarts do.
     """
     import torch
 
-    from ..objective_torch import value_and_grad_tensor
+    from .kernels import tensor_kernel
 
+    value_and_grad_tensor = tensor_kernel(pb.backend)  # triton: float32 kernel on the float64 rows
     betas = st.betas or default_schedule(indices[0])
     X0 = np.stack([np.random.default_rng(ss).standard_normal(pb.shape) for ss in seed_seqs])
     X = torch.as_tensor(normalize(X0), dtype=torch.float64, device=pb.device)

@@ -69,7 +69,7 @@ from .store import CellResult, TableStore, config_to_blob
 __all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "CellInterrupted", "search_cell",
            "search_no_polish_cell",
            "construction_cell", "finish_cell", "resolve_cell_function", "upper_bound", "warm_start", "solver_version",
-           "CELL_FUNCTIONS", "default_workers", "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL"]
+           "CELL_FUNCTIONS", "default_workers", "midpoint_pass", "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL"]
 
 
 class RunnerError(ConstellationsError, ValueError):
@@ -152,8 +152,13 @@ def ceilings(n: int, dim: int) -> Ceilings:
     d <= 12 takes a median 0.05 s, the whole shipped 55-cell grid ~7 s on one core)."""
     from constellations.solvers.bounds import margin_upper_free, margin_upper_tied
 
+    from constellations.errors import ConfigurationError
+
     f = margin_upper_free(n, dim)
-    t = margin_upper_tied(n, dim)
+    try:
+        t = margin_upper_tied(n, dim)
+    except ConfigurationError:  # above its size limit: a code is a constellation, so the free ceiling holds
+        t = f.__class__(f.value, f"free ({f.method})", f.certificate, {"optimal": False})
     return Ceilings(float(f.value), f.method, f.certificate, float(t.value), t.method, t.certificate,
                     bool(t.details.get("optimal")), f.details.get("sandwich"), f.details.get("sandwich_method"))
 
@@ -211,38 +216,41 @@ def finish_cell(cell: Cell, X, *, solver: str, restarts: int, seconds: float, me
         solver=solver, solver_version=solver_version(), config=config_to_blob(X, graph.spec, info))
 
 
-def search_cell(cell: Cell, init=None, init_source: str | None = None, **search_options) -> CellResult:
+def search_cell(cell: Cell, init=None, init_source: str | None = None, device: str = "cpu",
+                **search_options) -> CellResult:
     """Run ``solvers.search.search`` on one cell (time limit ``cell.time_limit``, seed ``cell.seed``).
 
     ``init`` (an (M, N, d) array, from a warm start) is passed to the search as the start of its
-    first restart; the search never returns anything worse than it.
+    first restart; the search never returns anything worse than it.  ``device`` ("cpu", "cuda",
+    "cuda:K") is the search's; the result is re-verified in float64 on the CPU either way.
     """
     from constellations.solvers.search import search
 
     solver = "search" if not search_options else "search-no-polish"
     t0 = time.perf_counter()
     res = search(cell.n, cell.dim, cell.modalities, None if cell.tied else cell.graph, tied=cell.tied,
-                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed, init=init, **search_options)
+                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed, init=init, device=device,
+                 **search_options)
     seconds = time.perf_counter() - t0
     X = np.asarray(res.config.X)
     if cell.tied and X.shape[0] != cell.modalities:  # a search may return a single code per modality count
         X = np.broadcast_to(X[0], (cell.modalities,) + X.shape[1:])
     interrupted = bool(getattr(res, "interrupted", False))
     result = finish_cell(cell, X, solver=solver, restarts=getattr(res, "restarts", cell.restarts), seconds=seconds,
-                         meta={"interrupted": interrupted, "warm_start": init_source})
+                         meta={"interrupted": interrupted, "warm_start": init_source, "device": str(device)})
     if interrupted:
         # the search turns Ctrl-C into an early return: pass the interrupt on, with the best so far
         raise CellInterrupted(dataclasses.replace(result, restarts_requested=0, time_requested=0.0))
     return result
 
 
-def search_no_polish_cell(cell: Cell, init=None, init_source: str | None = None) -> CellResult:
+def search_no_polish_cell(cell: Cell, init=None, init_source: str | None = None, device: str = "cpu") -> CellResult:
     """:func:`search_cell` without the final exact polish (``polish_top=0``).
 
     The polish (a sequential LP) can overrun the time limit by minutes on large free cells
     (e.g. N=128, d=12, M=4); without it every cell keeps to about its ``time_limit``.
     """
-    return search_cell(cell, init, init_source, polish_top=0)
+    return search_cell(cell, init, init_source, device=device, polish_top=0)
 
 
 def _construction_candidates(n: int, dim: int):
@@ -263,8 +271,10 @@ def _construction_candidates(n: int, dim: int):
             yield name, np.hstack([P[:n], np.zeros((n, dim - P.shape[1]))])
 
 
-def construction_cell(cell: Cell, init=None, init_source: str | None = None) -> CellResult:
+def construction_cell(cell: Cell, init=None, init_source: str | None = None, device: str = "cpu") -> CellResult:
     """The best tied construction for the cell (see the module docstring); fast and deterministic.
+
+    ``device`` is accepted for a uniform signature and unused (the constructions are built on the CPU).
 
     With a warm start ``init`` whose margin is larger, ``init`` itself is returned (re-verified).
     """
@@ -314,6 +324,66 @@ def resolve_cell_function(spec) -> Callable[[Cell], CellResult]:
             raise RunnerError(f"{spec!r} is not callable")
         return fn
     raise RunnerError(f"unknown solver {spec!r}; use {', '.join(CELL_FUNCTIONS)} or module:function")
+
+
+def check_table_device(device) -> str:
+    """``device`` for the cells' searches: "cpu", or "cuda"/"cuda:K" that torch can see.
+
+    Raises
+    ------
+    RunnerError
+        An unknown device, or CUDA asked for where torch sees no such GPU (one line, before any work).
+    """
+    from constellations.solvers.search.kernels import check_device
+
+    try:
+        check_device(device)
+    except ConstellationsError as exc:
+        raise RunnerError(str(exc)) from None
+    return str(device)
+
+
+# ----------------------------------------------------------------------------- midpoint codes
+
+def midpoint_pass(store: TableStore, cells) -> int:
+    """Improve the tied cells of ``cells`` with the midpoint codes of their stored free cells.
+
+    For each tied cell, the best stored untied cell of the same (N, d) (any M, any graph) gives the
+    code Y_i = Z_i/|Z_i|, Z_i = (U_i + V_i)/2 of its best edge
+    (:func:`solvers.bounds.shell.midpoint_code`; by the shell theorem its margin is at least the
+    constellation's above m_reg(N)).  It is a construction from a configuration in the store, not a
+    stored number: the code is re-verified by :func:`finish_cell` like any search result, recorded
+    only if its margin is strictly larger than the stored tied one (solver ``"midpoint"``, the source
+    cell in its ``meta``), and with no effort counted, so a later run still searches the cell.
+    Returns the number of tied cells improved.
+    """
+    from constellations.solvers.bounds import midpoint_code
+
+    improved = 0
+    for cell in cells:
+        if not cell.tied:
+            continue
+        free = store.cells(n=[cell.n], dims=[cell.dim], tied=False)
+        if not free:
+            continue
+        src = max(free, key=lambda r: r.margin)
+        t0 = time.perf_counter()
+        cfg = store.configuration(src.key)
+        try:
+            mc = midpoint_code(cfg.X, cfg.graph)
+        except ConstellationsError:  # a zero midpoint (U_i = -V_i): no code from this cell
+            continue
+        own = store.get(cell.key)
+        if own is not None and not mc.margin_cert > own.margin:
+            continue
+        X = np.broadcast_to(mc.points, (cell.modalities,) + mc.points.shape)
+        res = finish_cell(cell, X, solver="midpoint", restarts=0, seconds=time.perf_counter() - t0,
+                          meta={"construction": "midpoint code", "midpoint_of": list(src.key), "edge": list(mc.edge),
+                                "source_margin": src.margin})
+        if own is None or res.margin > own.margin:
+            store.record(dataclasses.replace(res, restarts_requested=0, time_requested=0.0))
+            improved += 1
+    return improved
 
 
 # --------------------------------------------------------------------------------- warm starts
@@ -405,6 +475,8 @@ class RunSummary:
         Worker processes used (1 in-process; the scheduler's count on a remote cluster).
     mode : str
         ``"in-process"``, ``"local-dask"`` or ``"scheduler"``.
+    midpoint : int
+        Tied cells improved afterwards by the midpoint code of a stored free cell (:func:`midpoint_pass`).
     """
 
     cells: int
@@ -418,6 +490,7 @@ class RunSummary:
     seconds: float = 0.0
     workers: int = 1
     mode: str = "in-process"
+    midpoint: int = 0
 
     @property
     def computed(self) -> int:
@@ -469,7 +542,8 @@ class _Tally:
 
 def run_table(cells, store: TableStore, *, cell_function="search", workers: int | None = None,
               scheduler: str | None = None, force: bool = False, warm_start: bool = False,
-              progress: Callable[[Progress], None] | None = None, client=None) -> RunSummary:
+              progress: Callable[[Progress], None] | None = None, client=None, midpoint: bool = True,
+              device: str | None = None) -> RunSummary:
     """Compute the cells that the store lacks and record each one as soon as it finishes.
 
     Parameters
@@ -493,6 +567,14 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
         Called with a :class:`Progress` at the start and after every finished cell.
     client : distributed.Client, optional
         Use this client instead of creating one (the caller closes it).
+    midpoint : bool
+        Afterwards, improve the grid's tied cells with the midpoint codes of the stored free cells of
+        the same (N, d) (:func:`midpoint_pass`; skipped after an interrupt).
+    device : str, optional
+        Passed to the cell function as ``device=`` ("cpu", "cuda", "cuda:K"; checked first by
+        :func:`check_table_device`).  With a CUDA device the cells run one after the other in this
+        process (``workers`` None or 1; no scheduler): several worker processes would share the one GPU,
+        each with its own memory pool, and could run it out of memory.
 
     Returns
     -------
@@ -505,6 +587,15 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
     cells = list(cells)
     if workers is not None and (int(workers) != workers or workers < 1):
         raise RunnerError(f"workers must be a positive integer, got {workers}")
+    if device is not None:
+        device = check_table_device(device)
+        if device.startswith("cuda"):
+            if scheduler is not None or client is not None or (workers is not None and workers != 1):
+                raise RunnerError(f"device {device!r}: the cells run in this process on one GPU; several workers "
+                                  "or a scheduler would share it between processes (use --workers 1, the default "
+                                  "with cuda)")
+            workers = 1
+        fn = functools.partial(fn, device=device)
     todo = list(cells) if force else store.pending(cells)
     tally = _Tally(len(cells), len(cells) - len(todo), progress)
     tally.done = tally.skipped
@@ -534,10 +625,17 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
                 tally.interrupted(store, exc)
     else:
         interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client, warm_start)
+    n_mid = 0
+    if midpoint and not interrupted:
+        try:
+            with _sigint_deferred():
+                n_mid = midpoint_pass(store, cells)
+        except KeyboardInterrupt:
+            interrupted = True
     return RunSummary(cells=len(cells), skipped=tally.skipped, new=tally.counts["new"],
                       improved=tally.counts["improved"], kept=tally.counts["kept"], failed=tuple(tally.failed),
                       interrupted=interrupted, partial=tally.partial, seconds=time.perf_counter() - t0,
-                      workers=n_workers, mode=mode)
+                      workers=n_workers, mode=mode, midpoint=n_mid)
 
 
 def _init_kwargs(store, cell, enabled) -> dict:
