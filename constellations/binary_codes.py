@@ -111,8 +111,22 @@ def _row_basis(G: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ binary codes
+class _LinearCode:
+    """Length n and dimension k read off a (k, n) ``generator`` matrix, shared by binary and Z4 codes."""
+
+    generator: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.generator.shape[1]
+
+    @property
+    def k(self) -> int:
+        return self.generator.shape[0]
+
+
 @dataclass(frozen=True)
-class BinaryCode:
+class BinaryCode(_LinearCode):
     """A binary linear code given by a generator matrix (rows linearly independent over GF(2)).
 
     Attributes
@@ -124,14 +138,6 @@ class BinaryCode:
 
     name: str
     generator: np.ndarray = field(repr=False, compare=False)
-
-    @property
-    def n(self) -> int:
-        return self.generator.shape[1]
-
-    @property
-    def k(self) -> int:
-        return self.generator.shape[0]
 
     @property
     def size(self) -> int:
@@ -286,19 +292,11 @@ def _hensel_lift(m: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Z4Code:
+class Z4Code(_LinearCode):
     """A Z4-linear code given by a generator matrix over Z4 (codewords u G mod 4, u in Z4^k)."""
 
     name: str
     generator: np.ndarray = field(repr=False, compare=False)
-
-    @property
-    def n(self) -> int:
-        return self.generator.shape[1]
-
-    @property
-    def k(self) -> int:
-        return self.generator.shape[0]
 
     @property
     def size(self) -> int:

@@ -96,30 +96,29 @@ def e8_shell(k: int) -> np.ndarray:
     return P.copy()
 
 
+def _octad_vectors(words: np.ndarray, a: int) -> list[np.ndarray]:
+    """Per weight-8 word of ``words`` (0/1 rows), all vectors with entries +-a on its support and an even
+    number of -a (128 each), int8, in codeword order."""
+    octads = words[words.sum(axis=1) == 8]
+    even = np.array([s for s in itertools.product((a, -a), repeat=8) if s.count(-a) % 2 == 0], dtype=np.int8)
+    parts = []
+    for o in octads:
+        V = np.zeros((len(even), words.shape[1]), dtype=np.int8)
+        V[:, np.nonzero(o)[0]] = even
+        parts.append(V)
+    return parts
+
+
 def bw16_min_vectors() -> np.ndarray:
     """The 4,320 minimal vectors of the Barnes-Wall lattice BW16 (int8, q = 8)."""
-    rm = reed_muller1_code(4).codewords()
-    octads = rm[rm.sum(axis=1) == 8]
-    even = np.array([s for s in itertools.product((1, -1), repeat=8) if s.count(-1) % 2 == 0], dtype=np.int8)
-    A = []
-    for o in octads:
-        V = np.zeros((len(even), 16), dtype=np.int8)
-        V[:, np.nonzero(o)[0]] = even
-        A.append(V)
     B = dn_roots(16) * 2
-    return np.vstack(A + [B]).astype(np.int8)
+    return np.vstack(_octad_vectors(reed_muller1_code(4).codewords(), 1) + [B]).astype(np.int8)
 
 
 @lru_cache(maxsize=1)
 def _leech() -> np.ndarray:
     G = golay_code().codewords()  # 4096 x 24
-    octads = G[G.sum(axis=1) == 8]
-    even = np.array([s for s in itertools.product((2, -2), repeat=8) if s.count(-2) % 2 == 0], dtype=np.int8)
-    parts = []
-    for o in octads:
-        V = np.zeros((len(even), 24), dtype=np.int8)
-        V[:, np.nonzero(o)[0]] = even
-        parts.append(V)
+    parts = _octad_vectors(G, 2)
     signs = (1 - 2 * G.astype(np.int8))  # (4096, 24)
     for i in range(24):
         x = np.ones(24, dtype=np.int8)

@@ -282,22 +282,13 @@ def test_gpu_check_records_failures_and_cuts_overruns(tmp_path, monkeypatch):
     assert not secs["accuracy"]["ok"] and "skipped" in secs["accuracy"]["error"]
 
 
+# compile_kernel of benchmarks/triton_resources.py (argv: d, precision, script path) with the default tiles
 AOT_COMPILE = r"""
-import json, sys
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from constellations.solvers import objective_triton as ot
-d, precision = int(sys.argv[1]), sys.argv[2]
-kern = ot._kernel()
-cfg = ot.tile_config(d, 2 if precision == "bf16" else 4, precision)
-warps, stages = cfg.pop("num_warps"), cfg.pop("num_stages")
-const = dict(cfg, PREC=precision, EMULATE_BF16=False, IS64=False)
-sig = {name: "i32" for name in kern.arg_names}
-sig.update(X="*bf16" if precision == "bf16" else "*fp32", ROWS="*i32", COLS="*i32", Lout="*fp32", Oout="*fp32",
-           BETA="*fp32", **{k: "constexpr" for k in const})
-src = ASTSource(fn=kern, signature=sig, constexprs={(kern.arg_names.index(k),): v for k, v in const.items()})
-ck = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=dict(num_warps=warps, num_stages=stages))
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("triton_resources_under_test", sys.argv[3])
+tr = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tr)
+ck, _ = tr.compile_kernel(int(sys.argv[1]), sys.argv[2], 90, {})
 print(json.dumps({"shared": ck.metadata.shared, "mma": "mma" in ck.asm["ptx"]}))
 """
 
@@ -310,8 +301,9 @@ def test_kernel_compiles_for_hopper(d, precision):
     several at d = 768), and checks that it uses tensor cores and fits the 227 KiB of shared memory an H100
     block may have."""
     env = dict(os.environ, TRITON_INTERPRET="0", TRITON_DEFAULT_FP_FUSION="1")
-    proc = subprocess.run([sys.executable, "-c", AOT_COMPILE, str(d), precision], env=env, capture_output=True,
-                          text=True, timeout=300)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "triton_resources.py"
+    proc = subprocess.run([sys.executable, "-c", AOT_COMPILE, str(d), precision, str(script)], env=env,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 0 < got["shared"] <= 227 * 1024 and got["mma"], got

@@ -18,15 +18,16 @@ COLUMNS = ["dim", "n_points", "max_inner_product", "margin", "b_rel", "status", 
            "c_uncertainty", "source", "proof"]
 
 
-def _rows():
-    assert REF.exists(), f"{REF} is missing"
-    with open(REF, newline="") as fh:
+def _csv_rows(path, columns):
+    """The rows of a reference CSV whose header must be exactly ``columns``."""
+    assert path.exists(), f"{path} is missing"
+    with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
-        assert reader.fieldnames == COLUMNS
+        assert reader.fieldnames == columns
         return list(reader)
 
 
-ROWS = _rows()
+ROWS = _csv_rows(REF, COLUMNS)
 
 
 def _polyroot(lo, hi, *coeffs):
@@ -183,16 +184,7 @@ def test_petersen_code_row():
 SIZES = Path(__file__).resolve().parents[1] / "data" / "reference" / "code_sizes.csv"
 SIZE_COLUMNS = ["n", "s", "A", "status", "attained_by", "source", "proof"]
 
-
-def _size_rows():
-    assert SIZES.exists(), f"{SIZES} is missing"
-    with open(SIZES, newline="") as fh:
-        reader = csv.DictReader(fh)
-        assert reader.fieldnames == SIZE_COLUMNS
-        return list(reader)
-
-
-SIZE_ROWS = _size_rows()
+SIZE_ROWS = _csv_rows(SIZES, SIZE_COLUMNS)
 
 # attained_by names that constellations.constructions can build cheaply: (kind, dim)
 _SIZE_BUILT = {"regular hexagon": ("polygon", 6), "icosahedron": ("icosahedron", None),

@@ -175,19 +175,23 @@ def _sandwich_threshold(N: int, d: int, m_cap: Fraction, method: str = "levensht
         step *= 8
 
 
-def _delsarte_threshold(N: int, n: int, m_lev: float) -> float:
-    """Float bisection on the LP optimum below the Levenshtein threshold (LP <= Levenshtein)."""
+def _delsarte_lp_value(n: int, s: float, tau: int) -> float:
+    """Float Delsarte-LP optimum for (n, s) with degree 2*tau + 6 clamped to [16, 60]."""
     from .delsarte import delsarte_lp_float
-    from .levenshtein import levenshtein_degree
 
-    def lp(m):
-        s = 1 - 2 * m
-        tau = levenshtein_degree(n, s)
-        _, v = delsarte_lp_float(n, s, min(max(2 * tau + 6, 16), 60), grid=800, rounds=2)
-        return v
+    _, v = delsarte_lp_float(n, s, min(max(2 * tau + 6, 16), 60), grid=800, rounds=2)
+    return v
 
+
+def _lp_threshold_bisect(lp, N: int, m_hi: float) -> float:
+    """Float bisection for the margin where ``lp(m)`` drops below N (1 - 1e-6), searching below ``m_hi``.
+
+    ``lp`` is decreasing in m on the searched range.  The bracket starts at [m_hi/2, m_hi] and is halved
+    downwards while lp(lo) < target (stopping at lo <= 1e-9), then bisected for at most 30 steps or until
+    hi - lo < 1e-9 hi.  Returns the upper end ``hi``; callers certify it in exact arithmetic afterwards.
+    """
     target = N * (1 - 1e-6)
-    lo, hi = 0.5 * m_lev, m_lev
+    lo, hi = 0.5 * m_hi, m_hi
     while lo > 1e-9 and lp(lo) < target:
         hi, lo = lo, lo / 2
     for _ in range(30):
@@ -199,6 +203,17 @@ def _delsarte_threshold(N: int, n: int, m_lev: float) -> float:
         if hi - lo < 1e-9 * hi:
             break
     return hi
+
+
+def _delsarte_threshold(N: int, n: int, m_lev: float) -> float:
+    """Float bisection on the LP optimum below the Levenshtein threshold (LP <= Levenshtein)."""
+    from .levenshtein import levenshtein_degree
+
+    def lp(m):
+        s = 1 - 2 * m
+        return _delsarte_lp_value(n, s, levenshtein_degree(n, s))
+
+    return _lp_threshold_bisect(lp, N, m_lev)
 
 
 @lru_cache(maxsize=8192)

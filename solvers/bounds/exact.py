@@ -320,19 +320,19 @@ class _Parser:
             self.fail("it combines two different square roots")
         return r.simplify() if isinstance(r, Quadratic) else r
 
-    def expr(self):
-        v = self.term()
-        while self.peek()[1] in ("+", "-"):
+    def left_assoc(self, ops, operand):
+        """operand (op operand)* with op in ``ops``, combined left to right (one precedence level)."""
+        v = operand()
+        while self.peek()[1] in ops:
             op = self.take()[1]
-            v = self.combine(op, v, self.term())
+            v = self.combine(op, v, operand())
         return v
 
+    def expr(self):
+        return self.left_assoc(("+", "-"), self.term)
+
     def term(self):
-        v = self.unary()
-        while self.peek()[1] in ("*", "/"):
-            op = self.take()[1]
-            v = self.combine(op, v, self.unary())
-        return v
+        return self.left_assoc(("*", "/"), self.unary)
 
     def unary(self):
         if self.peek()[1] in ("+", "-"):

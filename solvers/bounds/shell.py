@@ -124,8 +124,8 @@ import numpy as np
 from constellations.errors import ConfigurationError, ConstellationsError
 
 from .bound import Bound
-from .constellation import (MAX_ITEMS, _check_d, _check_n, _check_size, _dyadic_up, _margin_upper_cached, code_bound,
-                           margin_upper, theorem34_upper)
+from .constellation import (MAX_ITEMS, _check_d, _check_n, _check_size, _delsarte_lp_value, _dyadic_up,
+                           _lp_threshold_bisect, _margin_upper_cached, code_bound, margin_upper, theorem34_upper)
 from .exact import exact_str, float_up, to_int
 from .levenshtein import levenshtein_float
 
@@ -313,7 +313,6 @@ def _shell_threshold(N: int, d: int, m_cap: Fraction):
 
 def _shell_lp_threshold(N: int, d: int, m_lev: Fraction, m_cap: Fraction):
     """Certified Delsarte-LP shell threshold below the Levenshtein one (None if not better)."""
-    from .delsarte import delsarte_lp_float
     from .levenshtein import levenshtein_degree
 
     def lp(m):
@@ -324,23 +323,11 @@ def _shell_lp_threshold(N: int, d: int, m_lev: Fraction, m_cap: Fraction):
             tau = levenshtein_degree(d, s)
         except ConfigurationError:
             tau = 60
-        _, v = delsarte_lp_float(d, s, min(max(2 * tau + 6, 16), 60), grid=800, rounds=2)
-        return v
+        return _delsarte_lp_value(d, s, tau)
 
-    target = N * (1 - 1e-6)
-    lo, hi = 0.5 * float(m_lev), float(m_lev)
-    if lp(hi) >= target:
+    if lp(float(m_lev)) >= N * (1 - 1e-6):
         return None
-    while lo > 1e-9 and lp(lo) < target:
-        hi, lo = lo, lo / 2
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        if lp(mid) < target:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-9 * hi:
-            break
+    hi = _lp_threshold_bisect(lp, N, float(m_lev))
     step = 1e-12
     tries = []
     while len(tries) < 12:
