@@ -2,48 +2,13 @@
 from __future__ import annotations
 
 import math
-import re
 import time
-from fractions import Fraction
 
 import click
 
-from .output import emit_json, fmt
+from .output import INTEGER, emit_json, fmt
 
-_SIZE = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+]?\d{1,3}")
-
-
-MAX_SIZE = 10 ** 18  # larger sizes are refused at parse time (the library has tighter limits)
-
-
-class SizeType(click.ParamType):
-    """A whole number up to 10^18, also in integer-valued scientific notation (1e4, 2.5e3).
-
-    Only the syntax and 10^18 are checked here; the library refuses sizes above its own stated
-    limits (N <= 5000 items, ...), with the estimate in the message.
-    """
-
-    name = "INTEGER"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) and not isinstance(value, bool):
-            v = value
-        else:
-            text = str(value).strip()
-            v = None
-            if re.fullmatch(r"[+-]?\d{1,400}", text):
-                v = int(text)
-            elif _SIZE.fullmatch(text):
-                q = Fraction(text)
-                v = int(q) if q.denominator == 1 else None
-            if v is None:
-                self.fail(f"{value!r} is not a whole number (give e.g. 100 or 1e4)", param, ctx)
-        if v > MAX_SIZE:
-            self.fail(f"{value!r} is above the largest size accepted, 1e18", param, ctx)
-        return v
-
-
-SIZE = SizeType()
+SIZE = INTEGER  # sizes: whole numbers, 1e4 accepted (cli/output.py)
 
 OPTIMAL_RTOL = 1e-9
 """found >= (1 - OPTIMAL_RTOL) x ceiling is reported as proved optimal: the certified ceilings are

@@ -52,27 +52,40 @@ def output_option(suffix: str | None = ".npz", help: str = "Write the result her
                         help=help, **kw)
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]+(?:[eE]\+?([0-9]{1,3}))?")
+_DIGITS = re.compile(r"[+-]?[0-9]{1,400}")
+_EXPONENT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]{1,3}")
+#: Larger whole numbers are refused at parse time (every command has tighter limits of its own).
+MAX_INTEGER = 10 ** 18
 
 
 class IntegerType(click.ParamType):
-    """An integer option that also accepts exponent notation for sizes (``1e9``, ``2E6``).
+    """A whole number, also in integer-valued exponent notation (``1e9``, ``2.5e3``), up to 10^18.
 
-    Parsed strictly by a regular expression, never through float: ``1.5``, ``nan``, ``inf`` and
-    exponents above 999 are refused, so ``--n 1e9`` is the exact integer 10^9.
+    Parsed strictly by regular expressions and exact rationals, never through float or eval:
+    ``1.5``, ``nan``, ``inf`` and ``1e-3`` are refused, and ``--n 1e9`` is the exact integer 10^9.
+    Commands refuse sizes above their own stated limits, with the estimate in the message.
     """
 
     name = "integer"
 
     def convert(self, value, param, ctx):
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        text = str(value).strip().replace("_", "")
-        match = _INTEGER.fullmatch(text)
-        if not match:
-            self.fail(f"{value!r} is not an integer (examples: 12, 1000000, 1e6)", param, ctx)
-        mantissa, _, _ = text.lower().partition("e")
-        return int(mantissa) * 10 ** int(match.group(1) or 0)
+            v = value
+        else:
+            from fractions import Fraction
+
+            text = str(value).strip().replace("_", "")
+            v = None
+            if _DIGITS.fullmatch(text):
+                v = int(text)
+            elif _EXPONENT.fullmatch(text):
+                q = Fraction(text)
+                v = int(q) if q.denominator == 1 else None
+            if v is None:
+                self.fail(f"{value!r} is not a whole number (examples: 12, 1000000, 1e6)", param, ctx)
+        if abs(v) > MAX_INTEGER:
+            self.fail(f"{value!r} is above the largest number accepted, 1e18", param, ctx)
+        return v
 
 
 #: Shared instance of :class:`IntegerType`.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .output import echo_err, emit_json
+from .output import INTEGER, echo_err, emit_json
 from .seeds import SEEDS_HELP, SeedsType
 
 CHOICES = ("fixed-brel", "init-grid", "modalities", "bias", "all")
@@ -33,11 +33,11 @@ def _out_dir(ctx, param, value):
 
 @click.command("reproduce")
 @click.argument("table", type=click.Choice(CHOICES))
-@click.option("--n", "n", type=int, default=100, show_default=True)
-@click.option("--dim", type=int, default=10, show_default=True)
+@click.option("--n", "n", type=INTEGER, default=100, show_default=True)
+@click.option("--dim", type=INTEGER, default=10, show_default=True)
 @click.option("--seeds", type=SeedsType(), default="5", show_default=True,
               help=SEEDS_HELP + " The same seeds for every setting.")
-@click.option("--steps", type=int, default=5000, show_default=True)
+@click.option("--steps", type=INTEGER, default=5000, show_default=True)
 @click.option("--lr", type=float, default=0.01, show_default=True)
 @click.option("--t0", type=float, default=10.0, show_default=True, help="Initial t (where not swept).")
 @click.option("--b-rel0", "b_rel0", type=float, default=0.0, show_default=True, help="Initial b_rel (where not swept).")

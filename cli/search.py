@@ -6,18 +6,18 @@ import sys
 
 import click
 
-from constellations.cli.output import echo_err, emit_json, fmt, output_option
+from constellations.cli.output import INTEGER, echo_err, emit_json, fmt, output_option
 
 __all__ = ["command"]
 
 
 @click.command("search")
-@click.option("--n", "n", type=int, required=True, help="Number of items N (>= 2).")
-@click.option("--dim", type=int, required=True, help="Dimension d (>= 1).")
+@click.option("--n", "n", type=INTEGER, required=True, help="Number of items N (>= 2).")
+@click.option("--dim", type=INTEGER, required=True, help="Dimension d (>= 1).")
 @click.option("--modalities", "-M", type=int, default=2, show_default=True, help="Number of modalities M (>= 2).")
 @click.option("--graph", default=None, help="Synchronisation graph: complete (default), star, or edges '0-1,1-2'.")
 @click.option("--tied", is_flag=True, help="All modalities equal: the spherical-code (Tammes) problem.")
-@click.option("--restarts", type=int, default=None,
+@click.option("--restarts", type=INTEGER, default=None,
               help="Random restarts [default: 8, or unlimited until --time-limit when that is given].")
 @click.option("--time-limit", type=float, default=None, help="Wall-clock budget in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (an integer >= 0).")

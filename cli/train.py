@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .output import echo_err, emit_json, fmt, output_option
+from .output import INTEGER, echo_err, emit_json, fmt, output_option
 from .seeds import SEEDS_HELP, SeedsType
 
 
@@ -41,8 +41,8 @@ def _plot_dir(ctx, param, value):
 
 
 @click.command("train")
-@click.option("--n", "n", type=int, required=True, help="Items N per modality.")
-@click.option("--dim", type=int, required=True, help="Dimension d.")
+@click.option("--n", "n", type=INTEGER, required=True, help="Items N per modality.")
+@click.option("--dim", type=INTEGER, required=True, help="Dimension d.")
 @click.option("--modalities", type=int, default=2, show_default=True, help="Number of modalities M.")
 @click.option("--graph", default=None, help="complete (default), star, or edges like 0-1,1-2.")
 @click.option("--param", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
@@ -59,7 +59,7 @@ def _plot_dir(ctx, param, value):
               help="Initial embeddings (.npz, shape (M, N, d)); e.g. the modality to freeze.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate.")
-@click.option("--steps", type=int, default=2000, show_default=True, help="Optimiser steps.")
+@click.option("--steps", type=INTEGER, default=2000, show_default=True, help="Optimiser steps.")
 @click.option("--seeds", type=SeedsType(), default="1", show_default=True, help=SEEDS_HELP)
 @click.option("--reduction", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Sum over the N^2 pairs (the theorems) or their mean (the paper's code).")

@@ -804,7 +804,6 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
 
 def _retrieval(rows, k, l, lab, eps, row_top, row_arg, col_top, col_arg) -> tuple[int, int]:
     """Exact top-1 hits both ways: float32 winners, float64 recomputation where the top two are within 2 eps."""
-    N = rows.N
     amb = np.flatnonzero(row_top[:, 0] - row_top[:, 1] <= 2 * eps)
     row_arg = row_arg.copy()
     for s in range(0, amb.size, 256):

@@ -162,8 +162,6 @@ def test_json_vocabulary(tmp_path):
 
 def test_plot_shows_each_modality_and_its_gain_over_the_tied_code():
     """The shipped plot's data: per N, each M's markers apart from the others, and m(M) - m(tied) drawn."""
-    if not SHIPPED.exists():
-        pytest.skip("no shipped store")
     import matplotlib.pyplot as plt
 
     from constellations.cli.table import plot_figure
@@ -378,7 +376,6 @@ def test_external_scheduler(tmp_path, dask_cluster):
 SHIPPED = REPO / "data" / "tables" / "margins.sqlite"
 
 
-@pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped table data/tables/margins.sqlite is absent")
 def test_shipped_table_reverifies():
     """Every cell of the shipped table: certified margin >= 0 recomputed from its stored configuration,
     at or below the certified ceiling recomputed now; and the grid is complete."""
@@ -396,7 +393,6 @@ def test_shipped_table_reverifies():
     assert tied[(16, 8)] == pytest.approx(0.5, abs=1e-6)
 
 
-@pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped table data/tables/margins.sqlite is absent")
 def test_shipped_table_two_ceilings():
     """Issue 13: a code ceiling (tied cells) and a free ceiling (every cell), both re-checked by verify;
     d = 2 tied cells reach the exact optimum sin^2(pi/N) of the N-gon (Fejes Toth) and are labelled."""

@@ -16,13 +16,6 @@ from constellations.solvers.tables.runner import (construction_cell, resolve_cel
 from constellations.solvers.tables.store import TableStore
 
 
-def _search_available():
-    try:
-        from constellations.solvers.search import search  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
 
 @pytest.mark.parametrize("n,dim,expected", [
     (4, 3, 4 / 6),                     # simplex N = d+1
@@ -69,7 +62,6 @@ def test_in_process_and_local_dask_identical(tmp_path):
         assert any("random" in str(a.configuration(c).meta.get("construction")) for c in cells)
 
 
-@pytest.mark.skipif(not _search_available(), reason="constellations.solvers.search not available")
 def test_real_search_in_process_and_dask_identical(tmp_path):
     """The real search on simplex-sized cells: the optimum N/(2(N-1)) is known in closed form."""
     cells = [Cell(4, 3, 2, restarts=1, seed=1), Cell(3, 2, 2, "complete", True, restarts=1, seed=2)]
@@ -331,7 +323,6 @@ def test_large_cell_ceiling_is_fast_and_sound():
     assert c.free == upper and lower.value <= c.tied <= n / (2 * (n - 1))
 
 
-@pytest.mark.skipif(not _search_available(), reason="solvers.search not installed")
 def test_large_cell_search_keeps_its_time_budget():
     """N = 4096, d = 64 with 3 s: starts from the Kerdock code (m = 7/16) and stops on time."""
     import time

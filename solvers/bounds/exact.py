@@ -380,7 +380,7 @@ class _Parser:
         # sqrt(p/q) = sqrt(p q) / q
         D = r.numerator * r.denominator
         if D > _MAX_RADICAND:
-            self.fail(f"sqrt(k) needs k = p*q <= 10^12 for k = p/q")
+            self.fail("sqrt(k) needs k = p*q <= 10^12 for k = p/q")
         c, D0 = _squarefree_split(D)
         coef = Fraction(c, r.denominator)
         return coef if D0 == 1 else Quadratic(0, coef, D0)

@@ -31,7 +31,6 @@ here with the defaults (D = 6, 200 + 1360 samples, Clarabel, one shared core, ~1
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
