@@ -19,6 +19,10 @@ Let u = 2^-53 and gamma_d = d u / (1 - d u).  For every pair of rows (x, y):
 
   where c = <x,y>/(|x||y|) is the exact normalised inner product.
 
+Subnormal results add at most 2^-1075 absolute per rounded product or quotient (additions of
+subnormals are exact); rows are unit to 1e-6, so |x||y| > 1/2 and the term gamma_d used below
+includes (2d + 4) 2^-1074 for them: the bound holds whatever the size of the entries.
+
 Because C - kappa|C| - gamma_d is increasing in C (kappa < 1), the bound on pos is applied
 at the computed minimum and the bound on neg at the computed maximum:
 pos >= pos_fl - kappa |pos_fl| - gamma_d and neg <= neg_fl + kappa |neg_fl| + gamma_d.
@@ -58,6 +62,8 @@ __all__ = ["CertifiedMargin", "ClaimCheck", "Violation", "certified_margin", "ch
            "float_error_constants", "EXACT_MAX_WORK"]
 
 U = Fraction(1, 2 ** 53)
+#: Smallest positive subnormal float64, 2^-1074.
+UNDERFLOW = Fraction(1, 2 ** 1074)
 _SQRT_BITS = 200
 
 #: Default ceiling on edges * N^2 * (d + 4) for the exact mode (about a minute of Python integer work).
@@ -167,7 +173,10 @@ def float_error_constants(d: int) -> tuple[Fraction, Fraction]:
     gamma = d * U / (1 - d * U)
     tau = (1 + gamma) * (1 + U) - 1
     kappa = (1 + tau) ** 2 / (1 - U) ** 2 - 1
-    return gamma, kappa
+    # gradual underflow adds at most 2^-1075 absolute per rounded product or quotient; with rows
+    # unit to 1e-6 (|x||y| > 1/2) that is below (2d + 4) 2^-1074 in C, so the bound needs no
+    # assumption on the size of the entries
+    return gamma + (2 * d + 4) * UNDERFLOW, kappa
 
 
 def _down(q: Fraction) -> float:
