@@ -9,7 +9,7 @@ import click
 
 from constellations.io import to_jsonable
 
-__all__ = ["emit_json", "fmt", "echo_err", "output_option", "IntegerType", "INTEGER"]
+__all__ = ["emit_json", "fmt", "echo_err", "output_option", "checked_path", "checked_dir", "IntegerType", "INTEGER"]
 
 
 def emit_json(obj) -> None:
@@ -32,13 +32,9 @@ def echo_err(msg: str) -> None:
     sys.stderr.flush()
 
 
-def output_option(suffix: str | None = ".npz", help: str = "Write the result here (atomically).", **kw):
-    """The shared ``-o/--output PATH`` option of every command.
-
-    The path is checked when the command line is parsed, before any work starts
-    (:func:`constellations.io.check_writable`: the directory must exist and be writable, and the
-    name must end in ``suffix``), so a finished run is never thrown away for want of a place to go.
-    """
+def checked_path(suffix: str | None):
+    """A click callback: the path must be writable (:func:`constellations.io.check_writable`),
+    checked when the command line is parsed, before any work."""
     def check(ctx, param, value):
         if value is None:
             return None
@@ -48,7 +44,38 @@ def output_option(suffix: str | None = ".npz", help: str = "Write the result her
             return str(check_writable(value, suffix))
         except FileFormatError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    return click.option("-o", "--output", "output", default=None, metavar="PATH", callback=check,
+    return check
+
+
+def checked_dir(probe: str):
+    """A click callback: an existing directory that accepts files (never created: the shared rule
+    for outputs), probed with the name of one file the command will write there."""
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        from pathlib import Path
+
+        from constellations.errors import FileFormatError
+        from constellations.io import check_writable
+        p = Path(value)
+        if not p.is_dir():
+            raise click.BadParameter(f"directory {p} does not exist (create it first)", ctx=ctx, param=param)
+        try:
+            check_writable(p / probe, Path(probe).suffix)
+        except FileFormatError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        return str(p)
+    return check
+
+
+def output_option(suffix: str | None = ".npz", help: str = "Write the result here (atomically).", **kw):
+    """The shared ``-o/--output PATH`` option of every command.
+
+    The path is checked when the command line is parsed, before any work starts
+    (:func:`constellations.io.check_writable`: the directory must exist and be writable, and the
+    name must end in ``suffix``), so a finished run is never thrown away for want of a place to go.
+    """
+    return click.option("-o", "--output", "output", default=None, metavar="PATH", callback=checked_path(suffix),
                         help=help, **kw)
 
 

@@ -9,26 +9,13 @@ from pathlib import Path
 
 import click
 
-from .output import INTEGER, echo_err, emit_json
+from .output import INTEGER, checked_dir, echo_err, emit_json
 from .seeds import SEEDS_HELP, SeedsType
 
 CHOICES = ("fixed-brel", "init-grid", "modalities", "bias", "all")
 
 
-def _out_dir(ctx, param, value):
-    """An existing directory that accepts files (never created: the shared rule for outputs)."""
-    if value is None:
-        return None
-    from constellations.errors import FileFormatError
-    from constellations.io import check_writable
-    p = Path(value)
-    if not p.is_dir():
-        raise click.BadParameter(f"directory {p} does not exist (create it first)", ctx=ctx, param=param)
-    try:
-        check_writable(p / "table.md", ".md")  # probes the directory as the real writes will
-    except FileFormatError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    return str(p)
+_out_dir = checked_dir("table.md")  # probes the directory as the real writes will
 
 
 @click.command("reproduce")

@@ -28,7 +28,7 @@ import click
 
 from constellations.errors import ConstellationsError
 
-from .output import echo_err, emit_json, output_option
+from .output import checked_path, echo_err, emit_json, output_option
 
 __all__ = ["command"]
 
@@ -352,33 +352,20 @@ def _table_format(fmt_, as_json, output):
     return "md"
 
 
-def _checked_path(suffix):
-    """A click callback: the path must be writable (its directory exists), checked before any work."""
-    def check(ctx, param, value):
-        if value is None:
-            return None
-        from constellations.errors import FileFormatError
-        from constellations.io import check_writable
-
-        try:
-            return str(check_writable(value, suffix))
-        except FileFormatError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    return check
 
 
 def _store_option(writable):
     help_ = ("SQLite store (default: $CONSTELLATIONS_STORE, else $XDG_DATA_HOME/constellations/tables.sqlite, "
              "else ~/.local/share/constellations/tables.sqlite; only the default's directory is created).")
     return click.option("--store", type=click.Path(dir_okay=False), default=None, metavar="PATH",
-                        callback=_checked_path(None) if writable else None, help=help_)
+                        callback=checked_path(None) if writable else None, help=help_)
 
 
 def _output_options(f):
     f = click.option("--digits", type=click.IntRange(1, 17), default=4, show_default=True,
                      help="Decimals in the Markdown table.")(f)
     f = click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="PATH.png",
-                     callback=_checked_path(".png"),
+                     callback=checked_path(".png"),
                      help="Also draw, per N, margin vs d per M with the ceiling and the tied curve, and each "
                           "M's gain over the tied code (PNG).")(f)
     f = output_option(None, help="Write the table to this file (atomically) instead of stdout; "

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .output import INTEGER, echo_err, emit_json, fmt, output_option
+from .output import INTEGER, checked_dir, echo_err, emit_json, fmt, output_option
 from .seeds import SEEDS_HELP, SeedsType
 
 
@@ -24,20 +24,7 @@ def _history_path(ctx, param, value):
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-def _plot_dir(ctx, param, value):
-    """The plot directory must exist and accept files (it is never created; the shared rule for outputs)."""
-    if value is None:
-        return None
-    from constellations.errors import FileFormatError
-    from constellations.io import check_writable
-    p = Path(value)
-    if not p.is_dir():
-        raise click.BadParameter(f"directory {p} does not exist (create it first)", ctx=ctx, param=param)
-    try:
-        check_writable(p / "loss_t.png", ".png")  # one of the files it will hold; probes the directory
-    except FileFormatError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    return str(p)
+_plot_dir = checked_dir("loss_t.png")  # one of the files it will hold
 
 
 @click.command("train")

@@ -79,6 +79,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .configuration import Configuration
+from .devices import resolve_device
 from .errors import ConfigurationError
 from .graphs import parse_graph
 
@@ -534,17 +535,6 @@ def _memory_limit(torch, dev) -> int:
         return 8 << 30
 
 
-def _resolve_device(torch, device):
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigurationError(f"device {device!r} requested but CUDA is not available")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigurationError(f"unknown device {device!r}: {exc}") from None
-
-
 def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: bool = True,
                   block: int | None = None, device: str = "cpu", dtype: str = "float64", gap_sample: int = 200,
                   gap_time: float | None = 10.0, seed: int = 0, progress=None) -> PairAnalysis:
@@ -593,7 +583,7 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
     E = len(edges)
     if dtype not in ("float64", "float32"):
         raise ConfigurationError(f"dtype must be float64 or float32, got {dtype!r}")
-    dev = _resolve_device(torch, device)
+    dev = resolve_device(device)
     item = 8 if dtype == "float64" else 4
     block = int(block or max(1, min(N, _BLOCK_BYTES // item // N)))
     # rows at the sweep precision, two blocks of products (one is a masked copy with labels), a chunk of

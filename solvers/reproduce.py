@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from constellations.devices import resolve_device
 from constellations.errors import ConfigurationError
 
-from .train import MAX_SEEDS, TrainSpec, _resolve_device, memory_limit_bytes, train, train_memory_bytes
+from .train import MAX_SEEDS, TrainSpec, memory_limit_bytes, train, train_memory_bytes
 
 __all__ = ["TABLES", "StudyResult", "plan", "reproduce", "summarise"]
 
@@ -157,7 +158,7 @@ def plan(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000,
         for param in ("absolute", "relative"):
             b0 = t0 * b_rel0 if param == "absolute" else b_rel0
             batches.append((TrainSpec(param=param, **common), [(param,)], [t0], [b0], ("bias",), f"{table} {param}"))
-    limit = memory_limit_bytes(_resolve_device(device)) if memory_limit is None else memory_limit
+    limit = memory_limit_bytes(resolve_device(device)) if memory_limit is None else memory_limit
     for spec, settings, *_ , label in batches:
         runs = len(settings) * S
         if runs > MAX_SEEDS:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constellations.configuration import Configuration
+from constellations.devices import resolve_device
 from constellations.errors import ConfigurationError
 from constellations.graphs import parse_graph
 from constellations.losses import PARAMS, REDUCTIONS, affine_pair_loss
@@ -300,19 +301,6 @@ class TrainResult:
                 yield row
 
 
-def _resolve_device(device: str):
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigurationError(f"device {device!r} requested but CUDA is not available")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigurationError(f"unknown device {device!r}: {exc}") from None
-
-
 def _per_run(value, S: int, name: str) -> np.ndarray:
     a = np.asarray(value, dtype=np.float64)
     if a.ndim == 0:
@@ -477,7 +465,7 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
                                  "split the seeds over several runs")
     import torch
 
-    device = _resolve_device(spec.device)
+    device = resolve_device(spec.device)
     need = train_memory_bytes(spec, S)
     limit = memory_limit_bytes(device) if memory_limit is None else int(memory_limit)
     if need > limit:
