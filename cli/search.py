@@ -83,7 +83,10 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
     from constellations import io
     from constellations.solvers.search import INTERRUPT, search
 
-    if pending:  # pressed while the modules loaded: the search returns at once with its start
+    # from here on Ctrl-C goes straight to the search's flag, also while it looks up constructions and
+    # plans its budget (before its own handler is in place); one pressed while the modules loaded counts too
+    signal.signal(signal.SIGINT, lambda signum, frame: INTERRUPT.set())
+    if pending:
         INTERRUPT.set()
     if restarts is None and time_limit is None:
         restarts = 8
