@@ -79,7 +79,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .configuration import Configuration
-from .devices import resolve_device
+from .devices import device_memory_limit, resolve_device
 from .errors import ConfigurationError
 from .graphs import parse_graph
 
@@ -523,18 +523,6 @@ def _exact_float32(torch):
         torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
-def _memory_limit(torch, dev) -> int:
-    """Half the machine's RAM (CPU) or 90% of the GPU's memory."""
-    import os
-
-    if dev.type == "cuda":
-        return int(0.9 * torch.cuda.get_device_properties(dev).total_memory)
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
-
-
 def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: bool = True,
                   block: int | None = None, device: str = "cpu", dtype: str = "float64", gap_sample: int = 200,
                   gap_time: float | None = 10.0, seed: int = 0, progress=None) -> PairAnalysis:
@@ -589,7 +577,7 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
     # rows at the sweep precision, two blocks of products (one is a masked copy with labels), a chunk of
     # float64 rows while normalising
     need = M * N * d * item + 2 * block * N * item + 2 * _ROW_CHUNK * d * 8
-    limit = _memory_limit(torch, dev)
+    limit = device_memory_limit(dev)
     if need > limit:
         raise ConfigurationError(
             f"M={M} x N={N} x d={d} at {dtype} needs about {need / 2 ** 30:.3g} GiB for the rows and a Gram block, "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .errors import ConfigurationError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "device_memory_limit"]
 
 
 def resolve_device(device):
@@ -22,3 +22,16 @@ def resolve_device(device):
         return torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ConfigurationError(f"unknown device {device!r}: {exc}") from None
+
+
+def device_memory_limit(device) -> int:
+    """Bytes a run on ``device`` may plan to use: 90% of a GPU's memory, or on the CPU
+    :func:`constellations.configuration.memory_limit` (half the physical memory)."""
+    import torch
+
+    from .configuration import memory_limit
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(0.9 * torch.cuda.get_device_properties(device).total_memory)
+    return memory_limit()

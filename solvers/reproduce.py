@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from constellations.devices import resolve_device
+from constellations.devices import device_memory_limit, resolve_device
 from constellations.errors import ConfigurationError
 
-from .train import MAX_SEEDS, TrainSpec, memory_limit_bytes, train, train_memory_bytes
+from .train import MAX_SEEDS, TrainSpec, train, train_memory_bytes
 
 __all__ = ["TABLES", "StudyResult", "plan", "reproduce", "summarise"]
 
@@ -133,7 +133,7 @@ def plan(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000,
     ConfigurationError for an unknown table, bad seeds, more than :data:`~solvers.train.MAX_SEEDS`
     runs (settings x seeds) in a batch, or a batch whose memory estimate
     (:func:`~solvers.train.train_memory_bytes`) exceeds ``memory_limit`` (default
-    :func:`~solvers.train.memory_limit_bytes`), so ``reproduce all`` fails before its first table.
+    :func:`constellations.devices.device_memory_limit`), so ``reproduce all`` fails before its first table.
     """
     if table not in TABLES:
         raise ConfigurationError(f"unknown table {table!r}; choose from {', '.join(TABLES)}")
@@ -158,7 +158,7 @@ def plan(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000,
         for param in ("absolute", "relative"):
             b0 = t0 * b_rel0 if param == "absolute" else b_rel0
             batches.append((TrainSpec(param=param, **common), [(param,)], [t0], [b0], ("bias",), f"{table} {param}"))
-    limit = memory_limit_bytes(resolve_device(device)) if memory_limit is None else memory_limit
+    limit = device_memory_limit(resolve_device(device)) if memory_limit is None else memory_limit
     for spec, settings, *_ , label in batches:
         runs = len(settings) * S
         if runs > MAX_SEEDS:

@@ -33,21 +33,20 @@ latency, not arithmetic.  The loss value and the divergence check run outside th
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from constellations.configuration import Configuration
-from constellations.devices import resolve_device
+from constellations.devices import device_memory_limit, resolve_device
 from constellations.errors import ConfigurationError
 from constellations.graphs import parse_graph
 from constellations.losses import PARAMS, REDUCTIONS, affine_pair_loss
 from constellations.margins import margin_stats
 
 __all__ = ["TrainSpec", "TrainResult", "train", "margin_stats_torch", "HISTORY_COLUMNS", "MAX_SEEDS",
-           "TrainingDiverged", "train_memory_bytes", "memory_limit_bytes", "GRAPH_MODES"]
+           "TrainingDiverged", "train_memory_bytes", "GRAPH_MODES"]
 
 HISTORY_COLUMNS = ("loss", "t", "b_rel", "margin", "b_rel_star", "pos", "neg", "frac_separated", "delta")
 OPTIMIZERS = ("adam", "sgd")
@@ -92,17 +91,6 @@ def train_memory_bytes(spec: "TrainSpec", runs: int) -> int:
     return int(grams + 4 * emb * item + emb * 8)
 
 
-def memory_limit_bytes(device) -> int:
-    """Memory a training run may plan to use: half the machine's RAM (CPU), or 90% of the GPU's memory."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        return int(0.9 * torch.cuda.get_device_properties(device).total_memory)
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
 
 
 @dataclass(frozen=True)
@@ -436,7 +424,7 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     progress : callable(step, loss_array), optional
         Called at each recorded step with the current per-run losses (NumPy).
     memory_limit : int, optional
-        Bytes the run may plan to use (default :func:`memory_limit_bytes`: half the RAM, 90% of a GPU).
+        Bytes the run may plan to use (default :func:`constellations.devices.device_memory_limit`: half the RAM, 90% of a GPU).
         Runs whose estimate (:func:`train_memory_bytes`) exceeds it are refused before anything is
         allocated.
 
@@ -467,7 +455,7 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
 
     device = resolve_device(spec.device)
     need = train_memory_bytes(spec, S)
-    limit = memory_limit_bytes(device) if memory_limit is None else int(memory_limit)
+    limit = device_memory_limit(device) if memory_limit is None else int(memory_limit)
     if need > limit:
         E = len(spec.graph.edges)
         raise ConfigurationError(
