@@ -1,22 +1,19 @@
-"""Tied search in d = 3 for N = 4..30 against the spherical-code records.
+"""Tied search in d = 3 for N = 4..30 (or up to 100) against the spherical-code records.
 
-Usage: PYTHONPATH=. python benchmarks/bench_search_tammes.py [--restarts R] [--nmax 30] [--out FILE]
+Usage: PYTHONPATH=. python benchmarks/bench_search_tammes.py [--restarts R] [--nmin 4] [--nmax 30] [--out FILE]
 
-For N <= 20 the records are read from data/reference/spherical_codes.csv (for the comparison
-only; the search never sees them).  For N = 21..30 the table below holds N.J.A. Sloane's minimal
-angles (degrees) of the best known 3-d packings as RECALLED by the author of this script, not copied
-from the source here: treat a "short" verdict there as a flag to double-check, not a proof.
-(Observed: the search reaches the recalled values of N = 21 and 24..30 to within 4e-10, so those digits
-are right; for N = 22 and 23 every run ends at 44.7401612 and 43.7099642 degrees, which share the
-trailing digits of the recalled 44.7402812 and 43.7100642, so the recall is the likelier error.)
+The records are read from data/reference/spherical_codes.csv (N = 4..30) and
+data/reference/spherical_codes_records.csv (N = 31..100), each row with its source (N.J.A. Sloane's
+table of 3-d packings, public coordinate files, the proofs cited there; data/reference/README.md), for
+the comparison only: the search never sees them.  N without a record are reported as such.
 Reports per N: margin found, record, difference, restarts, seconds; and the total time.
+For time-limited runs over many (d, N), with parallel jobs and resume, see bench_search_records.py.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -24,22 +21,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from constellations.errors import ConstellationsError  # noqa: E402
+from constellations.io import atomic_write_text, check_writable, to_jsonable  # noqa: E402
 from constellations.solvers.search import search  # noqa: E402
 
-#: Sloane's table of 3-d packings, N = 21..30, minimal angle in degrees (recalled; see docstring).
-RECALLED_ANGLES = {21: 45.6132231, 22: 44.7402812, 23: 43.7100642, 24: 43.6907671, 25: 41.6344612,
-                   26: 41.0376616, 27: 40.6776007, 28: 39.3551436, 29: 38.7136512, 30: 38.5971159}
+TABLES = ("spherical_codes.csv", "spherical_codes_records.csv")
 
 
 def records():
     ref = {}
-    path = REPO / "data" / "reference" / "spherical_codes.csv"
-    with open(path) as fh:
-        for row in csv.DictReader(fh):
-            if row["dim"] == "3":
-                ref[int(row["n_points"])] = (float(row["margin"]), "reference csv")
-    for n, ang in RECALLED_ANGLES.items():
-        ref.setdefault(n, ((1 - math.cos(math.radians(ang))) / 2, "Sloane (recalled)"))
+    for name in TABLES:
+        with open(REPO / "data" / "reference" / name) as fh:
+            for row in csv.DictReader(fh):
+                if row["dim"] == "3":
+                    ref[int(row["n_points"])] = (float(row["margin"]), name)
     return ref
 
 
@@ -49,14 +44,22 @@ def main(argv=None):
     ap.add_argument("--nmin", type=int, default=4)
     ap.add_argument("--nmax", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None, help="write the per-N results as JSON")
+    ap.add_argument("--out", default=None, help="write the per-N results to this .json file (atomically)")
     args = ap.parse_args(argv)
+    if args.out:
+        try:
+            check_writable(args.out, ".json")  # before the work, not after it
+        except ConstellationsError as exc:
+            ap.error(str(exc))
     ref = records()
     rows = []
     t0 = time.perf_counter()
     for n in range(args.nmin, args.nmax + 1):
+        if n not in ref:
+            print(f"N={n:3d} no record in the reference tables: skipped", flush=True)
+            continue
         r = search(n, 3, tied=True, restarts=args.restarts, seed=args.seed, constructions=False)
-        rec, src = ref.get(n, (float("nan"), "none"))
+        rec, src = ref[n]
         diff = r.margin - rec
         ok = diff >= -1e-8
         rows.append(dict(n=n, margin=r.margin, margin_certified=r.margin_certified, record=rec, source=src,
@@ -67,7 +70,8 @@ def main(argv=None):
     short = [row["n"] for row in rows if not row["ok"]]
     print(f"total {total:.1f}s; short of the record (by more than 1e-8) at N = {short or 'none'}")
     if args.out:
-        Path(args.out).write_text(json.dumps(dict(rows=rows, total_seconds=total, restarts=args.restarts), indent=1))
+        atomic_write_text(args.out, json.dumps(to_jsonable(dict(rows=rows, total_seconds=total,
+                                                                restarts=args.restarts)), indent=1))
 
 
 if __name__ == "__main__":

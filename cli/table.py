@@ -483,12 +483,13 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
 def _summary_dict(s):
     return {"cells": s.cells, "skipped": s.skipped, "new": s.new, "improved": s.improved, "kept": s.kept,
             "failed": len(s.failed), "interrupted": s.interrupted, "partial": s.partial, "seconds": s.seconds,
-            "workers": s.workers, "mode": s.mode, "midpoint": s.midpoint}
+            "workers": s.workers, "mode": s.mode, "midpoint": s.midpoint, "handed_down": s.handed_down}
 
 
 def _summary_line(s, path):
     return (f"table: {s.cells} cells: {s.new} new, {s.improved} improved, {s.kept} kept, {s.skipped} already stored, "
             f"{len(s.failed)} failed" + (f", {s.midpoint} tied improved by midpoint codes" if s.midpoint else "")
+            + (f", {s.handed_down} free raised to a tied code or more modalities" if s.handed_down else "")
             + f"; {s.seconds:.1f} s, {s.workers} worker{'s' * (s.workers != 1)} ({s.mode}); "
             f"store {path}")
 

@@ -265,6 +265,32 @@ def test_midpoint_pass_turns_a_free_cell_into_a_better_code(tmp_path):
         assert summary.skipped == 2 and summary.midpoint == 0
 
 
+def test_handdown_pass_orders_the_table(tmp_path):
+    """Issue 11: after a run, m(M=2) >= m(M=3) >= m(tied) in every (N, d): free cells below the tied
+    code (or below a cell with more modalities) take it over, re-verified.  N = 5 in d = 4: the
+    simplex code has m = 5/8, the optimum N/(2(N-1)) of Theorem 3.4 (docs/math.md 5.1)."""
+    from constellations.constructions import random_code, simplex_code
+    from constellations.solvers.tables.runner import finish_cell, handdown_pass
+    cells = make_grid("5", "4", "2,3", tied=True, restarts=1)
+    by = {("tied" if c.tied else c.modalities): c for c in cells}
+    with TableStore(tmp_path / "h.sqlite") as st:
+        S = simplex_code(5, 4)
+        st.record(finish_cell(by["tied"], np.stack([S, S]), solver="test", restarts=1, seconds=0.0))
+        for m, seed in ((2, 1), (3, 2)):
+            W = random_code(5, 4, seed=seed)
+            st.record(finish_cell(by[m], np.broadcast_to(W, (m, 5, 4)), solver="test", restarts=1, seconds=0.0))
+            assert st.get(by[m].key).margin < 5 / 8 - 1e-3
+        assert handdown_pass(st, cells) == 2
+        for m in (2, 3):
+            row = st.get(by[m].key)
+            assert row.solver == "handed down" and row.margin == pytest.approx(5 / 8, abs=1e-12)
+            assert row.restarts_requested == 1  # the search's effort is kept; the pass adds none
+        assert st.configuration(by[3].key).meta["handed_down_from"].startswith("tied")
+        assert handdown_pass(st, cells) == 0  # nothing better the second time
+        summary = run_table(cells, st, cell_function=construction_cell, workers=1)
+        assert summary.skipped == 3 and summary.handed_down == 0
+
+
 # ------------------------------------------------------------------ --device and the scale grid (issue 12)
 
 def _device_recording_cell(cell, device="cpu"):

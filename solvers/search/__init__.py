@@ -9,7 +9,9 @@ The package, one concept per module (each imports only those above it; no cycles
   fused GPU kernel) and where;
 - :mod:`.problem`: :class:`Problem` (what is solved, its kernel and its margin) and :class:`Settings`;
 - :mod:`.restarts`: one restart, and runs of them serially, batched or in processes;
-- :mod:`.moves`: the basin-hopping moves (kick, jump, swap, multiswap) and their scheduler;
+- :mod:`.portfolio`: successive halving over the moves, on margin gained per second;
+- :mod:`.moves`: the basin-hopping moves (kick, jump, swap, multiswap, fresh) and the hopping loop;
+- :mod:`.newton`: the active-set Newton/KKT polish of a code's contact graph (to ~1e-15);
 - :mod:`.starts`: structured starts (classical configurations cut to N points);
 - :mod:`.recognition`: contacts, rattlers, minimal polynomial of the result;
 - :mod:`.construction`: the catalogue's best construction as a start and a floor, certified by its
@@ -22,10 +24,11 @@ The exact polish is :mod:`solvers.polish`; margins of raw arrays are
 from .budget import INTERRUPT
 from .driver import TIED_SHARE, SearchResult, search
 from .kernels import BACKENDS
+from .newton import NewtonResult, newton_polish
 from .optimizer import default_schedule, normalize, optimize, rlbfgs, rlbfgs_batched
 from .problem import Problem, Settings
 from .restarts import batched_restarts, tied_projection
 
 __all__ = ["search", "SearchResult", "Problem", "Settings", "optimize", "rlbfgs", "rlbfgs_batched",
            "default_schedule", "normalize", "batched_restarts", "tied_projection", "BACKENDS", "INTERRUPT",
-           "TIED_SHARE"]
+           "TIED_SHARE", "newton_polish", "NewtonResult"]

@@ -8,7 +8,9 @@ spherical-code (Tammes) problem: minimise the largest <C_i, C_j>.
 A phase (:func:`run_phase`) runs restarts (:mod:`solvers.search.restarts`: random starts, beta
 continuation of the smoothed margin by Riemannian L-BFGS), polishes the best few exactly
 (:func:`solvers.polish.polish`, a trust-region sequential LP that never lowers the margin) and then
-hops between basins (:mod:`solvers.search.moves`).  A tied search is one phase.  A free search is
+hops between basins (:mod:`solvers.search.moves`, the moves chosen by the portfolio of
+:mod:`solvers.search.portfolio`); a code ends with the active-set Newton/KKT polish
+(:mod:`solvers.search.newton`), which makes its contacts equal to ~1e-15.  A tied search is one phase.  A free search is
 two: first the tied problem (:data:`TIED_SHARE` of the time; with a restart count, the very run a
 tied search would do), then the free problem started from that code, which stays a candidate: a
 code is a constellation for every M, so **the free result is never below the tied one**.
@@ -53,13 +55,18 @@ from .budget import INTERRUPT, plan, polish_fits, sigint_sets_flag
 from .construction import Floor, keeps_search, lookup
 from .kernels import DEVICE_BACKENDS, check_device, resolve_backend
 from .moves import TIED_ONLY, basin_hop
+from .newton import newton_polish
 from .optimizer import default_schedule, normalize
 from .problem import Problem, Settings
 from .recognition import structure
 from .starts import structured_starts
 from .restarts import Phase, Progress, run_restarts, salvage
 
-__all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES"]
+__all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES", "PORTFOLIO"]
+
+
+#: Largest N (d + 1) whose best code gets the Newton/KKT polish (a step is a dense SVD: ~1 s here).
+NEWTON_MAX_VARS = 800
 
 
 #: Share of a free search's budget spent first on the tied problem: a code is a constellation, so
@@ -204,11 +211,11 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         phase's code): independent random rows (default), or each its own tied code, then freed.
     hops : int, optional
         Basin-hopping steps after the restarts (:mod:`solvers.search.moves`): kicks (small
-        perturbation, direct polish; while they cost at most KICK_SHARE of the other time and
-        until KICK_PATIENCE fail in a row) and, when tied, swaps (insert a point, re-optimise,
-        remove one; same rules with SWAP_SHARE, SWAP_PATIENCE) take turns with jumps (perturb by
-        ``hop_sigma`` times a Gaussian, re-anneal from beta = HOP_START_BETA with 400 L-BFGS
-        iterations a stage, polish), keep if better.  Default: as many as ``restarts`` (or, with
+        perturbation, direct polish), jumps (perturb by ``hop_sigma`` times a Gaussian, re-anneal
+        from beta = HOP_START_BETA with 400 L-BFGS iterations a stage, polish), fresh restarts and,
+        when tied, swaps and multiswaps (take points out, refill the deepest holes, re-optimise),
+        chosen by the portfolio (:mod:`solvers.search.portfolio`: successive halving on margin
+        gained per second); a move is kept if better.  Default: as many as ``restarts`` (or, with
         only a time limit, until 92% of it; the restarts then stop at 50%).  Skipped above
         ``polish_max_vars``.
     polish_max_vars : int
@@ -222,10 +229,10 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     polish_time : float, optional
         Seconds allowed to each polish (default 20; HiGHS needs tens of seconds on the highly
         degenerate LPs of big symmetric codes such as E8, where L-BFGS is already within 1e-9).
-    strategy : {"auto", "restarts", "kick", "jump", "swap", "multiswap", "energy"}
+    strategy : {"auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "energy", "structured"}
         Which basin-hopping moves follow the restarts (:mod:`solvers.search.moves`): "auto" the
-        portfolio kick + jump + swap (swap for tied codes only), "restarts" none (hops = 0), or
-        one move alone ("swap" and "multiswap" need ``tied``).  "energy" is "auto" with the
+        portfolio :data:`PORTFOLIO` of all of them (swaps for tied codes only), "restarts" none
+        (hops = 0), or one move alone ("swap" and "multiswap" need ``tied``).  "energy" is "auto" with the
         restarts of codes (the tied phase of a free search too) started by the energy
         continuation (Riesz s-energy, s = 1 to 256;
         :func:`solvers.objective_numpy.riesz_value_and_grad`).  "structured" is "auto" with the
@@ -383,12 +390,27 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
             basin_hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress)
     except KeyboardInterrupt:
         INTERRUPT.set()
+    if pb.tied and not INTERRUPT.is_set():
+        _newton(pb, ph, end)
     if floor is not None and pb.tied:  # a structural floor's margin is known exactly: no pass
         ph.offer(floor.code, floor.margin if floor.structural else pb.margin(floor.code), "construction")
     if end is not None and time.time() >= deadline:
         ph.time_limited = True
     ph.seconds = time.time() - t0
     return ph
+
+
+def _newton(pb, ph, end):
+    """The active-set Newton/KKT polish of the best code (:mod:`solvers.search.newton`): contacts
+    equal to ~1e-15, kept only if the float64 margin does not drop; its figures go to ``extra``.
+    Only up to NEWTON_MAX_VARS variables N (d + 1): each dense step costs O((N d + K)^3)."""
+    if pb.n * (pb.dim + 1) > NEWTON_MAX_VARS:
+        return
+    r = newton_polish(ph.best_X, deadline=end)
+    if r.improved and r.margin >= ph.best_m:
+        ph.best_X, ph.best_m = r.X, r.margin
+    ph.moves["newton"] = dict(improved=bool(r.improved), residual=float(r.residual), iterations=r.iterations,
+                              reason=r.reason)
 
 
 def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor=None):
@@ -421,10 +443,11 @@ def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, flo
 
 #: Strategies of :func:`search`: the moves each one lets the basin hopping use, and how the
 #: restarts of codes start (random rows, or the energy continuation).
-STRATEGIES = {"auto": (("kick", "jump", "swap"), "random"), "restarts": ((), "random"),
+PORTFOLIO = ("kick", "swap", "jump", "multiswap", "fresh")
+STRATEGIES = {"auto": (PORTFOLIO, "random"), "restarts": ((), "random"),
               "kick": (("kick",), "random"), "jump": (("jump",), "random"), "swap": (("swap",), "random"),
-              "multiswap": (("multiswap",), "random"), "energy": (("kick", "jump", "swap"), "energy"),
-              "structured": (("kick", "jump", "swap"), "structured")}
+              "multiswap": (("multiswap",), "random"), "fresh": (("fresh",), "random"),
+              "energy": (PORTFOLIO, "energy"), "structured": (PORTFOLIO, "structured")}
 
 
 def _strategy_moves(strategy, tied) -> tuple:

@@ -14,11 +14,14 @@ raises the float64 margin:
   then take out the point whose removal leaves the best polished code (this finds the N = 26
   Tammes optimum in d = 3, which random starts miss);
 - :func:`multiswap` (tied only): remove the k most crowded points (k = 2, 3 in turn), refill the k
-  deepest holes one after the other, re-anneal and polish.  Not in the default portfolio yet
-  (``strategy="multiswap"`` runs it alone).
+  deepest holes one after the other, re-anneal and polish;
+- :func:`fresh`: a fresh restart elsewhere, polished when it comes near the best (other basins).
 
-:func:`basin_hop` lets kicks and swaps take turns with jumps while they stay cheap: at most their
-share of the other time, and not after their patience of moves in a row without a gain.
+:func:`basin_hop` treats the moves as the arms of a portfolio
+(:class:`solvers.search.portfolio.Portfolio`): successive halving on margin gained per second
+decides which move runs next, so the budget goes to what pays on the problem at hand (kicks on
+d = 3 codes that the LP leaves at a degenerate point, fresh restarts on free problems whose basins
+are many and shallow, ...).
 """
 from __future__ import annotations
 
@@ -33,8 +36,10 @@ from ..objective_numpy import smoothing_gap
 from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
 from .optimizer import default_schedule, normalize, optimize
+from .portfolio import Portfolio
+from .restarts import restart
 
-__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "MOVES", "basin_hop"]
+__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "MOVES", "basin_hop"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
 HOP_START_BETA = 160.0
@@ -47,22 +52,10 @@ HOP_START_BETA = 160.0
 KICK_SIGMAS = (0.01, 0.03, 0.1)
 
 
-#: Kicks take at most this share of the rest of the run's time (each one is a full LP polish) ...
-KICK_SHARE = 0.25
 
 
-#: ... and stop after this many kicks in a row without a gain.
-KICK_PATIENCE = 6
-
-
-#: Swap moves (tied only; see :func:`swap`): time share, patience, removals polished, and the
-#: number of random points searched for the deepest hole.
-SWAP_SHARE = 0.25
-
-
-SWAP_PATIENCE = 3
-
-
+#: Swap moves (tied only; see :func:`swap`): removals polished, and the number of random points
+#: searched for the deepest hole.
 SWAP_CANDIDATES = 8
 
 
@@ -87,7 +80,8 @@ class Hop:
     polish_time: float | None
     hop_sigma: float = 0.3
     window: float = 0.0
-    used: dict = field(default_factory=lambda: {"kick": 0, "swap": 0, "jump": 0, "multiswap": 0})
+    used: dict = field(default_factory=lambda: dict.fromkeys(MOVES, 0))
+    settings: object = None  # the search's Settings (a fresh restart runs as the restarts do)
 
     def polish_budget(self):
         left = None if self.deadline is None else max(0.05, self.deadline - time.time())
@@ -181,50 +175,51 @@ def multiswap(pb, C, m, rng, hop):
     return Y, mY, False
 
 
-MOVES = {"kick": kick, "jump": jump, "swap": swap, "multiswap": multiswap}
+def fresh(pb, X, m, rng, hop):
+    """A fresh restart (random rows, or the energy continuation under ``strategy="energy"``), as
+    the restarts run it (:func:`solvers.search.restarts.restart`), polished when within the window
+    of m: the portfolio's way to look in another basin instead of near the best one."""
+    seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
+    Y, mY, late = restart(pb, hop.settings, hop.used["fresh"], seed, None, hop.deadline)
+    if not late and mY >= m - hop.window:
+        Y, mY = hop.polish(pb, Y)
+    return Y, mY, late
+
+
+MOVES = {"kick": kick, "jump": jump, "swap": swap, "multiswap": multiswap, "fresh": fresh}
 #: Moves that only make sense for a tied code.
 TIED_ONLY = ("swap", "multiswap")
-#: Time share and patience of the cheap moves (jumps fill the rest).
-_RATION = {"kick": (KICK_SHARE, KICK_PATIENCE), "swap": (SWAP_SHARE, SWAP_PATIENCE),
-           "multiswap": (SWAP_SHARE, SWAP_PATIENCE)}
-
-
-def _choose(order, done, hop, fails, spent, t0):
-    """The next move: the turn's move, or a jump when a cheap move is over its share or patience
-    (a portfolio of one move always runs that move)."""
-    move = order[done % len(order)]
-    if move != "jump" and len(order) > 1:
-        frac, patience = _RATION[move]
-        if fails[move] >= patience or spent[move] > frac * (time.time() - t0 - spent[move]):
-            return "jump"
-    return move
 
 
 def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
-    """Hop from ``ph``'s best configuration until ``st.hops`` moves or ``deadline``; keep gains."""
+    """Hop from ``ph``'s best configuration until ``st.hops`` moves or ``deadline``; keep gains.
+
+    The moves of ``st.moves`` (swaps only for tied codes up to SWAP_MAX_VARS variables) are the
+    arms of a :class:`solvers.search.portfolio.Portfolio`: successive halving on margin gained per
+    second decides which runs next; ``ph.moves["portfolio"]`` reports what each arm did."""
     n_hops = st.hops if st.hops is not None else (st.restarts or (1 << 30))
     rng = np.random.default_rng(seeds.spawn(1)[0])
     betas = st.betas or tuple(b for b in default_schedule(3) if b >= HOP_START_BETA)
-    hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied))
+    hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied),
+              settings=st)
     order = tuple(mv for mv in st.moves if pb.tied and pb.n_vars <= SWAP_MAX_VARS or mv not in TIED_ONLY)
     if not order:
         return
-    fails, spent = {mv: 0 for mv in _RATION}, {mv: 0.0 for mv in _RATION}
+    book = Portfolio(order)
     m_before, done = ph.best_m, 0
     while done < n_hops and not expired(deadline) and \
             polish_fits(pb, st, None if deadline is None else deadline - time.time()):
-        move = _choose(order, done, hop, fails, spent, t0)
-        t_hop = time.time()
+        move = book.next()
+        t_hop, m_was = time.time(), ph.best_m
         Y, mY, late = MOVES[move](pb, ph.best_X, ph.best_m, rng, hop)
         done += 1
         hop.used[move] += 1
-        if move in spent:
-            spent[move] += time.time() - t_hop
-            fails[move] = 0 if mY > ph.best_m else fails[move] + 1
         ph.moves["hops_improved"] += ph.offer(Y, mY, move)
+        book.record(move, time.time() - t_hop, ph.best_m - m_was)
         if late:
             break
         progress.step(ph.best_m, hop=True)
     if deadline is not None and time.time() >= deadline:
         ph.time_limited = True
-    ph.moves.update(hops=done, hop_gain=float(ph.best_m - m_before), kicks=hop.used["kick"], swaps=hop.used["swap"])
+    ph.moves.update(hops=done, hop_gain=float(ph.best_m - m_before), kicks=hop.used["kick"], swaps=hop.used["swap"],
+                    portfolio=book.report())

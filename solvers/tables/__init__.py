@@ -13,7 +13,7 @@ Formatting (Markdown, CSV, JSON, plots) is the CLI's job: ``cli/table.py``.
 """
 from .grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
 from .runner import (CELL_FUNCTIONS, OPTIMAL_RTOL, CellInterrupted, Ceilings, Progress, RunnerError, RunSummary,
-                     ceilings, construction_cell, default_workers, finish_cell, is_optimal, midpoint_pass,
+                     ceilings, construction_cell, default_workers, finish_cell, is_optimal, midpoint_pass, handdown_pass,
                      resolve_cell_function, run_table, search_cell, search_no_polish_cell, upper_bound, warm_start)
 from .store import CellResult, StoredCell, StoreError, TableStore, default_store_path
 
@@ -21,6 +21,6 @@ __all__ = [
     "Cell", "TableGridError", "cell_seed", "make_grid", "parse_int_list", "CELL_FUNCTIONS", "CellInterrupted",
     "Progress", "RunnerError", "RunSummary", "construction_cell", "default_workers", "finish_cell",
     "resolve_cell_function", "run_table", "search_cell", "search_no_polish_cell", "upper_bound", "warm_start",
-    "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL", "midpoint_pass",
+    "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL", "midpoint_pass", "handdown_pass",
     "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
 ]

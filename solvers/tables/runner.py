@@ -69,7 +69,7 @@ from .store import CellResult, TableStore, config_to_blob
 __all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "CellInterrupted", "search_cell",
            "search_no_polish_cell",
            "construction_cell", "finish_cell", "resolve_cell_function", "upper_bound", "warm_start", "solver_version",
-           "CELL_FUNCTIONS", "default_workers", "midpoint_pass", "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL"]
+           "CELL_FUNCTIONS", "default_workers", "midpoint_pass", "handdown_pass", "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL"]
 
 
 class RunnerError(ConstellationsError, ValueError):
@@ -386,6 +386,34 @@ def midpoint_pass(store: TableStore, cells) -> int:
     return improved
 
 
+def handdown_pass(store: TableStore, cells) -> int:
+    """Raise each free cell of ``cells`` to the best configuration handed down to it, so that a
+    table is ordered: m(M) >= m(M') for M < M' (complete graphs) and m(free) >= m(tied).
+
+    The candidates are those of :func:`warm_start` (the tied code of the same (N, d) copied to every
+    modality, the first M modalities of a stored cell with more), each a valid configuration for
+    the cell whose margin there is at least its source's.  Cells are visited from the most
+    modalities down, so that a tied code can reach M = 2 through M = 3.  Like
+    :func:`midpoint_pass` it builds from configurations in the store, never a stored number: the
+    candidate is re-verified by :func:`finish_cell`, recorded only if strictly better (solver
+    ``"handed down"``, the source in its ``meta``), with no effort counted.  Returns the number of
+    cells improved.
+    """
+    improved = 0
+    for cell in sorted((c for c in cells if not c.tied), key=lambda c: -c.modalities):
+        t0 = time.perf_counter()
+        X, source = warm_start(store, cell)
+        if X is None or source.startswith("stored"):
+            continue
+        own = store.get(cell.key)
+        res = finish_cell(cell, X, solver="handed down", restarts=0, seconds=time.perf_counter() - t0,
+                          meta={"construction": "handed down", "handed_down_from": source})
+        if own is None or res.margin > own.margin:
+            store.record(dataclasses.replace(res, restarts_requested=0, time_requested=0.0))
+            improved += 1
+    return improved
+
+
 # --------------------------------------------------------------------------------- warm starts
 
 def warm_start(store: TableStore, cell: Cell):
@@ -477,6 +505,9 @@ class RunSummary:
         ``"in-process"``, ``"local-dask"`` or ``"scheduler"``.
     midpoint : int
         Tied cells improved afterwards by the midpoint code of a stored free cell (:func:`midpoint_pass`).
+    handed_down : int
+        Free cells raised afterwards to a configuration handed down from the tied cell or a cell
+        with more modalities (:func:`handdown_pass`).
     """
 
     cells: int
@@ -491,6 +522,7 @@ class RunSummary:
     workers: int = 1
     mode: str = "in-process"
     midpoint: int = 0
+    handed_down: int = 0
 
     @property
     def computed(self) -> int:
@@ -625,17 +657,18 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
                 tally.interrupted(store, exc)
     else:
         interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client, warm_start)
-    n_mid = 0
-    if midpoint and not interrupted:
+    n_mid = n_down = 0
+    if not interrupted:
         try:
             with _sigint_deferred():
-                n_mid = midpoint_pass(store, cells)
+                n_mid = midpoint_pass(store, cells) if midpoint else 0
+                n_down = handdown_pass(store, cells)
         except KeyboardInterrupt:
             interrupted = True
     return RunSummary(cells=len(cells), skipped=tally.skipped, new=tally.counts["new"],
                       improved=tally.counts["improved"], kept=tally.counts["kept"], failed=tuple(tally.failed),
                       interrupted=interrupted, partial=tally.partial, seconds=time.perf_counter() - t0,
-                      workers=n_workers, mode=mode, midpoint=n_mid)
+                      workers=n_workers, mode=mode, midpoint=n_mid, handed_down=n_down)
 
 
 def _init_kwargs(store, cell, enabled) -> dict:

@@ -1,0 +1,110 @@
+r"""The portfolio: which move the basin hopping runs next, by successive halving on margin per second.
+
+The moves (:mod:`solvers.search.moves`) are arms.  A *bracket* starts with every arm alive; in its
+round r each surviving arm is pulled :math:`2^r` times (in turn), then the better half survives
+(:math:`\lceil |S|/2 \rceil` arms), until one is left; its round done, a new bracket starts with all
+arms again, so that an arm that stopped paying can be replaced and one that was unlucky comes back.
+
+Arms are ranked by their *rate* in the bracket,
+
+.. math::
+
+    \rho_a = \frac{\sum \Delta m}{\sum t} \quad [\text{margin per second}],
+
+the gain of the best margin (:math:`\Delta m \ge 0`, float64) over the seconds spent on the arm's
+pulls in this bracket; ties (typically: no arm gained anything) are broken by the rate over the
+whole run, then by the cheaper arm (fewer seconds per pull), so that a round where nothing pays
+keeps the cheap moves and the fresh restarts that find other basins.  A portfolio of one arm
+always pulls it.  :meth:`Portfolio.report` gives each arm's pulls, seconds, gain and improvements
+(``SearchResult.extra["portfolio"]``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+__all__ = ["Portfolio", "Arm"]
+
+
+@dataclass
+class Arm:
+    """What one move has done: in the current bracket and over the run."""
+
+    name: str
+    pulls: int = 0
+    seconds: float = 0.0
+    gain: float = 0.0
+    improved: int = 0
+    bracket_seconds: float = 0.0
+    bracket_gain: float = 0.0
+
+    def rate(self, bracket: bool) -> float:
+        g, s = (self.bracket_gain, self.bracket_seconds) if bracket else (self.gain, self.seconds)
+        return g / s if s > 0 else 0.0
+
+    def cost(self) -> float:
+        return self.seconds / self.pulls if self.pulls else 0.0
+
+
+@dataclass
+class Portfolio:
+    """Successive halving over the arms ``names`` (see the module docstring).
+
+    Use: ``move = p.next()``, run it, ``p.record(move, seconds, gain)``.
+    """
+
+    names: tuple
+    arms: dict = field(init=False)
+    alive: list = field(init=False)
+    round: int = field(init=False, default=0)
+    queue: list = field(init=False, default_factory=list)
+    brackets: int = field(init=False, default=0)
+
+    def __post_init__(self):
+        if not self.names:
+            raise ValueError("a portfolio needs at least one move")
+        self.arms = {n: Arm(n) for n in self.names}
+        self._new_bracket()
+
+    def _new_bracket(self):
+        self.alive, self.round, self.brackets = list(self.names), 0, self.brackets + 1
+        for a in self.arms.values():
+            a.bracket_seconds = a.bracket_gain = 0.0
+        self._fill()
+
+    def _fill(self):
+        # round r: each survivor 2^r times, interleaved so that a deadline cuts every arm alike
+        self.queue = [n for _ in range(2 ** self.round) for n in self.alive]
+
+    def _halve(self):
+        key = lambda n: (self.arms[n].rate(True), self.arms[n].rate(False), -self.arms[n].cost())  # noqa: E731
+        ranked = sorted(self.alive, key=key, reverse=True)
+        self.alive = ranked[:math.ceil(len(ranked) / 2)]
+        self.round += 1
+        self._fill()
+
+    def next(self) -> str:
+        """The move to run now."""
+        if not self.queue:
+            if len(self.alive) <= 1:
+                self._new_bracket()
+            else:
+                self._halve()
+        return self.queue.pop(0)
+
+    def record(self, name: str, seconds: float, gain: float) -> None:
+        """Account one pull of ``name``: its wall time and the gain of the best margin (>= 0)."""
+        a = self.arms[name]
+        gain = max(0.0, float(gain))
+        a.pulls += 1
+        a.seconds += seconds
+        a.bracket_seconds += seconds
+        a.gain += gain
+        a.bracket_gain += gain
+        a.improved += gain > 0
+
+    def report(self) -> dict:
+        """Per arm: pulls, seconds, gain, improvements; plus the number of brackets started."""
+        out = {n: dict(pulls=a.pulls, seconds=round(a.seconds, 3), gain=a.gain, improved=a.improved)
+               for n, a in self.arms.items()}
+        return dict(arms=out, brackets=self.brackets)

@@ -1,0 +1,100 @@
+"""The portfolio of moves (solvers/search/portfolio.py): successive halving on margin per second,
+and its use by the search (every move, free >= tied, the report)."""
+import numpy as np
+import pytest
+
+from constellations.margins import code_margin
+from constellations.solvers.search import search
+from constellations.solvers.search.driver import PORTFOLIO, STRATEGIES
+from constellations.solvers.search.portfolio import Portfolio
+
+
+def _play(p, payoff, pulls):
+    """Pull ``pulls`` times; payoff[name] = (seconds, gain) of one pull. Returns the names pulled."""
+    seen = []
+    for _ in range(pulls):
+        name = p.next()
+        p.record(name, *payoff[name])
+        seen.append(name)
+    return seen
+
+
+def test_successive_halving_doubles_the_winner_and_halves_the_rest():
+    payoff = {"a": (1.0, 0.0), "b": (1.0, 1e-3), "c": (1.0, 0.0), "d": (2.0, 0.0)}
+    p = Portfolio(("a", "b", "c", "d"))
+    seen = _play(p, payoff, 4 + 2 * 2 + 4 * 1)
+    assert seen[:4] == ["a", "b", "c", "d"]  # round 0: every arm once, in order
+    # round 1: the best half by rate -- b (gains), then a (no gain, but cheaper than d, and c ties a
+    # on every key but comes later): each twice; round 2: b alone, 4 times
+    assert sorted(seen[4:8]) == ["a", "a", "b", "b"]
+    assert seen[8:] == ["b"] * 4
+    # a new bracket: every arm again
+    assert sorted(_play(p, payoff, 4)) == ["a", "b", "c", "d"]
+    rep = p.report()
+    assert rep["brackets"] == 2 and rep["arms"]["b"]["pulls"] == 8 and rep["arms"]["b"]["improved"] == 8
+    assert rep["arms"]["b"]["gain"] == pytest.approx(8e-3) and rep["arms"]["d"]["seconds"] == 4.0
+
+
+def test_rate_is_gain_per_second_not_gain():
+    # x gains 1e-3 in 10 s, y gains 5e-4 in 1 s: y pays 5x more per second and survives
+    p = Portfolio(("x", "y"))
+    _play(p, {"x": (10.0, 1e-3), "y": (1.0, 5e-4)}, 2)
+    assert _play(p, {"x": (10.0, 0.0), "y": (1.0, 0.0)}, 1) == ["y"]
+
+
+def test_one_arm_always_pulled_and_negative_gains_ignored():
+    p = Portfolio(("kick",))
+    assert _play(p, {"kick": (0.5, -1.0)}, 5) == ["kick"] * 5
+    assert p.report()["arms"]["kick"]["gain"] == 0.0
+    with pytest.raises(ValueError):
+        Portfolio(())
+
+
+def test_strategies_of_the_cli_are_the_librarys():
+    from constellations.cli.search import STRATEGY_NAMES
+    assert STRATEGY_NAMES == list(STRATEGIES)
+    assert STRATEGIES["auto"][0] == PORTFOLIO and "multiswap" in PORTFOLIO and "fresh" in PORTFOLIO
+
+
+def test_each_move_alone_reaches_the_octahedron():
+    """Every move with one signature, alone as a strategy, from random starts: N = 6 in d = 3 is the
+    octahedron, c = 0, m = 1/2 (Rankin's bound for d + 2 <= N <= 2d is sharp)."""
+    for name in PORTFOLIO:
+        r = search(6, 3, tied=True, restarts=1, hops=3, seed=2, strategy=name, constructions=False)
+        assert abs(r.margin - 0.5) < 1e-9, name
+        assert r.extra["hops"] == 3 and r.extra["portfolio"]["arms"][name]["pulls"] == 3
+
+
+def test_auto_portfolio_reports_every_arm_on_a_tammes_code():
+    """N = 13 in d = 3 from random starts with the whole portfolio: the record of Sloane's table of
+    3-d packings (data/reference/spherical_codes.csv), and a report of what each arm did."""
+    import csv
+    from pathlib import Path
+    ref = Path(__file__).resolve().parents[1] / "data" / "reference" / "spherical_codes.csv"
+    rec = {(int(r["dim"]), int(r["n_points"])): float(r["margin"]) for r in csv.DictReader(ref.open())}
+    r = search(13, 3, tied=True, restarts=4, hops=10, seed=0, constructions=False)
+    assert abs(r.margin - rec[3, 13]) < 1e-8
+    arms = r.extra["portfolio"]["arms"]
+    assert set(arms) == set(PORTFOLIO) and sum(a["pulls"] for a in arms.values()) == r.extra["hops"] == 10
+    assert all(a["pulls"] >= 1 for a in arms.values())  # round 0 pulls every arm once
+    assert r.extra["found_by"] in ("restart", "polish", *PORTFOLIO)
+    assert abs(code_margin(r.config.X[0]) - r.margin) < 1e-15
+
+
+def test_free_portfolio_has_no_code_moves_and_stays_above_tied():
+    r = search(10, 3, 2, restarts=2, hops=6, seed=0, constructions=False)
+    arms = r.extra["portfolio"]["arms"]
+    assert set(arms) == {"kick", "jump", "fresh"}
+    assert r.margin >= r.extra["tied_margin"] - 1e-12
+    t = search(10, 3, tied=True, restarts=2, hops=6, seed=0, constructions=False)
+    assert r.margin >= t.margin - 1e-12  # the same tied run is the free run's first phase
+
+
+def test_portfolio_in_cli_json(cli):
+    import json
+    res = cli("search", "--n", "6", "--dim", "3", "--tied", "--restarts", "1", "--json",
+                  "--no-constructions", "--strategy", "auto")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["strategy"] == "auto" and set(out["portfolio"]["arms"]) == set(PORTFOLIO)
+    assert abs(out["margin"] - 0.5) < 1e-9 and np.isfinite(out["margin_certified"])
