@@ -215,6 +215,22 @@ def schlafli_code() -> np.ndarray:
     return _section(R, [r1, r2], [1.0, 0.0])
 
 
+def e7_code() -> np.ndarray:
+    """The 126 roots of E7 in R^7: E8 roots orthogonal to a fixed root r, in an orthonormal basis of
+    r^perp, unit length (the kissing configuration of the E7 lattice); c = 1/2."""
+    R = _e8_roots()
+    return _section(R, [R[0]], [0.0])
+
+
+def e6_code() -> np.ndarray:
+    """The 72 roots of E6 in R^6: E8 roots orthogonal to an A2 pair r1, r2 (<r1, r2> = -1), in an
+    orthonormal basis of span(r1, r2)^perp, unit length (the E6 kissing configuration); c = 1/2."""
+    R = _e8_roots()
+    r1 = R[0]
+    r2 = R[np.nonzero(np.isclose(R @ r1, -1.0))[0][0]]
+    return _section(R, [r1, r2], [0.0, 0.0])
+
+
 def random_code(n: int, dim: int, seed: int | None = 0) -> np.ndarray:
     """n independent uniform points on S^{dim-1} (normalised Gaussians), reproducible by seed."""
     _check_n(n, 2, 10 ** 9, "random", "n >= 2")

@@ -124,8 +124,10 @@ def rlbfgs(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11, 
         s_new = tangent(Xn, t * p)
         y_new = gn - tangent(Xn, g)
         sy = np.vdot(s_new, y_new)
-        S = [tangent(Xn, v) for v in S]
-        Yv = [tangent(Xn, v) for v in Yv]
+        if S:  # transport the stored pairs by projection, all in one pass (was 2 x memory calls)
+            k = len(S)
+            A = tangent(Xn, np.stack(S + Yv))
+            S, Yv = list(A[:k]), list(A[k:])
         if sy > 1e-16 * np.vdot(y_new, y_new) and sy > 0:
             S.append(s_new)
             Yv.append(y_new)
@@ -271,8 +273,10 @@ def rlbfgs_batched(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float =
         s_new = tangent(Xn, _bcast(t, p) * p)
         y_new = gn - tangent(Xn, g)
         sy = _dot(s_new, y_new)
-        S = [tangent(Xn, v) for v in S]
-        Yv = [tangent(Xn, v) for v in Yv]
+        if S:  # transport the stored pairs by projection, all in one pass (was 2 x memory calls)
+            k = len(S)
+            A = tangent(Xn, np.stack(S + Yv))
+            S, Yv = list(A[:k]), list(A[k:])
         good = moved & (sy > 0) & (sy > 1e-16 * _dot(y_new, y_new))
         S.append(s_new)
         Yv.append(y_new)
