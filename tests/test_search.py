@@ -235,8 +235,8 @@ def test_cuda_refused_without_cuda():
 
 # --------------------------------------------------------------------------- package shape (issue 11)
 
-SEARCH_MODULES = ["budget", "optimizer", "kernels", "problem", "restarts", "moves", "starts", "recognition",
-                  "construction", "driver"]
+SEARCH_MODULES = ["budget", "optimizer", "kernels", "problem", "restarts", "portfolio", "moves", "starts",
+                  "recognition", "newton", "construction", "driver"]
 
 
 @pytest.mark.parametrize("module", SEARCH_MODULES)

@@ -65,8 +65,9 @@ from .restarts import Phase, Progress, run_restarts, salvage
 __all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES", "PORTFOLIO"]
 
 
-#: Largest N (d + 1) whose best code gets the Newton/KKT polish (a step is a dense SVD: ~1 s here).
-NEWTON_MAX_VARS = 800
+#: Largest N (d + 1) whose best code gets the Newton/KKT polish (a step is a dense SVD of ~2 N (d + 1)
+#: unknowns: under a second here at this size).
+NEWTON_MAX_VARS = 400
 
 
 #: Share of a free search's budget spent first on the tied problem: a code is a constellation, so
