@@ -73,12 +73,13 @@ def _one_thread():
         pass
 
 
-def run_case(d, n, time_per_n, seed):
+def run_case(d, n, time_per_n, seed, strategy="auto"):
     """One tied search from random starts; never given the record."""
     from constellations.solvers.search import search
     t0 = time.perf_counter()
     try:
-        r = search(n, d, tied=True, restarts=None, time_limit=time_per_n, seed=seed, constructions=False)
+        r = search(n, d, tied=True, restarts=None, time_limit=time_per_n, seed=seed, constructions=False,
+                   strategy=strategy)
     except ConstellationsError as exc:  # a refused size is a result too (counted as a miss)
         return dict(dim=d, n=n, margin=None, margin_certified=None, seconds=time.perf_counter() - t0,
                     found_by=None, restarts=0, error=str(exc))
@@ -118,7 +119,8 @@ def _write(path, rows, args, interrupted, others=()):
     """The results file; ``others`` (rows of a resumed file outside this range) are kept, not summarised."""
     cases, hits, misses = _summary(rows)
     doc = dict(rows=sorted([*rows, *others], key=lambda r: (r["dim"], r["n"])), dims=args.dims, nmin=args.nmin,
-               nmax=args.nmax, time_per_n=args.time_per_n, seed=args.seed, tolerance=TOL,
+               nmax=args.nmax, ns=args.ns, strategy=args.strategy, time_per_n=args.time_per_n, seed=args.seed,
+               tolerance=TOL,
                cases=cases, hits=hits, hit_rate=hits / cases if cases else None, misses=misses,
                interrupted=interrupted)
     atomic_write_text(path, json.dumps(to_jsonable(doc), indent=1) + "\n")
@@ -131,6 +133,9 @@ def main(argv=None):
     ap.add_argument("--nmax", type=int, default=100)
     ap.add_argument("--time-per-n", type=float, default=60.0, help="search time limit per case, seconds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategy", default="auto", help="the search's strategy (default auto)")
+    ap.add_argument("--ns", type=lambda t: sorted({int(x) for x in t.split(",")}), default=None,
+                    help="only these N, e.g. 43,49,57 (within --nmin..--nmax)")
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once in separate processes")
     ap.add_argument("--out", default=None, help="results as JSON, rewritten atomically after every case")
     ap.add_argument("--resume", default=None, help="skip the cases already in this JSON file")
@@ -142,7 +147,8 @@ def main(argv=None):
     except ConstellationsError as exc:
         ap.error(str(exc))
     ref = records()
-    cases = sorted((d, n) for (d, n) in ref if d in args.dims and args.nmin <= n <= args.nmax)
+    cases = sorted((d, n) for (d, n) in ref if d in args.dims and args.nmin <= n <= args.nmax
+                   and (args.ns is None or n in args.ns))
     done, others = [], []
     if args.resume and Path(args.resume).exists():
         try:
@@ -162,9 +168,9 @@ def main(argv=None):
     pool = ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) if args.jobs > 1 else None
     try:
         if pool is None:
-            finished = (run_case(d, n, args.time_per_n, args.seed) for d, n in todo)
+            finished = (run_case(d, n, args.time_per_n, args.seed, args.strategy) for d, n in todo)
         else:
-            futures = [pool.submit(run_case, d, n, args.time_per_n, args.seed) for d, n in todo]
+            futures = [pool.submit(run_case, d, n, args.time_per_n, args.seed, args.strategy) for d, n in todo]
             finished = (f.result() for f in as_completed(futures))
         for row in finished:
             row = _compare(row, ref)

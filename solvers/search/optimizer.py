@@ -275,7 +275,7 @@ def rlbfgs_batched(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float =
         sy = _dot(s_new, y_new)
         if S:  # transport the stored pairs by projection, all in one pass (was 2 x memory calls)
             k = len(S)
-            A = tangent(Xn, np.stack(S + Yv))
+            A = tangent(Xn, torch.stack(S + Yv))
             S, Yv = list(A[:k]), list(A[k:])
         good = moved & (sy > 0) & (sy > 1e-16 * _dot(y_new, y_new))
         S.append(s_new)
