@@ -46,6 +46,8 @@ def test_one_arm_always_pulled_and_negative_gains_ignored():
     p = Portfolio(("kick",))
     assert _play(p, {"kick": (0.5, -1.0)}, 5) == ["kick"] * 5
     assert p.report()["arms"]["kick"]["gain"] == 0.0
+    _play(p, {"kick": (0.5, 1.1e-16)}, 2)  # an ulp: a re-polished copy of the same code, not a gain
+    assert p.report()["arms"]["kick"]["improved"] == 0
     with pytest.raises(ValueError):
         Portfolio(())
 

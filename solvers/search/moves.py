@@ -36,7 +36,7 @@ from ..objective_numpy import smoothing_gap
 from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
 from .optimizer import default_schedule, normalize, optimize
-from .portfolio import Portfolio
+from .portfolio import GAIN_FLOOR, Portfolio
 from .restarts import restart
 
 __all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "MOVES", "basin_hop"]
@@ -214,7 +214,8 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
         Y, mY, late = MOVES[move](pb, ph.best_X, ph.best_m, rng, hop)
         done += 1
         hop.used[move] += 1
-        ph.moves["hops_improved"] += ph.offer(Y, mY, move)
+        if mY > ph.best_m + GAIN_FLOOR:  # not an ulp: the same code re-polished claims nothing
+            ph.moves["hops_improved"] += ph.offer(Y, mY, move)
         book.record(move, time.time() - t_hop, ph.best_m - m_was)
         if late:
             break

@@ -11,10 +11,10 @@ Arms are ranked by their *rate* in the bracket,
 
     \rho_a = \frac{\sum \Delta m}{\sum t} \quad [\text{margin per second}],
 
-the gain of the best margin (:math:`\Delta m \ge 0`, float64) over the seconds spent on the arm's
-pulls in this bracket; ties (typically: no arm gained anything) are broken by the rate over the
-whole run, then by the cheaper arm (fewer seconds per pull), so that a round where nothing pays
-keeps the cheap moves and the fresh restarts that find other basins.  A portfolio of one arm
+the gain of the best margin (:math:`\Delta m \ge 0`, float64; gains up to GAIN_FLOOR count as 0)
+over the seconds spent on the arm's pulls in this bracket; ties (typically: no arm gained
+anything) are broken by the rate over the whole run, then by the cheaper arm (fewer seconds per
+pull), so that a round where nothing pays keeps the cheap moves and the fresh restarts that find other basins.  A portfolio of one arm
 always pulls it.  :meth:`Portfolio.report` gives each arm's pulls, seconds, gain and improvements
 (``SearchResult.extra["portfolio"]``).
 """
@@ -23,7 +23,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["Portfolio", "Arm"]
+__all__ = ["Portfolio", "Arm", "GAIN_FLOOR"]
+
+#: Gains of the best margin at or below this count as none: a re-polished copy of the same code
+#: differs by an ulp or two (1e-16), which must not steer the halving nor claim the result.
+GAIN_FLOOR = 1e-12
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Portfolio:
     def record(self, name: str, seconds: float, gain: float) -> None:
         """Account one pull of ``name``: its wall time and the gain of the best margin (>= 0)."""
         a = self.arms[name]
-        gain = max(0.0, float(gain))
+        gain = float(gain) if gain > GAIN_FLOOR else 0.0
         a.pulls += 1
         a.seconds += seconds
         a.bracket_seconds += seconds
