@@ -14,8 +14,8 @@ Arms are ranked by their *rate* in the bracket,
 the gain of the best margin (:math:`\Delta m \ge 0`, float64; gains up to GAIN_FLOOR count as 0)
 over the seconds spent on the arm's pulls in this bracket; ties (typically: no arm gained
 anything) are broken by the rate over the whole run, then by the cheaper arm (fewer seconds per
-pull), so that a round where nothing pays keeps the cheap moves and the fresh restarts that find other basins.  A portfolio of one arm
-always pulls it.  :meth:`Portfolio.report` gives each arm's pulls, seconds, gain and improvements
+pull), so that a round where nothing pays keeps the cheap moves and the fresh restarts that find
+other basins.  A portfolio of one arm always pulls it.  :meth:`Portfolio.report` gives each arm's pulls, seconds, gain and improvements
 (``SearchResult.extra["portfolio"]``).
 """
 from __future__ import annotations
