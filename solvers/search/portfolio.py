@@ -15,8 +15,8 @@ the gain of the best margin (:math:`\Delta m \ge 0`, float64; gains up to GAIN_F
 over the seconds spent on the arm's pulls in this bracket; ties (typically: no arm gained
 anything) are broken by the rate over the whole run, then by the cheaper arm (fewer seconds per
 pull), so that a round where nothing pays keeps the cheap moves and the fresh restarts that find
-other basins.  A portfolio of one arm always pulls it.  :meth:`Portfolio.report` gives each arm's pulls, seconds, gain and improvements
-(``SearchResult.extra["portfolio"]``).
+other basins.  A portfolio of one arm always pulls it.  :meth:`Portfolio.report` gives each arm's
+pulls, seconds, gain and improvements (``SearchResult.extra["portfolio"]``).
 """
 from __future__ import annotations
 
