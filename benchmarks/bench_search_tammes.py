@@ -12,7 +12,6 @@ For time-limited runs over many (d, N), with parallel jobs and resume, see bench
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -25,17 +24,13 @@ from constellations.errors import ConstellationsError  # noqa: E402
 from constellations.io import atomic_write_text, check_writable, to_jsonable  # noqa: E402
 from constellations.solvers.search import search  # noqa: E402
 
-TABLES = ("spherical_codes.csv", "spherical_codes_records.csv")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_search_records import records as all_records  # noqa: E402  (one reader of both tables)
 
 
 def records():
-    ref = {}
-    for name in TABLES:
-        with open(REPO / "data" / "reference" / name) as fh:
-            for row in csv.DictReader(fh):
-                if row["dim"] == "3":
-                    ref[int(row["n_points"])] = (float(row["margin"]), name)
-    return ref
+    """N -> (record margin, table name) of the d = 3 rows of both reference tables."""
+    return {n: (rec["record"], rec["table"]) for (d, n), rec in all_records().items() if d == 3}
 
 
 def main(argv=None):

@@ -37,11 +37,10 @@ def test_tied_icosahedron_n12_d3():
 
 
 def _reference_margins():
-    """data/reference/spherical_codes.csv (Sloane's tables and others, cited per row there)."""
-    import csv
-    from pathlib import Path
-    ref = Path(__file__).resolve().parents[1] / "data" / "reference" / "spherical_codes.csv"
-    return {(int(r["dim"]), int(r["n_points"])): float(r["margin"]) for r in csv.DictReader(ref.open())}
+    """data/reference/spherical_codes.csv (Sloane's tables and others, cited per row there), as read
+    and checked by tests/test_reference_data.py."""
+    from test_reference_data import ROWS  # tests/ is on sys.path (rootdir conftest)
+    return {(int(r["dim"]), int(r["n_points"])): float(r["margin"]) for r in ROWS}
 
 
 def test_tammes_18_record_needs_the_kick_hops():

@@ -5,16 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from constellations.constructions import e6_code, e7_code
+from constellations.constructions import code_max_inner_product as _cmax, e6_code, e7_code
 from constellations.margins import code_margin
 from constellations.solvers.search import search
 from constellations.solvers.search.starts import cyclic_orbit_code, structured_starts
-
-
-def _cmax(C):
-    G = C @ C.T
-    np.fill_diagonal(G, -np.inf)
-    return G.max()
 
 
 @pytest.mark.parametrize("build,n,dim", [(e6_code, 72, 6), (e7_code, 126, 7)])

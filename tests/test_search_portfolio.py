@@ -70,10 +70,8 @@ def test_each_move_alone_reaches_the_octahedron():
 def test_auto_portfolio_reports_every_arm_on_a_tammes_code():
     """N = 13 in d = 3 from random starts with the whole portfolio: the record of Sloane's table of
     3-d packings (data/reference/spherical_codes.csv), and a report of what each arm did."""
-    import csv
-    from pathlib import Path
-    ref = Path(__file__).resolve().parents[1] / "data" / "reference" / "spherical_codes.csv"
-    rec = {(int(r["dim"]), int(r["n_points"])): float(r["margin"]) for r in csv.DictReader(ref.open())}
+    from test_search import _reference_margins  # tests/ is on sys.path (rootdir conftest)
+    rec = _reference_margins()
     r = search(13, 3, tied=True, restarts=4, hops=10, seed=0, constructions=False)
     assert abs(r.margin - rec[3, 13]) < 1e-8
     arms = r.extra["portfolio"]["arms"]

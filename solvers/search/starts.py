@@ -119,14 +119,14 @@ def structured_starts(n: int, dim: int, limit: int = 3) -> list[tuple[str, np.nd
 
     Pool members with more than 4 N points (or 5000) are skipped: the greedy cut is O(P^3).
     """
+    from constellations.constructions import code_max_inner_product
+
     out = []
     for name, P in _pool(n, dim):
         if len(P) < n or len(P) > max(4 * n, 64) or len(P) > 5000:
             continue
         C = _cut(np.asarray(P, dtype=np.float64), n)
         C = np.hstack([C, np.zeros((n, dim - C.shape[1]))])
-        G = C @ C.T
-        np.fill_diagonal(G, -np.inf)
-        out.append((float(G.max()), name, C))
+        out.append((code_max_inner_product(C), name, C))
     out.sort(key=lambda t: t[0])
     return [(name, C) for _, name, C in out[:limit]]
