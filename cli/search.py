@@ -10,7 +10,8 @@ from constellations.cli.output import INTEGER, echo_err, emit_json, fmt, output_
 
 #: The library's strategies (solvers.search.driver.STRATEGIES; a test keeps the two equal), listed
 #: here so that --help does not import the search (0.6 s).
-STRATEGY_NAMES = ["auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "energy", "structured"]
+STRATEGY_NAMES = ["auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "energy",
+                  "structured"]
 
 __all__ = ["command"]
 
@@ -36,8 +37,8 @@ __all__ = ["command"]
               help="Run restarts this many at a time as one batched torch program (for --device cuda).")
 @click.option("--strategy", type=click.Choice(STRATEGY_NAMES),
               default="auto", show_default=True,
-              help="Moves after the restarts: auto, a portfolio of kick, swap, jump, multiswap and fresh "
-                   "restarts that gives the time to what gains most margin per second (successive "
+              help="Moves after the restarts: auto, a portfolio of kick, swap, jump, multiswap, fresh "
+                   "restarts and mbh (monotonic basin hopping) that gives the time to what gains most margin per second (successive "
                    "halving); restarts: none; or one move alone (swap and multiswap need --tied); "
                    "energy / structured: auto with codes started by Riesz-energy continuation / from "
                    "classical configurations (simplex, 24-cell, E8...).")

@@ -84,7 +84,7 @@ def test_auto_portfolio_reports_every_arm_on_a_tammes_code():
 def test_free_portfolio_has_no_code_moves_and_stays_above_tied():
     r = search(10, 3, 2, restarts=2, hops=6, seed=0, constructions=False)
     arms = r.extra["portfolio"]["arms"]
-    assert set(arms) == {"kick", "jump", "fresh"}
+    assert set(arms) == {"kick", "jump", "fresh", "mbh"}
     assert r.margin >= r.extra["tied_margin"] - 1e-12
     t = search(10, 3, tied=True, restarts=2, hops=6, seed=0, constructions=False)
     assert r.margin >= t.margin - 1e-12  # the same tied run is the free run's first phase

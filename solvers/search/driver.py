@@ -186,7 +186,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     time_limit : float, optional
         Seconds for the whole run (>= 0), verification included: the search proper ends early
         enough for the final float64 passes (:func:`solvers.search.budget.plan`).  Within a phase,
-        restarts take 50% (85% without hopping), hops up to 92%, the polish the rest; a free
+        restarts take RESTART_SHARE = 25% (85% without hopping), hops up to 92%, the polish the rest; a free
         search gives TIED_SHARE of it to the tied phase.
     seed : int
         >= 0.
@@ -217,7 +217,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         when tied, swaps and multiswaps (take points out, refill the deepest holes, re-optimise),
         chosen by the portfolio (:mod:`solvers.search.portfolio`: successive halving on margin
         gained per second); a move is kept if better.  Default: as many as ``restarts`` (or, with
-        only a time limit, until 92% of it; the restarts then stop at 50%).  Skipped above
+        only a time limit, until 92% of it; the restarts then stop at RESTART_SHARE).  Skipped above
         ``polish_max_vars``.
     polish_max_vars : int
         Skip the LP polish when M N d (free) or N d (tied) exceeds this (the LP would be too big).
@@ -334,14 +334,18 @@ def _check_init(init, n, dim, modalities):
 
 
 def polish_best(pb, st, ph, end):
-    """Polish up to ``polish_top`` distinct restarts within twice the smoothing gap of the best."""
+    """Polish up to ``polish_top`` distinct restarts within twice the smoothing gap of the best.
+
+    With compiled stages (:attr:`Problem.compiled`) the candidates are first sharpened
+    (:meth:`Problem.sharpen`, milliseconds each) and only the best of them goes to the LP: an LP
+    costs 0.5 s at N = 75, d = 3 and 7 s for a free N = 100, d = 10, where it gained nothing over
+    the sharpened restart in our runs."""
     order = sorted(ph.results, key=lambda j: -ph.results[j][1])
     top = ph.results[order[0]][1]
     if st.polish_top <= 0 or pb.n_vars > st.polish_max_vars:
         return
-    n, tied, edges = pb.n, pb.tied, pb.edges
-    window = 2.0 * smoothing_gap(n, (st.betas or default_schedule(0))[-1], len(edges), tied)
-    seen = []
+    window = 2.0 * smoothing_gap(pb.n, (st.betas or default_schedule(0))[-1], len(pb.edges), pb.tied)
+    seen, cands = [], []
     for j in order:
         X, m = ph.results[j]
         if len(seen) >= st.polish_top or (seen and m < top - window) or INTERRUPT.is_set():
@@ -349,6 +353,15 @@ def polish_best(pb, st, ph, end):
         if any(abs(m - s) < 1e-7 for s in seen):  # same basin, up to the smoothing residue
             continue
         seen.append(m)
+        if pb.compiled:
+            X, m, late = pb.sharpen(X, end)
+            ph.offer(X, m, "polish")
+            if late:
+                break
+        cands.append((X, m))
+    if pb.compiled:
+        cands = sorted(cands, key=lambda c: -c[1])[:1]
+    for X, m in cands:
         budget = st.polish_time
         if end is not None:
             left = end - time.time()
@@ -356,7 +369,7 @@ def polish_best(pb, st, ph, end):
                 ph.time_limited = True
                 break
             budget = left if budget is None else min(budget, left)
-        pr = polish(X, pb.free_edges, tied=tied, time_limit=budget, stop=INTERRUPT.is_set)
+        pr = polish(X, pb.free_edges, tied=pb.tied, time_limit=budget, stop=INTERRUPT.is_set)
         if ph.offer(pr.X, pr.margin, "polish"):
             ph.polish_gain = pr.margin - top
 
@@ -369,13 +382,13 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
     the hops: the LPs around a highly degenerate code (Kerdock, 288 points in R^16: 18,432 contacts)
     ran for minutes past HiGHS's own time limit.
 
-    ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at 50% of it (85%
+    ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at RESTART_SHARE of it (85%
     when there is no hopping), hops at 92%, the polish at 100%.  Ctrl-C ends every step early.
     """
     ph, holder = Phase(), {}
     hopping = st.hops != 0 and pb.n_vars <= st.polish_max_vars
     span = None if end is None else max(0.0, end - t0)
-    deadline = None if end is None else t0 + (0.5 if hopping else 0.85) * span
+    deadline = None if end is None else t0 + (RESTART_SHARE if hopping else 0.85) * span
     try:
         run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder)
     except KeyboardInterrupt:  # raised by a callback, or outside the main thread
@@ -442,12 +455,19 @@ def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, flo
     return ph, code_ph
 
 
+#: Share of a phase's time for the restarts when basin hopping follows: the portfolio's "fresh"
+#: arm goes on restarting when that pays, while monotonic basin hopping ("mbh") needs the time
+#: (Tammes N = 75 in d = 3: 30-40 s of MBH from a 10-restart best reach the record).
+RESTART_SHARE = 0.25
+
+
 #: Strategies of :func:`search`: the moves each one lets the basin hopping use, and how the
 #: restarts of codes start (random rows, or the energy continuation).
-PORTFOLIO = ("kick", "swap", "jump", "multiswap", "fresh")
+PORTFOLIO = ("kick", "swap", "jump", "multiswap", "fresh", "mbh")
 STRATEGIES = {"auto": (PORTFOLIO, "random"), "restarts": ((), "random"),
               "kick": (("kick",), "random"), "jump": (("jump",), "random"), "swap": (("swap",), "random"),
               "multiswap": (("multiswap",), "random"), "fresh": (("fresh",), "random"),
+              "mbh": (("mbh",), "random"),
               "energy": (PORTFOLIO, "energy"), "structured": (PORTFOLIO, "structured")}
 
 

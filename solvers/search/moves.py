@@ -15,7 +15,14 @@ raises the float64 margin:
   Tammes optimum in d = 3, which random starts miss);
 - :func:`multiswap` (tied only): remove the k most crowded points (k = 2, 3 in turn), refill the k
   deepest holes one after the other, re-anneal and polish;
-- :func:`fresh`: a fresh restart elsewhere, polished when it comes near the best (other basins).
+- :func:`fresh`: a fresh restart elsewhere, polished when it comes near the best (other basins);
+- :func:`mbh`: monotonic basin hopping (Leary 2000; Addis, Locatelli and Schoen 2005) on a chain
+  of its own: perturb every row of the chain's configuration, re-optimise at sharp betas only, keep
+  the result if its float64 margin is larger; a pull runs such steps for MBH_BURST seconds and
+  polishes the chain once if it moved.  Without an LP per step, a step costs a few L-BFGS stages
+  (with the compiled stages, :mod:`solvers.search.compiled`, hundredths of a second at N = 75,
+  d = 3): this is what reaches the d = 3 Tammes records for N = 57 and 75 that restarts and kicks
+  miss.
 
 :func:`basin_hop` treats the moves as the arms of a portfolio
 (:class:`solvers.search.portfolio.Portfolio`): successive halving on margin gained per second
@@ -30,16 +37,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from constellations.constructions import code_max_inner_product
 from constellations.margins import code_margin
 
 from ..objective_numpy import smoothing_gap
 from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
-from .optimizer import default_schedule, normalize, optimize
+from .optimizer import SHARP_BETAS, default_schedule, normalize, optimize
 from .portfolio import GAIN_FLOOR, Portfolio
 from .restarts import restart
 
-__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "MOVES", "basin_hop"]
+__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
 HOP_START_BETA = 160.0
@@ -71,6 +79,21 @@ def window_hop(n, beta, n_edges, tied):
     return 2.0 * smoothing_gap(n, beta, n_edges, tied)
 
 
+#: Monotonic basin hopping (:func:`mbh`): seconds of steps per pull, the sharp betas each step
+#: re-optimises at, and the perturbation: per coordinate MBH_SIGMA theta / sqrt(d) times one of
+#: MBH_SCALES (cycled), theta the code's smallest angle (arccos of its largest inner product).  At
+#: N = 75, d = 3 this is 0.03 (a fifteenth of the spacing).
+MBH_BURST = 1.0
+MBH_BETAS = (2560.0, 10240.0) + SHARP_BETAS
+MBH_SIGMA = 0.13
+MBH_SCALES = (1.0, 0.3, 3.0)
+#: Steps in a row without gain after which the chain starts again from a fresh restart (at N = 75,
+#: d = 3 the gains come within the first 40 steps or so, then the chain sits in its basin).
+MBH_PATIENCE = 60
+#: Gains below this (L-BFGS noise within one basin) count as stalls and do not call for a polish.
+MBH_MIN_GAIN = 1e-8
+
+
 @dataclass
 class Hop:
     """What a move needs besides the configuration: schedule, deadline, polish budget, counters."""
@@ -82,6 +105,9 @@ class Hop:
     window: float = 0.0
     used: dict = field(default_factory=lambda: dict.fromkeys(MOVES, 0))
     settings: object = None  # the search's Settings (a fresh restart runs as the restarts do)
+    chain: dict | None = None  # mbh's own chain: X, m (unpolished), seeded_at (the best's margin)
+    mbh_window: float = 0.0  # a sharpened candidate this far below the best is not polished
+    credit: float = 0.0  # progress of the last pull short of a new best (the chain's own gain)
 
     def polish_budget(self):
         left = None if self.deadline is None else max(0.05, self.deadline - time.time())
@@ -102,7 +128,8 @@ def kick(pb, X, m, rng, hop):
 def jump(pb, X, m, rng, hop):
     """Perturb by ``hop_sigma``, re-anneal from a sharp beta, polish if within the window of m."""
     Y0 = normalize(X + hop.hop_sigma * rng.standard_normal(X.shape))
-    Y, late = optimize(Y0, hop.betas, pb.free_edges, kernel=pb.kernel(), maxiter=400, deadline=hop.deadline)
+    Y, late = optimize(Y0, hop.betas, pb.free_edges, kernel=pb.kernel(), compiled=pb.compiled, maxiter=400,
+                       deadline=hop.deadline)
     mY = pb.margin(Y)
     if not late and mY >= m - hop.window:
         Y, mY = hop.polish(pb, Y)
@@ -113,30 +140,33 @@ def swap(pb, C, m, rng, hop):
     """Insert a point, re-optimise the N + 1 code, take a point out again (tied codes only).
 
     The new point goes to the deepest hole of C (the best of SWAP_PROBES random points, the one
-    whose largest inner product with C is smallest); the N + 1 rows are annealed and polished;
-    then the SWAP_CANDIDATES removals with the largest margins are polished and the best is
-    returned.  Codes with N points often sit next to an (N + 1)-code with one point removed:
-    Tammes N = 26 in d = 3 is found this way (41.0376616 deg) and essentially never from random
-    starts, which end at 41.0347567 deg.
+    whose largest inner product with C is smallest); the N + 1 rows are annealed and sharpened
+    (SHARP_BETAS); then the SWAP_CANDIDATES removals with the largest margins are sharpened
+    and the best of them is polished.  Codes with N points often sit next to an (N + 1)-code with
+    one point removed: Tammes N = 26 in d = 3 is found this way (41.0376616 deg) and essentially
+    never from random starts, which end at 41.0347567 deg.  (Ranking the removals by sharp L-BFGS
+    instead of an LP each makes a swap about SWAP_CANDIDATES times cheaper.)
     """
     n, dim = C.shape
     P = normalize(rng.standard_normal((SWAP_PROBES, dim)))
     h = P[np.argmin((P @ C.T).max(axis=1))]
     Y = normalize(np.vstack([C, h]) + 0.02 * rng.standard_normal((n + 1, dim)))
-    Y, late = optimize(Y, hop.betas, None, kernel=pb.kernel(), maxiter=400, deadline=hop.deadline)
+    Y, late = optimize(Y, hop.betas + SHARP_BETAS, None, kernel=pb.kernel(), compiled=pb.compiled, maxiter=400,
+                       deadline=hop.deadline)
     if late:
         return C, m, True
-    stop = lambda: expired(hop.deadline)  # noqa: E731
-    Y = polish(Y, None, tied=True, time_limit=hop.polish_budget(), stop=stop).X
     order = sorted(range(n + 1), key=lambda k: -code_margin(np.delete(Y, k, axis=0)))
-    best, best_m = C, m
+    best, best_m = None, -np.inf
     for k in order[:SWAP_CANDIDATES]:
-        if stop():
-            return best, best_m, True
-        pr = polish(np.delete(Y, k, axis=0), None, tied=True, time_limit=hop.polish_budget(), stop=stop)
-        if pr.margin > best_m:
-            best, best_m = pr.X, pr.margin
-    return best, best_m, False
+        Z, mZ, late = pb.sharpen(np.delete(Y, k, axis=0), hop.deadline)
+        if late:
+            return C, m, True
+        if mZ > best_m:
+            best, best_m = Z, mZ
+    if best_m < m - hop.mbh_window:
+        return best, best_m, False
+    Z, mZ = hop.polish(pb, best)
+    return Z, mZ, expired(hop.deadline)
 
 
 #: Points taken out and put back by :func:`multiswap`, cycled.
@@ -168,7 +198,7 @@ def multiswap(pb, C, m, rng, hop):
     for _ in range(k):
         Y = np.vstack([Y, _deepest_hole(Y, rng)])
     Y, late = optimize(normalize(Y + 0.02 * rng.standard_normal(Y.shape)), hop.betas, None, kernel=pb.kernel(),
-                       maxiter=400, deadline=hop.deadline)
+                       compiled=pb.compiled, maxiter=400, deadline=hop.deadline)
     if late:
         return C, m, True
     Y, mY = hop.polish(pb, Y)
@@ -177,16 +207,74 @@ def multiswap(pb, C, m, rng, hop):
 
 def fresh(pb, X, m, rng, hop):
     """A fresh restart (random rows, or the energy continuation under ``strategy="energy"``), as
-    the restarts run it (:func:`solvers.search.restarts.restart`), polished when within the window
-    of m: the portfolio's way to look in another basin instead of near the best one."""
+    the restarts run it (:func:`solvers.search.restarts.restart`), sharpened, and polished when
+    then within ``hop.mbh_window`` of m: the portfolio's way to look in another basin instead of
+    near the best one."""
     seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
     Y, mY, late = restart(pb, hop.settings, hop.used["fresh"], seed, None, hop.deadline)
-    if not late and mY >= m - hop.window:
+    if not late:
+        Y, mY, late = pb.sharpen(Y, hop.deadline)
+    if not late and mY >= m - hop.mbh_window:
         Y, mY = hop.polish(pb, Y)
     return Y, mY, late
 
 
-MOVES = {"kick": kick, "jump": jump, "swap": swap, "multiswap": multiswap, "fresh": fresh}
+def _angle(X) -> float:
+    """Smallest angle between the rows of a code (N, d), or of the first modality (M, N, d)."""
+    C = X if X.ndim == 2 else X[0]
+    return float(np.arccos(np.clip(code_max_inner_product(C), -1.0, 1.0)))
+
+
+def mbh(pb, X, m, rng, hop):
+    """Monotonic basin hopping for MBH_BURST seconds on the move's own chain (module docstring).
+
+    The chain starts (again) from the best X whenever the best has moved past what it was seeded
+    from, and from a fresh restart (:func:`fresh`'s) after MBH_PATIENCE steps in a row without
+    gain; its margins are unpolished (sharp-beta L-BFGS), compared only with each other.  If the
+    chain moved during the pull and came within the window of m, its configuration is LP-polished
+    and returned.  The chain's gain in the pull is its credit with the portfolio
+    (``hop.credit``): MBH pays after many steps, most of them short of a new best, and a
+    portfolio that saw only new bests would drop it at once."""
+    ch = hop.chain
+    late = False
+    if ch is None or m > ch["seeded_at"] + GAIN_FLOOR:
+        ch = hop.chain = _chain(pb, X, m, hop)
+    m_start, t_end = ch["m"], time.time() + MBH_BURST
+    while not late and time.time() < t_end and not expired(hop.deadline):
+        if ch["stall"] >= MBH_PATIENCE:
+            seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
+            Y, _, late = restart(pb, hop.settings, hop.used["mbh"] + ch["restarts"], seed, None, hop.deadline)
+            ch = hop.chain = _chain(pb, Y, ch["seeded_at"], hop, ch["restarts"] + 1)
+            m_start = ch["m"]
+            continue
+        s = ch["sigma"] * MBH_SCALES[ch["steps"] % len(MBH_SCALES)]
+        Y, mY, late = pb.sharpen(normalize(ch["X"] + s * rng.standard_normal(ch["X"].shape)), hop.deadline,
+                                 MBH_BETAS)
+        ch["steps"] += 1
+        if not late and mY > ch["m"] + GAIN_FLOOR:
+            # creeping by less than MBH_MIN_GAIN (L-BFGS noise in one basin) still counts as a stall
+            big = mY > ch["m"] + MBH_MIN_GAIN
+            ch.update(X=Y, m=mY, moved=ch["moved"] or big, stall=0 if big else ch["stall"] + 1)
+        else:
+            ch["stall"] += 1
+    hop.credit = max(0.0, ch["m"] - m_start)
+    if not ch["moved"] or late or ch["m"] < m - hop.mbh_window:
+        return ch["X"], ch["m"], late
+    ch["moved"] = False
+    Y, mY = hop.polish(pb, ch["X"])
+    if mY > m:
+        ch["seeded_at"] = mY  # its own gain: no reseed next pull
+    return Y, mY, False
+
+
+def _chain(pb, X, seeded_at, hop, restarts=0) -> dict:
+    """A new MBH chain from X: X sharpened (SHARP_BETAS), its step size from its angle."""
+    Y, mY, _ = pb.sharpen(X, hop.deadline)
+    sigma = MBH_SIGMA * max(_angle(Y), 1e-3) / np.sqrt(pb.dim)
+    return dict(X=Y, m=mY, seeded_at=seeded_at, moved=False, stall=0, steps=0, sigma=sigma, restarts=restarts)
+
+
+MOVES = {"kick": kick, "jump": jump, "swap": swap, "multiswap": multiswap, "fresh": fresh, "mbh": mbh}
 #: Moves that only make sense for a tied code.
 TIED_ONLY = ("swap", "multiswap")
 
@@ -201,7 +289,7 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
     rng = np.random.default_rng(seeds.spawn(1)[0])
     betas = st.betas or tuple(b for b in default_schedule(3) if b >= HOP_START_BETA)
     hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied),
-              settings=st)
+              settings=st, mbh_window=window_hop(pb.n, MBH_BETAS[-1], len(pb.edges), pb.tied))
     order = tuple(mv for mv in st.moves if pb.tied and pb.n_vars <= SWAP_MAX_VARS or mv not in TIED_ONLY)
     if not order:
         return
@@ -216,7 +304,8 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
         hop.used[move] += 1
         if mY > ph.best_m + GAIN_FLOOR:  # not an ulp: the same code re-polished claims nothing
             ph.moves["hops_improved"] += ph.offer(Y, mY, move)
-        book.record(move, time.time() - t_hop, ph.best_m - m_was)
+        book.record(move, time.time() - t_hop, max(ph.best_m - m_was, hop.credit))
+        hop.credit = 0.0
         if late:
             break
         progress.step(ph.best_m, hop=True)

@@ -24,7 +24,7 @@ import numpy as np
 from ..objective_numpy import Stopped
 from .budget import expired
 
-__all__ = ["START_BETAS", "FINAL_BETA", "default_schedule", "normalize", "tangent", "rlbfgs", "optimize",
+__all__ = ["START_BETAS", "FINAL_BETA", "SHARP_BETAS", "default_schedule", "normalize", "tangent", "rlbfgs", "optimize",
            "rlbfgs_batched"]
 
 
@@ -37,6 +37,12 @@ START_BETAS = (40.0, 80.0, 20.0, 160.0, 10.0)
 
 #: Last stage of every continuation; each stage multiplies beta by 4.
 FINAL_BETA = 10240.0
+
+
+#: Stages past FINAL_BETA that sharpen a configuration before candidates are ranked or hopped
+#: from (:meth:`solvers.search.problem.Problem.sharpen`): the smoothing gap log(N(N-1))/(2 beta) of
+#: a tied code of N = 75 falls from 4e-4 at FINAL_BETA to 3e-5.
+SHARP_BETAS = (40960.0, 163840.0)
 
 
 def default_schedule(restart: int = 0) -> tuple[float, ...]:
@@ -143,12 +149,16 @@ def rlbfgs(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11, 
 
 
 def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 3000, deadline: float | None = None,
-             holder: dict | None = None):
+             holder: dict | None = None, compiled: bool = False):
     """Maximise F_beta for each beta in turn from rows X (free (M,N,d) or tied (N,d)).
 
     Riemannian L-BFGS (:func:`rlbfgs`) per stage.  Stops early at ``deadline`` (``time.time()``
     seconds) and returns the current iterate; ``holder["X"]`` always holds the latest accepted point
     (used to salvage a run on interrupt).  Returns ``(X, timed_out)``.
+
+    ``compiled=True`` runs each stage as :func:`solvers.search.compiled.rlbfgs_stage` (the same
+    algorithm and objective, compiled end to end with Numba; ``kernel`` is then unused); callers
+    pass :attr:`solvers.search.problem.Problem.compiled`.
     """
     if kernel is None:
         from ..objective_numpy import value_and_grad as kernel
@@ -158,6 +168,13 @@ def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 3000, deadline
     def stop():
         return expired(deadline)
 
+    if compiled:
+        from .compiled import rlbfgs_stage
+        for beta in betas:
+            X, _, late = rlbfgs_stage(X, beta, edges, maxiter=maxiter, deadline=deadline, holder=holder)
+            if late:
+                return X, True
+        return X, False
     for beta in betas:
         X, _, late = rlbfgs(lambda Z, beta=beta: kernel(Z, beta, edges, stop=stop), X, maxiter=maxiter,
                             deadline=deadline, holder=holder)

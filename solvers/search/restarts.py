@@ -53,7 +53,8 @@ def _energy_code(pb, betas, rng, run):
     """A code by energy continuation: Riesz s-energy for s in ENERGY_S (Kottwitz; Hardin, Sloane
     and Smith), then the last three stages of the margin continuation."""
     from ..objective_numpy import riesz_value_and_grad
-    C, late = optimize(rng.standard_normal((pb.n, pb.dim)), ENERGY_S, **dict(run, kernel=riesz_value_and_grad))
+    C, late = optimize(rng.standard_normal((pb.n, pb.dim)), ENERGY_S,
+                       **dict(run, kernel=riesz_value_and_grad, compiled=False))
     if late:
         return C, late
     return optimize(C, betas[-3:], **run)
@@ -63,7 +64,7 @@ def restart(pb, st, index: int, seed_seq, start, deadline, holder=None):
     """Restart number ``index`` (its beta schedule and iteration cap), from ``start`` or from random
     rows drawn with ``seed_seq``; returns ``(X, margin, timed_out)``."""
     betas = st.betas or default_schedule(index)
-    run = dict(kernel=pb.kernel(), maxiter=_maxiter(st, index), deadline=deadline, holder=holder)
+    run = dict(kernel=pb.kernel(), compiled=pb.compiled, maxiter=_maxiter(st, index), deadline=deadline, holder=holder)
     rng = np.random.default_rng(seed_seq)
     if start is not None:
         return _warm(pb, start, betas, run)

@@ -1,0 +1,346 @@
+r"""Riemannian L-BFGS stages compiled end to end with Numba: objective, two-loop recursion, line
+search and vector transport in one compiled loop.
+
+Small and medium problems (one evaluation of at most :data:`MAX_WORK` multiply-adds) spend most of
+a Python L-BFGS iteration in the interpreter, not in the kernel: about 200 Python calls per
+iteration against an evaluation of tens of microseconds (N = 75, d = 3).  Here a whole run of
+iterations is one compiled call, so a restart costs what its arithmetic costs.
+
+The algorithm is :func:`solvers.search.optimizer.rlbfgs` step for step (its docstring; that
+function with :func:`solvers.objective_numpy.value_and_grad` is the reference the tests compare
+against): minimise :math:`f = -F_\beta` on the product of unit spheres, memory 12, the initial
+scaling :math:`\langle s, y\rangle / \langle y, y\rangle` of the newest pair, Armijo backtracking
+from t = 1 (constant 1e-4, at most 40 halvings), retraction by row normalisation, transport by
+projection, a pair stored only if :math:`\langle s, y\rangle > 10^{-16} \langle y, y\rangle`, stop on
+:math:`\max|g| \le` gtol, on a failed line search or on a relative gain :math:`\le` ftol.
+
+:math:`F_\beta` is the smoothed margin of :mod:`solvers.objective_numpy` (tied: :math:`\tfrac12(1 -
+Q_\beta)` over the pairs i < j, each counted twice as in the reference's i != j sum; free:
+:math:`\tfrac12(P_\beta - Q_\beta)` over the graph's edges), shifted by the exact maximum and with
+terms below :math:`e^{-60}` skipped, as in :mod:`solvers.objective_numba`.  The loop is serial: a
+search runs its restarts in parallel processes (``n_jobs``), not threads.
+
+Deadlines and Ctrl-C: the compiled loop runs at most ``chunk`` iterations per call, sized to about
+:data:`CHUNK_WORK` multiply-adds (a few hundredths of a second); between calls the Python side
+checks :func:`solvers.search.budget.expired` and updates ``holder["X"]``.  The state (iterate,
+gradient, stored pairs) lives in arrays between calls, so chunking changes nothing in the iterates.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .budget import expired
+
+__all__ = ["MAX_WORK", "CHUNK_WORK", "fits", "value_and_grad", "rlbfgs_stage"]
+
+#: Largest evaluation (multiply-adds over all pairs) that runs compiled; above it the parallel,
+#: stop-checked Numba kernel under the Python L-BFGS is the better tool.
+MAX_WORK = 20_000_000
+
+#: Multiply-adds per compiled call (line-search evaluations included, about 3 per iteration).
+CHUNK_WORK = 30_000_000
+
+_CUTOFF = -60.0
+_MEMORY = 12
+
+
+def _work(n_rows: int, dim: int, n_edges: int, tied: bool) -> float:
+    if tied:
+        return n_rows * (n_rows - 1) / 2 * dim
+    n = n_rows
+    return n_edges * n * n * dim
+
+
+def fits(shape, n_edges: int = 1) -> bool:
+    """Does a problem of this shape ((N, d) tied or (M, N, d) free) run compiled?"""
+    tied = len(shape) == 2
+    n, d = shape[-2], shape[-1]
+    return _work(n, d, n_edges, tied) <= MAX_WORK
+
+
+# --------------------------------------------------------------------------- objective
+
+@njit(cache=True)
+def _dot(X, i, Y, j):
+    s = 0.0
+    for t in range(X.shape[1]):
+        s += X[i, t] * Y[j, t]
+    return s
+
+
+@njit(cache=True)
+def _tangent_rows(X, G):
+    for i in range(X.shape[0]):
+        a = _dot(G, i, X, i)
+        for t in range(X.shape[1]):
+            G[i, t] -= a * X[i, t]
+
+
+@njit(cache=True)
+def _code_fg(X, beta, G):
+    """Tied F_beta(X) (N, d) and its Riemannian gradient into G."""
+    N, d = X.shape
+    q = -np.inf
+    for i in range(N):
+        for j in range(i + 1, N):
+            s = _dot(X, i, X, j)
+            if s > q:
+                q = s
+    G[:, :] = 0.0
+    Z = 0.0
+    for i in range(N):
+        for j in range(i + 1, N):
+            a = beta * (_dot(X, i, X, j) - q)
+            if a < _CUTOFF:
+                continue
+            w = np.exp(a)
+            Z += 2.0 * w
+            for t in range(d):
+                G[i, t] += w * X[j, t]
+                G[j, t] += w * X[i, t]
+    Q = q + np.log(Z) / beta
+    for i in range(N):
+        for t in range(d):
+            G[i, t] = -G[i, t] / Z
+    _tangent_rows(X, G)
+    return 0.5 * (1.0 - Q)
+
+
+@njit(cache=True)
+def _free_fg(X, n, edges, beta, G, W):
+    """Free F_beta of rows X (M N, d) (modality k is rows k N .. k N + N - 1), gradient into G;
+    W is scratch of X's shape."""
+    d = X.shape[1]
+    p = np.inf
+    for e in range(edges.shape[0]):
+        k0, l0 = edges[e, 0] * n, edges[e, 1] * n
+        for i in range(n):
+            c = _dot(X, k0 + i, X, l0 + i)
+            if c < p:
+                p = c
+    G[:, :] = 0.0
+    Zp = 0.0
+    for e in range(edges.shape[0]):
+        k0, l0 = edges[e, 0] * n, edges[e, 1] * n
+        for i in range(n):
+            w = np.exp(-beta * (_dot(X, k0 + i, X, l0 + i) - p))
+            Zp += w
+            for t in range(d):
+                G[k0 + i, t] += w * X[l0 + i, t]
+                G[l0 + i, t] += w * X[k0 + i, t]
+    P = p - np.log(Zp) / beta
+    # non-matched part: one BLAS product per edge, then the exponentials and two more products
+    E = edges.shape[0]
+    Ss = np.empty((E, n, n))
+    q = -np.inf
+    for e in range(E):
+        k0, l0 = edges[e, 0] * n, edges[e, 1] * n
+        Ss[e] = np.dot(X[k0:k0 + n], X[l0:l0 + n].T)
+        for i in range(n):
+            Ss[e, i, i] = -np.inf
+            for j in range(n):
+                if Ss[e, i, j] > q:
+                    q = Ss[e, i, j]
+    W[:, :] = 0.0
+    Zq = 0.0
+    for e in range(E):
+        k0, l0 = edges[e, 0] * n, edges[e, 1] * n
+        Wt = Ss[e]  # overwritten by the weights
+        for i in range(n):
+            for j in range(n):
+                a = beta * (Wt[i, j] - q)
+                w = np.exp(a) if a >= _CUTOFF else 0.0
+                Wt[i, j] = w
+                Zq += w
+        W[k0:k0 + n] += np.dot(Wt, X[l0:l0 + n])
+        W[l0:l0 + n] += np.dot(Wt.T, X[k0:k0 + n])
+    Q = q + np.log(Zq) / beta
+    for r in range(X.shape[0]):
+        for t in range(d):
+            G[r, t] = 0.5 * (G[r, t] / Zp - W[r, t] / Zq)
+    _tangent_rows(X, G)
+    return 0.5 * (P - Q)
+
+
+@njit(cache=True)
+def _fg(X, beta, n, edges, tied, G, W):
+    if tied:
+        return _code_fg(X, beta, G)
+    return _free_fg(X, n, edges, beta, G, W)
+
+
+def _edges_array(edges) -> np.ndarray:
+    if edges is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.asarray([tuple(e) for e in edges], dtype=np.int64).reshape(-1, 2)
+
+
+def value_and_grad(X, beta: float, edges=None):
+    """F_beta and its Riemannian gradient, compiled (the same values as
+    :func:`solvers.objective_numpy.value_and_grad`, summed in another order)."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    tied = X.ndim == 2
+    if not tied and edges is None:
+        M = X.shape[0]
+        edges = [(k, l) for k in range(M) for l in range(k + 1, M)]
+    R = X.reshape(-1, X.shape[-1])
+    G = np.empty_like(R)
+    F = _fg(R, float(beta), X.shape[-2], _edges_array(edges), tied, G, np.empty_like(R))
+    return float(F), G.reshape(X.shape)
+
+
+# --------------------------------------------------------------------------- L-BFGS
+
+@njit(cache=True)
+def _vdot(A, B):
+    s = 0.0
+    for i in range(A.shape[0]):
+        for t in range(A.shape[1]):
+            s += A[i, t] * B[i, t]
+    return s
+
+
+@njit(cache=True)
+def _absmax(A):
+    m = 0.0
+    for i in range(A.shape[0]):
+        for t in range(A.shape[1]):
+            v = abs(A[i, t])
+            if v > m:
+                m = v
+    return m
+
+
+@njit(cache=True)
+def _retract(X, p, t, out):
+    for i in range(X.shape[0]):
+        s = 0.0
+        for c in range(X.shape[1]):
+            v = X[i, c] + t * p[i, c]
+            out[i, c] = v
+            s += v * v
+        r = np.sqrt(s)
+        for c in range(X.shape[1]):
+            out[i, c] /= r
+
+
+@njit(cache=True)
+def _run(X, g, f, S, Y, R, count, beta, n, edges, tied, iters, gtol, ftol):
+    """Up to ``iters`` iterations from (X, f = -F, g = -grad F) and ``count[0]`` stored pairs
+    (S[0] oldest).  Updates everything in place; returns (iterations done, finished)."""
+    memory = S.shape[0]
+    q = np.empty_like(X)
+    p = np.empty_like(X)
+    Xn = np.empty_like(X)
+    Gn = np.empty_like(X)
+    W = np.empty_like(X)
+    alphas = np.empty(memory)
+    for it in range(iters):
+        if _absmax(g) <= gtol:
+            return it, True
+        k = count[0]
+        q[:, :] = g
+        for a in range(k - 1, -1, -1):
+            alphas[a] = R[a] * _vdot(S[a], q)
+            q -= alphas[a] * Y[a]
+        if k > 0:
+            gamma = _vdot(S[k - 1], Y[k - 1]) / _vdot(Y[k - 1], Y[k - 1])
+        else:
+            gamma = min(1.0, 0.1 / max(_absmax(g), 1e-300))
+        q *= gamma
+        for a in range(k):
+            b = R[a] * _vdot(Y[a], q)
+            q += (alphas[a] - b) * S[a]
+        p[:, :] = -q
+        _tangent_rows(X, p)
+        slope = _vdot(g, p)
+        if not slope < 0:
+            count[0] = 0
+            k = 0
+            sc = min(1.0, 0.1 / max(_absmax(g), 1e-300))
+            p[:, :] = -g * sc
+            slope = _vdot(g, p)
+        t = 1.0
+        ok = False
+        fn = 0.0
+        for _ls in range(40):
+            _retract(X, p, t, Xn)
+            fn = -_fg(Xn, beta, n, edges, tied, Gn, W)
+            if fn <= f[0] + 1e-4 * t * slope:
+                ok = True
+                break
+            t *= 0.5
+        if not ok:
+            return it + 1, True
+        # new pair: s = P_Xn(t p), y = gn - P_Xn(g), with gn = -Gn
+        s_new = t * p
+        _tangent_rows(Xn, s_new)
+        y_new = g.copy()
+        _tangent_rows(Xn, y_new)
+        y_new = -Gn - y_new
+        sy = _vdot(s_new, y_new)
+        for a in range(k):
+            _tangent_rows(Xn, S[a])
+            _tangent_rows(Xn, Y[a])
+        if sy > 1e-16 * _vdot(y_new, y_new) and sy > 0:
+            if k == memory:
+                for a in range(memory - 1):
+                    S[a] = S[a + 1]
+                    Y[a] = Y[a + 1]
+                    R[a] = R[a + 1]
+                k -= 1
+            S[k] = s_new
+            Y[k] = y_new
+            R[k] = 1.0 / sy
+            count[0] = k + 1
+        df = f[0] - fn
+        X[:, :] = Xn
+        for i in range(X.shape[0]):
+            for c in range(X.shape[1]):
+                g[i, c] = -Gn[i, c]
+        f[0] = fn
+        if df <= ftol * max(1.0, abs(fn)):
+            return it + 1, True
+    return iters, False
+
+
+def rlbfgs_stage(X, beta: float, edges=None, *, maxiter: int = 400, gtol: float = 1e-11,
+                 ftol: float = 1e-15, deadline: float | None = None, holder: dict | None = None):
+    """One stage of :func:`solvers.search.optimizer.rlbfgs` on F_beta, compiled.
+
+    X : unit rows, (N, d) tied or (M, N, d) free; ``edges`` the graph's edges (free).  Returns
+    ``(X, F, timed_out)`` as :func:`~solvers.search.optimizer.rlbfgs` does: ``timed_out`` when the
+    deadline passed or Ctrl-C was pressed (checked between compiled calls of about CHUNK_WORK
+    multiply-adds); X is then the last accepted point and ``holder["X"]`` always holds it.
+    """
+    shape = np.shape(X)
+    tied = len(shape) == 2
+    if not tied and edges is None:
+        edges = [(k, l) for k in range(shape[0]) for l in range(k + 1, shape[0])]
+    n, d = shape[-2], shape[-1]
+    E = _edges_array(None if tied else edges)
+    R2 = np.array(X, dtype=np.float64).reshape(-1, d)
+    holder = {} if holder is None else holder
+    holder["X"] = R2.reshape(shape)
+    if expired(deadline):
+        return R2.reshape(shape), -np.inf, True
+    G = np.empty_like(R2)
+    f = np.array([-_fg(R2, float(beta), n, E, tied, G, np.empty_like(R2))])
+    g = -G
+    S = np.zeros((_MEMORY,) + R2.shape)
+    Y = np.zeros_like(S)
+    Rho = np.zeros(_MEMORY)
+    count = np.zeros(1, dtype=np.int64)
+    chunk = int(max(1, min(maxiter, CHUNK_WORK // max(3.0 * _work(n, d, max(len(E), 1), tied), 1.0))))
+    done = 0
+    while done < maxiter:
+        if expired(deadline):
+            return R2.reshape(shape), -f[0], True
+        used, finished = _run(R2, g, f, S, Y, Rho, count, float(beta), n, E, tied,
+                              min(chunk, maxiter - done), gtol, ftol)
+        holder["X"] = R2.reshape(shape).copy()
+        done += used
+        if finished:
+            break
+    return R2.reshape(shape), -f[0], False

@@ -1,0 +1,92 @@
+"""The compiled L-BFGS stages (solvers.search.compiled) against the NumPy reference
+(objective_numpy.value_and_grad under optimizer.rlbfgs), and against exact optima."""
+import numpy as np
+import pytest
+
+from constellations.margins import code_margin, free_margin
+from constellations.solvers.objective_numpy import value_and_grad as reference
+from constellations.solvers.search import compiled
+from constellations.solvers.search.budget import INTERRUPT
+from constellations.solvers.search.optimizer import normalize, optimize, rlbfgs
+from constellations.solvers.search.problem import Problem
+
+CASES = [((12, 3), None), ((2, 9, 4), [(0, 1)]), ((3, 8, 5), [(0, 1), (1, 2), (0, 2)]), ((3, 7, 3), [(0, 2)])]
+
+
+@pytest.mark.parametrize("shape,edges", CASES)
+@pytest.mark.parametrize("beta", [3.0, 200.0, 1e4])
+def test_value_and_gradient_equal_the_reference(shape, edges, beta):
+    X = normalize(np.random.default_rng(len(shape) + int(beta)).standard_normal(shape))
+    F0, G0 = reference(X, beta, edges)
+    F1, G1 = compiled.value_and_grad(X, beta, edges)
+    assert abs(F0 - F1) < 1e-13 and np.abs(G0 - G1).max() < 1e-12
+
+
+def test_gradient_is_the_derivative_of_the_value():
+    """Central differences along a tangent direction at beta = 30 (O(h^2) = 1e-10)."""
+    rng = np.random.default_rng(3)
+    for shape, edges in CASES:
+        X = normalize(rng.standard_normal(shape))
+        V = rng.standard_normal(shape)
+        V -= np.sum(V * X, axis=-1, keepdims=True) * X
+        h = 1e-5
+        Fp, _ = compiled.value_and_grad(normalize(X + h * V), 30.0, edges)
+        Fm, _ = compiled.value_and_grad(normalize(X - h * V), 30.0, edges)
+        _, G = compiled.value_and_grad(X, 30.0, edges)
+        assert abs((Fp - Fm) / (2 * h) - np.sum(G * V)) < 1e-7
+
+
+@pytest.mark.parametrize("shape,edges", CASES)
+def test_stage_follows_the_python_lbfgs_step_for_step(shape, edges):
+    """Same algorithm: after 15 iterations the iterates agree to summation-order rounding."""
+    X = normalize(np.random.default_rng(5).standard_normal(shape))
+    Xa, Fa, la = rlbfgs(lambda Z: reference(Z, 40.0, edges), X, maxiter=15)
+    Xb, Fb, lb = compiled.rlbfgs_stage(X, 40.0, edges, maxiter=15)
+    assert not la and not lb
+    assert abs(Fa - Fb) < 1e-12 and np.abs(Xa - Xb).max() < 1e-9
+
+
+def test_chunking_changes_nothing(monkeypatch):
+    """One iteration per compiled call (the deadline checked after each) gives the same iterates."""
+    X = normalize(np.random.default_rng(8).standard_normal((10, 3)))
+    Xa, Fa, _ = compiled.rlbfgs_stage(X, 100.0, maxiter=200)
+    monkeypatch.setattr(compiled, "CHUNK_WORK", 1)
+    Xb, Fb, _ = compiled.rlbfgs_stage(X, 100.0, maxiter=200)
+    assert Fa == Fb and np.array_equal(Xa, Xb)
+
+
+def test_deadline_and_interrupt_return_the_start():
+    X = normalize(np.random.default_rng(9).standard_normal((2, 6, 3)))
+    holder = {}
+    Y, F, late = compiled.rlbfgs_stage(X, 100.0, [(0, 1)], deadline=0.0, holder=holder)
+    assert late and np.array_equal(Y, X) and np.array_equal(holder["X"], X)
+    INTERRUPT.set()
+    try:
+        Y, F, late = compiled.rlbfgs_stage(X, 100.0, [(0, 1)])
+    finally:
+        INTERRUPT.flag = False
+    assert late and np.array_equal(Y, X)
+
+
+@pytest.mark.parametrize("n,exact", [(6, 0.5), (12, (1 - 1 / np.sqrt(5)) / 2)])
+def test_random_starts_reach_the_octahedron_and_icosahedron(n, exact):
+    """Rankin's N = 2d optimum (c = 0) and the icosahedron (c = 1/sqrt 5) from random rows, to the
+    smoothing residue of the last stage (log(N(N-1))/(2 beta) at beta = 163840: < 2e-5)."""
+    rng = np.random.default_rng(n)
+    best = max(code_margin(optimize(rng.standard_normal((n, 3)), (20.0, 80.0, 320.0, 1280.0, 10240.0, 163840.0),
+                                    compiled=True)[0]) for _ in range(4))
+    assert exact - 2e-5 < best <= exact + 1e-15
+
+
+def test_free_pair_of_simplices():
+    """Free M = 2, N = 4, d = 3: Theorem 3.4's bound N/(2(N-1)) = 2/3, attained by the simplex."""
+    X, _ = optimize(np.random.default_rng(1).standard_normal((2, 4, 3)), (10.0, 40.0, 160.0, 10240.0, 163840.0),
+                    [(0, 1)], compiled=True)
+    assert 2 / 3 - 1e-4 < free_margin(X, [(0, 1)]) <= 2 / 3 + 1e-15
+
+
+def test_problem_runs_compiled_only_with_numba_and_small_evaluations():
+    assert Problem(75, 3, 2, ((0, 1),), True, "numba").compiled
+    assert not Problem(75, 3, 2, ((0, 1),), True, "numpy").compiled
+    assert not Problem(5000, 8, 2, ((0, 1),), True, "numba").compiled  # 1e8 multiply-adds a pass
+    assert Problem(100, 10, 2, ((0, 1),), False, "numba").compiled
