@@ -4,13 +4,15 @@ The package, one concept per module (each imports only those above it; no cycles
 
 - :mod:`.budget`: Ctrl-C as a flag, deadlines, the memory and time plan of a run;
 - :mod:`.optimizer`: Riemannian L-BFGS, serial and batched, and the beta continuation;
+- :mod:`.compiled`: the same L-BFGS stages compiled end to end with Numba (objective included), for
+  problems whose evaluation takes microseconds, where the interpreter would cost more than the kernel;
 - :mod:`.kernels`: which smoothed-margin kernel runs (:mod:`solvers.objective_numpy`, the reference;
   :mod:`solvers.objective_numba`; :mod:`solvers.objective_torch`; :mod:`solvers.objective_triton`, the
   fused GPU kernel) and where;
 - :mod:`.problem`: :class:`Problem` (what is solved, its kernel and its margin) and :class:`Settings`;
 - :mod:`.restarts`: one restart, and runs of them serially, batched or in processes;
 - :mod:`.portfolio`: successive halving over the moves, on margin gained per second;
-- :mod:`.moves`: the basin-hopping moves (kick, jump, swap, multiswap, fresh) and the hopping loop;
+- :mod:`.moves`: the basin-hopping moves (kick, jump, swap, multiswap, fresh, mbh) and the hopping loop;
 - :mod:`.newton`: the active-set Newton/KKT polish of a code's contact graph (to ~1e-15);
 - :mod:`.starts`: structured starts (classical configurations cut to N points);
 - :mod:`.recognition`: contacts, rattlers, minimal polynomial of the result;
