@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..objective_numpy import default_edges
 from .budget import expired
 
 __all__ = ["MAX_WORK", "CHUNK_WORK", "fits", "value_and_grad", "rlbfgs_stage"]
@@ -45,11 +46,9 @@ _CUTOFF = -60.0
 _MEMORY = 12
 
 
-def _work(n_rows: int, dim: int, n_edges: int, tied: bool) -> float:
-    if tied:
-        return n_rows * (n_rows - 1) / 2 * dim
-    n = n_rows
-    return n_edges * n * n * dim
+def _work(n: int, dim: int, n_edges: int, tied: bool) -> float:
+    """Multiply-adds of one pass over the pairs: N (N - 1)/2 d tied, |E| N^2 d free."""
+    return n * (n - 1) / 2 * dim if tied else n_edges * n * n * dim
 
 
 def fits(shape, n_edges: int = 1) -> bool:
@@ -182,8 +181,7 @@ def value_and_grad(X, beta: float, edges=None):
     X = np.ascontiguousarray(X, dtype=np.float64)
     tied = X.ndim == 2
     if not tied and edges is None:
-        M = X.shape[0]
-        edges = [(k, l) for k in range(M) for l in range(k + 1, M)]
+        edges = default_edges(X.shape[0])
     R = X.reshape(-1, X.shape[-1])
     G = np.empty_like(R)
     F = _fg(R, float(beta), X.shape[-2], _edges_array(edges), tied, G, np.empty_like(R))
@@ -317,7 +315,7 @@ def rlbfgs_stage(X, beta: float, edges=None, *, maxiter: int = 400, gtol: float 
     shape = np.shape(X)
     tied = len(shape) == 2
     if not tied and edges is None:
-        edges = [(k, l) for k in range(shape[0]) for l in range(k + 1, shape[0])]
+        edges = default_edges(shape[0])
     n, d = shape[-2], shape[-1]
     E = _edges_array(None if tied else edges)
     R2 = np.array(X, dtype=np.float64).reshape(-1, d)

@@ -43,7 +43,7 @@ from constellations.margins import code_margin
 from ..objective_numpy import smoothing_gap
 from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
-from .optimizer import SHARP_BETAS, default_schedule, normalize, optimize
+from .optimizer import SHARP_BETAS, default_schedule, normalize
 from .portfolio import GAIN_FLOOR, Portfolio
 from .restarts import restart
 
@@ -128,9 +128,7 @@ def kick(pb, X, m, rng, hop):
 def jump(pb, X, m, rng, hop):
     """Perturb by ``hop_sigma``, re-anneal from a sharp beta, polish if within the window of m."""
     Y0 = normalize(X + hop.hop_sigma * rng.standard_normal(X.shape))
-    Y, late = optimize(Y0, hop.betas, pb.free_edges, kernel=pb.kernel(), compiled=pb.compiled, maxiter=400,
-                       deadline=hop.deadline)
-    mY = pb.margin(Y)
+    Y, mY, late = pb.sharpen(Y0, hop.deadline, hop.betas)
     if not late and mY >= m - hop.window:
         Y, mY = hop.polish(pb, Y)
     return Y, mY, late
@@ -151,8 +149,7 @@ def swap(pb, C, m, rng, hop):
     P = normalize(rng.standard_normal((SWAP_PROBES, dim)))
     h = P[np.argmin((P @ C.T).max(axis=1))]
     Y = normalize(np.vstack([C, h]) + 0.02 * rng.standard_normal((n + 1, dim)))
-    Y, late = optimize(Y, hop.betas + SHARP_BETAS, None, kernel=pb.kernel(), compiled=pb.compiled, maxiter=400,
-                       deadline=hop.deadline)
+    Y, late = pb.anneal(Y, hop.betas + SHARP_BETAS, hop.deadline)
     if late:
         return C, m, True
     order = sorted(range(n + 1), key=lambda k: -code_margin(np.delete(Y, k, axis=0)))
@@ -197,8 +194,7 @@ def multiswap(pb, C, m, rng, hop):
     Y = C[np.argsort(crowd)[: n - k]]
     for _ in range(k):
         Y = np.vstack([Y, _deepest_hole(Y, rng)])
-    Y, late = optimize(normalize(Y + 0.02 * rng.standard_normal(Y.shape)), hop.betas, None, kernel=pb.kernel(),
-                       compiled=pb.compiled, maxiter=400, deadline=hop.deadline)
+    Y, late = pb.anneal(normalize(Y + 0.02 * rng.standard_normal(Y.shape)), hop.betas, hop.deadline)
     if late:
         return C, m, True
     Y, mY = hop.polish(pb, Y)

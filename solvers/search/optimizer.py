@@ -170,14 +170,15 @@ def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 3000, deadline
 
     if compiled:
         from .compiled import rlbfgs_stage
-        for beta in betas:
-            X, _, late = rlbfgs_stage(X, beta, edges, maxiter=maxiter, deadline=deadline, holder=holder)
-            if late:
-                return X, True
-        return X, False
+
+        def stage(X, beta):
+            return rlbfgs_stage(X, beta, edges, maxiter=maxiter, deadline=deadline, holder=holder)
+    else:
+        def stage(X, beta):
+            return rlbfgs(lambda Z: kernel(Z, beta, edges, stop=stop), X, maxiter=maxiter, deadline=deadline,
+                          holder=holder)
     for beta in betas:
-        X, _, late = rlbfgs(lambda Z, beta=beta: kernel(Z, beta, edges, stop=stop), X, maxiter=maxiter,
-                            deadline=deadline, holder=holder)
+        X, _, late = stage(X, beta)
         if late:
             return X, True
     return X, False

@@ -62,13 +62,18 @@ class Problem:
         from .compiled import fits
         return fits(self.shape, len(self.edges))
 
+    def anneal(self, X, betas, deadline=None, maxiter: int = 400):
+        """L-BFGS stages at ``betas`` from X with this problem's kernel (compiled when
+        :attr:`compiled`): ``(Y, timed_out)``."""
+        return optimize(X, betas, self.free_edges, kernel=self.kernel(), compiled=self.compiled, maxiter=maxiter,
+                        deadline=deadline)
+
     def sharpen(self, X, deadline=None, betas=SHARP_BETAS):
         """Short L-BFGS stages (400 iterations each) at sharp betas from X: ``(Y, margin, timed_out)``.
 
         Ranks candidates by the basin they are in for far less than an LP polish each (compiled:
         milliseconds at N = 75, d = 3); the margin is the float64 margin of Y."""
-        Y, late = optimize(X, betas, self.free_edges, kernel=self.kernel(), compiled=self.compiled, maxiter=400,
-                           deadline=deadline)
+        Y, late = self.anneal(X, betas, deadline)
         return Y, self.margin(Y), late
 
     def kernel(self):
