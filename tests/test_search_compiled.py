@@ -90,3 +90,38 @@ def test_problem_runs_compiled_only_with_numba_and_small_evaluations():
     assert not Problem(75, 3, 2, ((0, 1),), True, "numpy").compiled
     assert not Problem(5000, 8, 2, ((0, 1),), True, "numba").compiled  # 1e8 multiply-adds a pass
     assert Problem(100, 10, 2, ((0, 1),), False, "numba").compiled
+
+
+def test_lp_is_deferred_only_for_large_compiled_problems():
+    assert Problem(100, 10, 2, ((0, 1),), True, "numba").lp_deferred  # 1000 variables
+    assert Problem(100, 10, 2, ((0, 1),), False, "numba").lp_deferred
+    assert not Problem(100, 3, 2, ((0, 1),), True, "numba").lp_deferred  # Tammes codes keep their LPs
+    assert not Problem(64, 8, 2, ((0, 1),), True, "numba").lp_deferred
+    assert not Problem(100, 10, 2, ((0, 1),), True, "numpy").lp_deferred  # no compiled sharpening
+
+
+def test_deferred_search_polishes_once_at_the_end(monkeypatch):
+    """With the LP deferred, the moves rank by sharpened margins and never call the LP; the
+    phase's best is LP-polished at its end and reaches the exact optimum (free M = 2, N = 4, d = 3:
+    the pair of simplices, N/(2(N-1)) = 2/3)."""
+    from constellations.solvers.search import driver, moves
+    from constellations.solvers.search import problem as problem_module
+    from constellations.solvers.search import search
+
+    monkeypatch.setattr(problem_module, "LP_DEFER_VARS", 0)
+
+    def no_lp(*a, **k):
+        raise AssertionError("a move called the LP polish of a problem that defers it")
+
+    calls = []
+    real = driver.polish
+
+    def counted(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(moves, "polish", no_lp)
+    monkeypatch.setattr(driver, "polish", counted)
+    r = search(4, 3, 2, tied=False, restarts=None, time_limit=3.0, seed=0, constructions=False, backend="numba")
+    assert calls, "the phase's best was never polished"
+    assert abs(r.margin - 2 / 3) < 1e-12

@@ -114,6 +114,11 @@ class Hop:
         return min(x for x in (self.polish_time, left) if x is not None) if (self.polish_time or left) else None
 
     def polish(self, pb, Y):
+        """LP-polish Y (:func:`solvers.polish.polish`); when the problem defers its LPs
+        (:attr:`~solvers.search.problem.Problem.lp_deferred`), sharpen it instead."""
+        if pb.lp_deferred:
+            Y, mY, _ = pb.sharpen(Y, self.deadline)
+            return Y, mY
         pr = polish(Y, pb.free_edges, tied=pb.tied, time_limit=self.polish_budget(), stop=INTERRUPT.is_set)
         return pr.X, pr.margin
 
@@ -243,9 +248,7 @@ def mbh(pb, X, m, rng, hop):
             ch = hop.chain = _chain(pb, Y, ch["seeded_at"], hop, ch["restarts"] + 1)
             m_start = ch["m"]
             continue
-        s = ch["sigma"] * MBH_SCALES[ch["steps"] % len(MBH_SCALES)]
-        Y, mY, late = pb.sharpen(normalize(ch["X"] + s * rng.standard_normal(ch["X"].shape)), hop.deadline,
-                                 MBH_BETAS)
+        Y, mY, late = pb.sharpen(_perturb(ch, rng), hop.deadline, MBH_BETAS)
         ch["steps"] += 1
         if not late and mY > ch["m"] + GAIN_FLOOR:
             # creeping by less than MBH_MIN_GAIN (L-BFGS noise in one basin) still counts as a stall
@@ -261,6 +264,13 @@ def mbh(pb, X, m, rng, hop):
     if mY > m:
         ch["seeded_at"] = mY  # its own gain: no reseed next pull
     return Y, mY, False
+
+
+def _perturb(ch, rng):
+    """The chain's configuration with every row perturbed (MBH_SIGMA theta / sqrt(d) per coordinate,
+    times MBH_SCALES cycled), renormalised."""
+    s = ch["sigma"] * MBH_SCALES[ch["steps"] % len(MBH_SCALES)]
+    return normalize(ch["X"] + s * rng.standard_normal(ch["X"].shape))
 
 
 def _chain(pb, X, seeded_at, hop, restarts=0) -> dict:

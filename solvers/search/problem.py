@@ -17,7 +17,12 @@ from constellations.margins import code_margin, free_margin
 from .kernels import kernel
 from .optimizer import SHARP_BETAS, normalize, optimize
 
-__all__ = ["Problem", "Settings"]
+__all__ = ["Problem", "Settings", "LP_DEFER_VARS"]
+
+#: Above this many variables (N d tied, M N d free) the LP polish waits for the end of a phase
+#: (:attr:`Problem.lp_deferred`); Tammes codes in d = 3 (N <= 100: 300 variables) and the codes of
+#: d = 4..8 up to N = 64 (512) keep their polish per candidate.
+LP_DEFER_VARS = 600
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,14 @@ class Problem:
             return False
         from .compiled import fits
         return fits(self.shape, len(self.edges))
+
+    @property
+    def lp_deferred(self) -> bool:
+        """Is the LP polish left to the end of a phase?  With compiled stages and more than
+        :data:`LP_DEFER_VARS` variables: there one LP costs seconds (N = 100, d = 10: 2-10 s per LP,
+        a polish 50 s for 1e-5 over the sharpened code; 17 s of a 28 s search went to HiGHS), so
+        candidates are ranked by their sharpened margins and only the phase's best is polished."""
+        return self.compiled and self.n_vars > LP_DEFER_VARS
 
     def anneal(self, X, betas, deadline=None, maxiter: int = 400):
         """L-BFGS stages at ``betas`` from X with this problem's kernel (compiled when
