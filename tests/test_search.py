@@ -436,3 +436,26 @@ def test_structural_rows_normalise_exactly_to_the_code():
     assert f.structural and f.margin_exact == "3/8"
     cm = certified_margin(tied_config(f.code, 2), exact=True)
     assert cm.margin_exact == "3/8"
+
+
+def test_plan_refuses_when_the_least_run_cannot_fit(monkeypatch):
+    """The least a run does is MIN_PASSES passes (a candidate's margin, the verification's two):
+    with one pass of 2.5 s, a 5 s limit (promise 6.5 s) is refused and a 6 s one (7.6 s) is not."""
+    from constellations.solvers.search import budget
+
+    monkeypatch.setattr(budget, "pass_seconds", lambda n, dim: 2.5)
+    assert budget.MIN_PASSES == 3
+    with pytest.raises(ConfigurationError, match="at least 3 such passes"):
+        budget.plan(20000, 64, 2, 1, False, 5.0, 0.0)
+    end, one = budget.plan(20000, 64, 2, 1, False, 6.0, 0.0)
+    assert one == 2.5 and end == 0.0  # no time left for the search proper: the least run only
+
+
+def test_free_margin_of_code_copies_needs_no_pass():
+    from constellations.margins import free_margin
+    from constellations.solvers.search.driver import _copies_margin
+    from constellations.solvers.search.optimizer import normalize
+
+    C = normalize(np.random.default_rng(3).standard_normal((30, 5)))
+    X = np.broadcast_to(C, (3, 30, 5))
+    assert abs(_copies_margin(C, code_margin(C)) - free_margin(X, [(0, 1), (1, 2), (0, 2)])) < 1e-15
