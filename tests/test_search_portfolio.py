@@ -113,3 +113,21 @@ def test_mbh_alone_reaches_tammes_records_that_restarts_miss(n):
     assert abs(r.margin - rec) < 1e-8 and r.extra["found_by"] == "mbh"
     arm = r.extra["portfolio"]["arms"]["mbh"]
     assert arm["pulls"] == 8 and arm["gain"] > 1e-5  # credited with its chain's gains
+
+
+@pytest.mark.parametrize("seconds,restarted", [(0.05, True), (1e9, False)])
+def test_mbh_chain_restarts_after_its_idle_seconds(monkeypatch, seconds, restarted):
+    """An MBH chain at the octahedron (N = 6, d = 3: optimal, no step can gain) starts again from a
+    fresh restart once its steps have run MBH_PATIENCE_SECONDS without gain, however few they were;
+    with the step count alone (60) it stays within a 1 s pull."""
+    from constellations.solvers.search import moves
+    from constellations.solvers.search.optimizer import default_schedule
+    from constellations.solvers.search.problem import Problem, Settings
+
+    monkeypatch.setattr(moves, "MBH_PATIENCE", 10**6)
+    monkeypatch.setattr(moves, "MBH_PATIENCE_SECONDS", seconds)
+    pb = Problem(6, 3, 2, ((0, 1),), True, "numba")
+    octa = np.vstack([np.eye(3), -np.eye(3)])
+    hop = moves.Hop(default_schedule(0), None, None, settings=Settings())
+    moves.mbh(pb, octa, code_margin(octa), np.random.default_rng(0), hop)
+    assert (hop.chain["restarts"] > 0) == restarted

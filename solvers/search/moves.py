@@ -90,6 +90,11 @@ MBH_SCALES = (1.0, 0.3, 3.0)
 #: Steps in a row without gain after which the chain starts again from a fresh restart (at N = 75,
 #: d = 3 the gains come within the first 40 steps or so, then the chain sits in its basin).
 MBH_PATIENCE = 60
+#: ... or after this many seconds of its steps without gain: a step costs 0.2 s at N = 100, d = 3
+#: and 0.5 s at N = 100, d = 10, where 60 steps would outlast most of a one-minute search (tied,
+#: 60 s, seeds 0-4: median 0.333472 with 10 s against 0.333388 with 60 steps alone;
+#: data/search/tied_n100_d10_60s_v5.txt and _v4.txt).
+MBH_PATIENCE_SECONDS = 10.0
 #: Gains below this (L-BFGS noise within one basin) count as stalls and do not call for a polish.
 MBH_MIN_GAIN = 1e-8
 
@@ -230,8 +235,8 @@ def mbh(pb, X, m, rng, hop):
     """Monotonic basin hopping for MBH_BURST seconds on the move's own chain (module docstring).
 
     The chain starts (again) from the best X whenever the best has moved past what it was seeded
-    from, and from a fresh restart (:func:`fresh`'s) after MBH_PATIENCE steps in a row without
-    gain; its margins are unpolished (sharp-beta L-BFGS), compared only with each other.  If the
+    from, and from a fresh restart (:func:`fresh`'s) after MBH_PATIENCE steps in a row, or
+    MBH_PATIENCE_SECONDS of steps, without gain; its margins are unpolished (sharp-beta L-BFGS), compared only with each other.  If the
     chain moved during the pull and came within the window of m, its configuration is LP-polished
     and returned.  The chain's gain in the pull is its credit with the portfolio
     (``hop.credit``): MBH pays after many steps, most of them short of a new best, and a
@@ -242,20 +247,21 @@ def mbh(pb, X, m, rng, hop):
         ch = hop.chain = _chain(pb, X, m, hop)
     m_start, t_end = ch["m"], time.time() + MBH_BURST
     while not late and time.time() < t_end and not expired(hop.deadline):
-        if ch["stall"] >= MBH_PATIENCE:
+        if ch["stall"] >= MBH_PATIENCE or ch["idle"] >= MBH_PATIENCE_SECONDS:
             seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
             Y, _, late = restart(pb, hop.settings, hop.used["mbh"] + ch["restarts"], seed, None, hop.deadline)
             ch = hop.chain = _chain(pb, Y, ch["seeded_at"], hop, ch["restarts"] + 1)
             m_start = ch["m"]
             continue
+        t_step = time.time()
         Y, mY, late = pb.sharpen(_perturb(ch, rng), hop.deadline, MBH_BETAS)
         ch["steps"] += 1
+        big = not late and mY > ch["m"] + MBH_MIN_GAIN
         if not late and mY > ch["m"] + GAIN_FLOOR:
             # creeping by less than MBH_MIN_GAIN (L-BFGS noise in one basin) still counts as a stall
-            big = mY > ch["m"] + MBH_MIN_GAIN
-            ch.update(X=Y, m=mY, moved=ch["moved"] or big, stall=0 if big else ch["stall"] + 1)
-        else:
-            ch["stall"] += 1
+            ch.update(X=Y, m=mY, moved=ch["moved"] or big)
+        ch["stall"] = 0 if big else ch["stall"] + 1
+        ch["idle"] = 0.0 if big else ch["idle"] + time.time() - t_step
     hop.credit = max(0.0, ch["m"] - m_start)
     if not ch["moved"] or late or ch["m"] < m - hop.mbh_window:
         return ch["X"], ch["m"], late
@@ -277,7 +283,8 @@ def _chain(pb, X, seeded_at, hop, restarts=0) -> dict:
     """A new MBH chain from X: X sharpened (SHARP_BETAS), its step size from its angle."""
     Y, mY, _ = pb.sharpen(X, hop.deadline)
     sigma = MBH_SIGMA * max(_angle(Y), 1e-3) / np.sqrt(pb.dim)
-    return dict(X=Y, m=mY, seeded_at=seeded_at, moved=False, stall=0, steps=0, sigma=sigma, restarts=restarts)
+    return dict(X=Y, m=mY, seeded_at=seeded_at, moved=False, stall=0, idle=0.0, steps=0, sigma=sigma,
+                restarts=restarts)
 
 
 MOVES = {"kick": kick, "jump": jump, "swap": swap, "multiswap": multiswap, "fresh": fresh, "mbh": mbh}
