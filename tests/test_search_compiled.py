@@ -125,3 +125,21 @@ def test_deferred_search_polishes_once_at_the_end(monkeypatch):
     r = search(4, 3, 2, tied=False, restarts=None, time_limit=3.0, seed=0, constructions=False, backend="numba")
     assert calls, "the phase's best was never polished"
     assert abs(r.margin - 2 / 3) < 1e-12
+
+
+def test_deferred_polish_respects_polish_top_zero(monkeypatch):
+    """``polish_top=0`` turns the LP off (the free phase after a winning construction relies on it):
+    the deferred end-of-phase polish must not run either."""
+    from constellations.solvers.search import driver
+    from constellations.solvers.search import problem as problem_module
+    from constellations.solvers.search import search
+
+    monkeypatch.setattr(problem_module, "LP_DEFER_VARS", 0)
+
+    def no_lp(*a, **k):
+        raise AssertionError("LP polish with polish_top=0")
+
+    monkeypatch.setattr(driver, "polish", no_lp)
+    r = search(4, 3, 2, tied=False, restarts=None, time_limit=1.0, seed=0, constructions=False, backend="numba",
+               polish_top=0)
+    assert r.margin <= 2 / 3 + 1e-15 and np.isfinite(r.margin)

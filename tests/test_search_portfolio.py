@@ -118,8 +118,9 @@ def test_mbh_alone_reaches_tammes_records_that_restarts_miss(n):
 @pytest.mark.parametrize("seconds,restarted", [(0.05, True), (1e9, False)])
 def test_mbh_chain_restarts_after_its_idle_seconds(monkeypatch, seconds, restarted):
     """An MBH chain at the octahedron (N = 6, d = 3: optimal, no step can gain) starts again from a
-    fresh restart once its steps have run MBH_PATIENCE_SECONDS without gain, however few they were;
-    with the step count alone (60) it stays within a 1 s pull."""
+    fresh restart once its steps have run MBH_PATIENCE_SECONDS without gain, however few they were
+    (the step count, MBH_PATIENCE, is put out of reach); without that limit it stays within a 1 s
+    pull."""
     from constellations.solvers.search import moves
     from constellations.solvers.search.optimizer import default_schedule
     from constellations.solvers.search.problem import Problem, Settings

@@ -13,9 +13,10 @@ hops between basins (:mod:`solvers.search.moves`, the moves chosen by the portfo
 (:mod:`solvers.search.newton`), which makes its contacts equal to ~1e-15.  Problems whose LPs cost
 seconds (compiled stages and more than :data:`~solvers.search.problem.LP_DEFER_VARS` variables,
 :attr:`~solvers.search.problem.Problem.lp_deferred`) rank the restarts and the moves' results by
-their sharpened margins and LP-polish only the phase's best, at its end.  A tied search is one phase.  A free search is
-two: first the tied problem (:data:`TIED_SHARE` of the time; with a restart count, the very run a
-tied search would do), then the free problem started from that code, which stays a candidate: a
+their sharpened margins and LP-polish only the phase's best, at its end.
+
+A tied search is one phase.  A free search is two: first the tied problem (:data:`TIED_SHARE` of
+the time; with a restart count, the very run a tied search would do), then the free problem started from that code, which stays a candidate: a
 code is a constellation for every M, so **the free result is never below the tied one**.
 
 **The best construction is a start and a floor** (:mod:`solvers.search.construction`): unless
@@ -348,7 +349,7 @@ def polish_best(pb, st, ph, end):
     the sharpened restart in our runs."""
     order = sorted(ph.results, key=lambda j: -ph.results[j][1])
     top = ph.results[order[0]][1]
-    if st.polish_top <= 0 or pb.n_vars > st.polish_max_vars:
+    if not _polishes(pb, st):
         return
     window = 2.0 * smoothing_gap(pb.n, (st.betas or default_schedule(0))[-1], len(pb.edges), pb.tied)
     seen, cands = [], []
@@ -370,6 +371,12 @@ def polish_best(pb, st, ph, end):
     if pb.compiled:
         cands = sorted(cands, key=lambda c: -c[1])[:1]
     _lp(pb, st, ph, cands, end, top)
+
+
+def _polishes(pb, st) -> bool:
+    """Does this phase LP-polish at all?  Not with ``polish_top`` 0 (e.g. the free phase after a
+    construction won) nor above ``polish_max_vars`` variables."""
+    return st.polish_top > 0 and pb.n_vars <= st.polish_max_vars
 
 
 def _lp(pb, st, ph, cands, end, top, source="polish"):
@@ -418,7 +425,7 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
             basin_hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress)
     except KeyboardInterrupt:
         INTERRUPT.set()
-    if pb.lp_deferred and not INTERRUPT.is_set() and pb.n_vars <= st.polish_max_vars:
+    if pb.lp_deferred and not INTERRUPT.is_set() and _polishes(pb, st):
         _lp(pb, st, ph, [(ph.best_X, ph.best_m)], end, ph.best_m, ph.found_by)
     if pb.tied and not INTERRUPT.is_set():
         _newton(pb, ph, end)

@@ -236,11 +236,11 @@ def mbh(pb, X, m, rng, hop):
 
     The chain starts (again) from the best X whenever the best has moved past what it was seeded
     from, and from a fresh restart (:func:`fresh`'s) after MBH_PATIENCE steps in a row, or
-    MBH_PATIENCE_SECONDS of steps, without gain; its margins are unpolished (sharp-beta L-BFGS), compared only with each other.  If the
-    chain moved during the pull and came within the window of m, its configuration is LP-polished
-    and returned.  The chain's gain in the pull is its credit with the portfolio
-    (``hop.credit``): MBH pays after many steps, most of them short of a new best, and a
-    portfolio that saw only new bests would drop it at once."""
+    MBH_PATIENCE_SECONDS of steps, without gain; its margins are unpolished (sharp-beta L-BFGS),
+    compared only with each other.  If the chain moved during the pull and came within the window
+    of m, its configuration is LP-polished (:meth:`Hop.polish`) and returned.  The chain's gain in
+    the pull is its credit with the portfolio (``hop.credit``): MBH pays after many steps, most of
+    them short of a new best, and a portfolio that saw only new bests would drop it at once."""
     ch = hop.chain
     late = False
     if ch is None or m > ch["seeded_at"] + GAIN_FLOOR:
