@@ -143,3 +143,61 @@ def test_deferred_polish_respects_polish_top_zero(monkeypatch):
     r = search(4, 3, 2, tied=False, restarts=None, time_limit=1.0, seed=0, constructions=False, backend="numba",
                polish_top=0)
     assert r.margin <= 2 / 3 + 1e-15 and np.isfinite(r.margin)
+
+
+# --------------------------------------------------------------------------- pair lists of codes
+
+def _annealed_code(n, dim, seed):
+    X, _ = optimize(np.random.default_rng(seed).standard_normal((n, dim)), (160.0, 2560.0, 40960.0), compiled=True)
+    return X
+
+
+@pytest.mark.parametrize("beta", [2560.0, 163840.0])
+def test_pair_list_evaluation_equals_all_pairs(beta):
+    """Within the skin the listed pairs give F_beta and its gradient exactly as all pairs do: every
+    pair left out has beta (c - q) < -60 and is skipped by the full sum as well."""
+    X = _annealed_code(60, 3, 0)
+    P, X0, skin = compiled._pair_list(X, beta)
+    assert skin > 0 and 0 < len(P) < 0.5 * 60 * 59 / 2
+    Y = normalize(X + 0.05 * skin / np.sqrt(3) * np.random.default_rng(1).standard_normal(X.shape))
+    assert 4 * np.linalg.norm(Y - X0, axis=1).max() < skin
+    G1, G2, stale = np.empty_like(Y), np.empty_like(Y), np.zeros(1, dtype=np.int64)
+    F1 = compiled._fg(Y, beta, 60, compiled._NO_PAIRS, True, G1, G1.copy(), P, X0, skin, stale)
+    F2 = compiled._fg(Y, beta, 60, compiled._NO_PAIRS, True, G2, G2.copy(), compiled._NO_PAIRS, Y, -1.0, stale)
+    assert F1 == F2 and np.array_equal(G1, G2) and stale[0] == 0
+
+
+def test_stale_pair_list_falls_back_to_all_pairs():
+    """A row moved by more than skin / 4 makes the evaluation use all pairs and flag the list."""
+    X = _annealed_code(60, 3, 2)
+    P, X0, skin = compiled._pair_list(X, 2560.0)
+    Y = X.copy()
+    Y[7] = normalize(Y[7] + skin * np.array([1.0, -1.0, 0.5]))
+    G1, G2, stale = np.empty_like(Y), np.empty_like(Y), np.zeros(1, dtype=np.int64)
+    F1 = compiled._fg(Y, 2560.0, 60, compiled._NO_PAIRS, True, G1, G1.copy(), P, X0, skin, stale)
+    assert stale[0] == 1
+    F2 = compiled._fg(Y, 2560.0, 60, compiled._NO_PAIRS, True, G2, G2.copy(), compiled._NO_PAIRS, Y, -1.0,
+                      np.zeros(1, dtype=np.int64))
+    assert F1 == F2 and np.array_equal(G1, G2)
+
+
+def test_stage_with_pair_lists_repeats_the_all_pairs_stage(monkeypatch):
+    """From a perturbed code (rows moving far beyond the skin, so the list is rebuilt along the
+    way) the stage with pair lists returns the same iterate, bit for bit, as with all pairs."""
+    X = _annealed_code(70, 3, 3)
+    Z = normalize(X + 0.02 * np.random.default_rng(4).standard_normal(X.shape))
+    builds = []
+    real = compiled._pair_list
+    monkeypatch.setattr(compiled, "_pair_list", lambda *a: builds.append(1) or real(*a))
+    Xa, Fa, _ = compiled.rlbfgs_stage(Z, 2560.0, maxiter=300)
+    assert len(builds) >= 3  # the first list and at least two rebuilds
+    Xb, Fb, _ = compiled.rlbfgs_stage(Z, 2560.0, maxiter=300, skin_fraction=0.0)
+    assert Fa == Fb and np.array_equal(Xa, Xb)
+
+
+def test_no_pair_list_for_small_or_spread_codes():
+    """Small codes, and codes whose list would hold most pairs (low beta), evaluate all pairs."""
+    X = _annealed_code(12, 3, 5)
+    assert compiled._pair_list(X, 163840.0)[2] < 0
+    Y = _annealed_code(60, 3, 6)
+    assert compiled._pair_list(Y, 10.0)[2] < 0
