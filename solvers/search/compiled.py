@@ -242,7 +242,7 @@ _NO_PAIRS = np.zeros((0, 2), dtype=np.int64)
 
 def _edges_array(edges) -> np.ndarray:
     if edges is None:
-        return np.zeros((0, 2), dtype=np.int64)
+        return _NO_PAIRS  # an empty (0, 2) index array serves for no edges as for no pairs
     return np.asarray([tuple(e) for e in edges], dtype=np.int64).reshape(-1, 2)
 
 

@@ -16,8 +16,9 @@ seconds (compiled stages and more than :data:`~solvers.search.problem.LP_DEFER_V
 their sharpened margins and LP-polish only the phase's best, at its end.
 
 A tied search is one phase.  A free search is two: first the tied problem (:data:`TIED_SHARE` of
-the time; with a restart count, the very run a tied search would do), then the free problem started from that code, which stays a candidate: a
-code is a constellation for every M, so **the free result is never below the tied one**.
+the time; with a restart count, the very run a tied search would do), then the free problem
+started from that code, which stays a candidate: a code is a constellation for every M, so **the
+free result is never below the tied one**.
 
 **The best construction is a start and a floor** (:mod:`solvers.search.construction`): unless
 ``constructions=False``, the catalogue's best code for (N, d)
