@@ -12,7 +12,10 @@ and compares its margin m with the record margin (1 - c)/2 *after* the search: t
 the tables.  Per case: margin found, record, gap = m - record, ok (gap >= -1e-8), seconds, found_by
 (``result.extra["found_by"]``); then the hit rate and every miss with its gap.
 
---jobs K runs K cases at once in separate processes (torch limited to one thread each).  --out
+--jobs K runs K cases at once in separate processes (torch limited to one thread each);
+--search-jobs J gives each search J worker processes of its own (``n_jobs``: its restarts and its
+basin hopping run in parallel), so --jobs 1 --search-jobs 2 spends both cores of a 2-core machine
+on one case at a time.  --out
 rewrites FILE.json atomically after every finished case, so an interrupted sweep keeps what it did;
 --resume FILE.json skips the cases already in that file (it may be the same file as --out) and
 carries them into the summary; its rows outside this run's range are kept in --out unchanged.
@@ -73,13 +76,13 @@ def _one_thread():
         pass
 
 
-def run_case(d, n, time_per_n, seed, strategy="auto"):
+def run_case(d, n, time_per_n, seed, strategy="auto", n_jobs=1):
     """One tied search from random starts; never given the record."""
     from constellations.solvers.search import search
     t0 = time.perf_counter()
     try:
         r = search(n, d, tied=True, restarts=None, time_limit=time_per_n, seed=seed, constructions=False,
-                   strategy=strategy)
+                   strategy=strategy, n_jobs=n_jobs)
     except ConstellationsError as exc:  # a refused size is a result too (counted as a miss)
         return dict(dim=d, n=n, margin=None, margin_certified=None, seconds=time.perf_counter() - t0,
                     found_by=None, restarts=0, error=str(exc))
@@ -119,8 +122,8 @@ def _write(path, rows, args, interrupted, others=()):
     """The results file; ``others`` (rows of a resumed file outside this range) are kept, not summarised."""
     cases, hits, misses = _summary(rows)
     doc = dict(rows=sorted([*rows, *others], key=lambda r: (r["dim"], r["n"])), dims=args.dims, nmin=args.nmin,
-               nmax=args.nmax, ns=args.ns, strategy=args.strategy, time_per_n=args.time_per_n, seed=args.seed,
-               tolerance=TOL,
+               nmax=args.nmax, ns=args.ns, strategy=args.strategy, search_jobs=args.search_jobs,
+               time_per_n=args.time_per_n, seed=args.seed, tolerance=TOL,
                cases=cases, hits=hits, hit_rate=hits / cases if cases else None, misses=misses,
                interrupted=interrupted)
     atomic_write_text(path, json.dumps(to_jsonable(doc), indent=1) + "\n")
@@ -137,6 +140,8 @@ def main(argv=None):
     ap.add_argument("--ns", type=lambda t: sorted({int(x) for x in t.split(",")}), default=None,
                     help="only these N, e.g. 43,49,57 (within --nmin..--nmax)")
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once in separate processes")
+    ap.add_argument("--search-jobs", type=int, default=1,
+                    help="worker processes of each search (its n_jobs: restarts and basin hopping in parallel)")
     ap.add_argument("--out", default=None, help="results as JSON, rewritten atomically after every case")
     ap.add_argument("--resume", default=None, help="skip the cases already in this JSON file")
     args = ap.parse_args(argv)
@@ -168,9 +173,10 @@ def main(argv=None):
     pool = ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) if args.jobs > 1 else None
     try:
         if pool is None:
-            finished = (run_case(d, n, args.time_per_n, args.seed, args.strategy) for d, n in todo)
+            finished = (run_case(d, n, args.time_per_n, args.seed, args.strategy, args.search_jobs) for d, n in todo)
         else:
-            futures = [pool.submit(run_case, d, n, args.time_per_n, args.seed, args.strategy) for d, n in todo]
+            futures = [pool.submit(run_case, d, n, args.time_per_n, args.seed, args.strategy,
+                                   args.search_jobs) for d, n in todo]
             finished = (f.result() for f in as_completed(futures))
         for row in finished:
             row = _compare(row, ref)

@@ -32,7 +32,9 @@ __all__ = ["command"]
               show_default=True,
               help="Kernel of the smoothed margin; auto: triton on CUDA when installed, else torch; numpy or "
                    "numba on the CPU.  triton runs on the CPU only under TRITON_INTERPRET=1 (slow; tests).")
-@click.option("--jobs", "n_jobs", type=int, default=1, show_default=True, help="Worker processes for restarts.")
+@click.option("--jobs", "n_jobs", type=int, default=1, show_default=True,
+              help="Worker processes: they run the restarts, then (with --time-limit) as many basin-hopping "
+                   "runs at once, the best kept.")
 @click.option("--batch", type=int, default=1, show_default=True,
               help="Run restarts this many at a time as one batched torch program (for --device cuda).")
 @click.option("--strategy", type=click.Choice(STRATEGY_NAMES),
@@ -138,7 +140,7 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
     out.update(strategy=strategy, found_by=res.extra.get("found_by"), portfolio=res.extra.get("portfolio"),
                contacts=res.extra.get("contacts"),
                rattlers=res.extra.get("rattlers"), min_poly=res.extra.get("min_poly"),
-               min_poly_of="cosine" if tied else "margin")
+               min_poly_of="cosine" if tied else "margin", hop_workers=res.extra.get("hop_workers"))
     if as_json:
         emit_json(out)
     else:
@@ -161,6 +163,8 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
             arms = out["portfolio"]["arms"]
             click.echo("moves: " + ", ".join(f"{k} {a['pulls']}x {a['seconds']:.1f}s +{a['gain']:.2g}"
                                              for k, a in arms.items() if a["pulls"]))
+        if out["hop_workers"]:
+            click.echo("hopping workers ended at m = " + ", ".join(fmt(m) for m in out["hop_workers"]))
         if out["min_poly"] is not None:
             click.echo(f"min poly of the {out['min_poly_of']} (recognised, not proved): {out['min_poly']}")
         if written:

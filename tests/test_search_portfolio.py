@@ -132,3 +132,41 @@ def test_mbh_chain_restarts_after_its_idle_seconds(monkeypatch, seconds, restart
     hop = moves.Hop(default_schedule(0), None, None, settings=Settings())
     moves.mbh(pb, octa, code_margin(octa), np.random.default_rng(0), hop)
     assert (hop.chain["restarts"] > 0) == restarted
+
+
+
+def test_parallel_hopping_reaches_a_tammes_record_within_its_time_limit():
+    """n_jobs = 2 with a time limit: the restarts and then the basin hopping run in two worker
+    processes, each with its own portfolio and MBH chain from the best restart.  N = 13 in d = 3
+    from random starts reaches the record of Sloane's table, within 10% + 1 s of the limit; the
+    report lists both workers' margins and adds up their arms."""
+    from test_search import _reference_margins  # tests/ is on sys.path (rootdir conftest)
+    limit = 15.0  # a worker's start costs 2-4 s; the restarts get a quarter of the limit
+    r = search(13, 3, tied=True, restarts=None, time_limit=limit, seed=0, constructions=False, n_jobs=2)
+    assert abs(r.margin - _reference_margins()[3, 13]) < 1e-8
+    assert r.seconds <= 1.1 * limit + 1.0
+    workers = r.extra["hop_workers"]
+    assert len(workers) == 2 and max(workers) <= r.margin + 1e-12
+    rep = r.extra["portfolio"]
+    assert rep["workers"] == 2 and sum(a["pulls"] for a in rep["arms"].values()) == r.extra["hops"] > 0
+    assert abs(code_margin(r.config.X[0]) - r.margin) < 1e-15
+
+
+def test_merged_portfolio_reports_add_up():
+    from constellations.solvers.search.moves import _merged
+    a = dict(arms=dict(kick=dict(pulls=2, seconds=0.5, gain=1e-3, improved=1)), brackets=1)
+    b = dict(arms=dict(kick=dict(pulls=3, seconds=0.25, gain=0.0, improved=0),
+                       mbh=dict(pulls=1, seconds=1.0, gain=2e-3, improved=1)), brackets=2)
+    m = _merged([a, b])
+    assert m["arms"]["kick"] == dict(pulls=5, seconds=0.75, gain=1e-3, improved=1)
+    assert m["arms"]["mbh"] == b["arms"]["mbh"] and m["brackets"] == 3 and m["workers"] == 2
+
+
+def test_parallel_free_search_stays_above_its_tied_code_within_its_time_limit():
+    """A free search with n_jobs = 2: one start of the workers serves both phases, the free
+    phase hops in both of them, and the result is never below the tied code, on time."""
+    limit = 12.0
+    r = search(16, 5, 3, restarts=None, time_limit=limit, seed=0, n_jobs=2, constructions=False)
+    assert r.margin >= r.extra["tied_margin"] - 1e-12 and r.extra["tied_margin"] > 0.3
+    assert r.seconds <= 1.1 * limit + 1.0
+    assert len(r.extra["hop_workers"]) == 2  # the free phase's

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -59,13 +60,13 @@ from ..polish import polish
 from .budget import INTERRUPT, plan, polish_fits, sigint_sets_flag
 from .construction import Floor, keeps_search, lookup
 from .kernels import DEVICE_BACKENDS, check_device, resolve_backend
-from .moves import TIED_ONLY, basin_hop
+from .moves import TIED_ONLY, basin_hop, basin_hop_parallel
 from .newton import newton_polish
 from .optimizer import default_schedule, normalize
 from .problem import Problem, Settings
 from .recognition import structure
 from .starts import structured_starts
-from .restarts import Phase, Progress, run_restarts, salvage
+from .restarts import Phase, Progress, run_restarts, salvage, worker_pool
 
 __all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES", "PORTFOLIO"]
 
@@ -207,7 +208,12 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     init : Configuration or array (M, N, d), optional
         Starting point of the first restart.  The result is never worse than ``init``.
     n_jobs : int
-        1: in-process, single process.  k > 1: k spawned worker processes.
+        1: in-process, single process.  k > 1: k spawned worker processes (started once per phase):
+        they run the restarts, and then, with a time limit, k independent basin-hopping runs from
+        the best restart, each with its own random stream, portfolio and MBH chain, of which the
+        best is kept (``extra["hop_workers"]``: the margin each ended at).  Hopping is a chain of
+        accept-if-better steps and does not split; independent runs do: a basin one run reaches
+        with probability p, k runs reach with probability 1 - (1 - p)^k.
     callback : callable(done, total, best_margin), optional
     betas : sequence of float, optional
         One beta continuation for every restart (default: :func:`default_schedule`, which cycles
@@ -300,16 +306,16 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
                   starts=starts,
                   pass_seconds=pass_seconds)
     progress = Progress(callback, None if restarts is None else restarts * (1 if tied else 2))
-    with sigint_sets_flag():
+    with sigint_sets_flag(), worker_pool(st.n_jobs) as pool:  # one start of the workers for both phases
         codes = [] if init is None else [max(init, key=code_margin)]  # the best modality as the code
         if starts == "structured":
             codes += [C for _, C in structured_starts(n, dim)]
         tied_starts = dict(enumerate(codes))
         if tied:
-            ph = run_phase(pb, st, tied_starts, np.random.SeedSequence(seed), t_start, end, progress, floor)
+            ph = run_phase(pb, st, tied_starts, np.random.SeedSequence(seed), t_start, end, progress, floor, pool)
             code_ph = None
         else:
-            ph, code_ph = _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor)
+            ph, code_ph = _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor, pool)
         result = _finish(pb, st, G, ph, code_ph, seed, t_start, end, floor)
     return result
 
@@ -396,13 +402,16 @@ def _lp(pb, st, ph, cands, end, top, source="polish"):
             ph.polish_gain = pr.margin - top
 
 
-def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = None) -> Phase:
+def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = None, pool=None) -> Phase:
     """Restarts, the exact polish of the best few, then basin hopping (see the module docstring).
 
     ``floor`` (a tied phase only) is the catalogue's construction: it is offered as a candidate at
     the end, so that a free phase continues from it when it is the best.  Not before the polish and
     the hops: the LPs around a highly degenerate code (Kerdock, 288 points in R^16: 18,432 contacts)
     ran for minutes past HiGHS's own time limit.
+
+    ``pool`` is the search's :func:`~solvers.search.restarts.worker_pool` (one is started here when
+    ``st.n_jobs`` > 1 and none is given).
 
     ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at RESTART_SHARE of it (85%
     when there is no hopping), hops at 92%, the polish at 100%.  Ctrl-C ends every step early.
@@ -411,21 +420,22 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
     hopping = st.hops != 0 and pb.n_vars <= st.polish_max_vars
     span = None if end is None else max(0.0, end - t0)
     deadline = None if end is None else t0 + (RESTART_SHARE if hopping else 0.85) * span
-    try:
-        run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder)
-    except KeyboardInterrupt:  # raised by a callback, or outside the main thread
-        INTERRUPT.set()
-    salvage(pb, ph, starts, seeds, holder)
-    best = max(ph.results.values(), key=lambda r: r[1])
-    ph.offer(*best)
-    ph.seconds = time.time() - t0
-    try:
-        if not INTERRUPT.is_set():
-            polish_best(pb, st, ph, end)
-        if hopping and not INTERRUPT.is_set():
-            basin_hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress)
-    except KeyboardInterrupt:
-        INTERRUPT.set()
+    with nullcontext(pool) if pool is not None else worker_pool(st.n_jobs) as pool:
+        try:
+            run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool)
+        except KeyboardInterrupt:  # raised by a callback, or outside the main thread
+            INTERRUPT.set()
+        salvage(pb, ph, starts, seeds, holder)
+        best = max(ph.results.values(), key=lambda r: r[1])
+        ph.offer(*best)
+        ph.seconds = time.time() - t0
+        try:
+            if not INTERRUPT.is_set():
+                polish_best(pb, st, ph, end)
+            if hopping and not INTERRUPT.is_set():
+                _hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress, pool)
+        except KeyboardInterrupt:
+            INTERRUPT.set()
     if pb.lp_deferred and not INTERRUPT.is_set() and _polishes(pb, st):
         _lp(pb, st, ph, [(ph.best_X, ph.best_m)], end, ph.best_m, ph.found_by)
     if pb.tied and not INTERRUPT.is_set():
@@ -436,6 +446,17 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
         ph.time_limited = True
     ph.seconds = time.time() - t0
     return ph
+
+
+def _hop(pb, st, ph, seeds, t0, deadline, progress, pool):
+    """Basin hopping until ``deadline``: in every worker of ``pool`` at once
+    (:func:`~solvers.search.moves.basin_hop_parallel`) when the phase has workers and a deadline,
+    else in this process (a count of hops without a time limit stays one sequence, as reproducible
+    as the restarts)."""
+    if pool[0] is not None and deadline is not None:
+        basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool)
+    else:
+        basin_hop(pb, st, ph, seeds, t0, deadline, progress)
 
 
 def _newton(pb, ph, end):
@@ -451,13 +472,14 @@ def _newton(pb, ph, end):
                               reason=r.reason)
 
 
-def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor=None):
+def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor=None, pool=None):
     """A free search: first the tied problem (TIED_SHARE of the time; with a restart count, exactly
     the run ``tied=True`` would do), then the free problem started from that code (jittered, so that
     the modalities can separate) and from ``init``.  The code itself stays a candidate, so the
     free result is never below the tied one.  Returns (free phase, tied phase)."""
     t_mid = None if end is None else t_start + TIED_SHARE * (end - t_start)
-    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, t_mid, progress, floor)
+    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, t_mid, progress, floor,
+                        pool)
     M, n, dim = pb.M, pb.n, pb.dim
     code = np.broadcast_to(code_ph.best_X, (M, n, dim))
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1 << 30,)))
@@ -474,7 +496,8 @@ def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, flo
         return ph, code_ph
     if code_ph.found_by == "construction":  # its neighbourhood's LPs overrun their limits (run_phase)
         st = replace(st, polish_top=0, hops=0)
-    ph = run_phase(pb, st, starts, np.random.SeedSequence(seed, spawn_key=(1 << 31,)), time.time(), end, progress)
+    ph = run_phase(pb, st, starts, np.random.SeedSequence(seed, spawn_key=(1 << 31,)), time.time(), end, progress,
+                   pool=pool)
     ph.offer(code.copy(), code_m, "tied code")
     return ph, code_ph
 

@@ -45,9 +45,10 @@ from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
 from .optimizer import SHARP_BETAS, default_schedule, normalize
 from .portfolio import GAIN_FLOOR, Portfolio
-from .restarts import restart
+from .restarts import Phase, gather, restart, submit
 
-__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop"]
+__all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop",
+           "basin_hop_parallel"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
 HOP_START_BETA = 160.0
@@ -326,3 +327,64 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
         ph.time_limited = True
     ph.moves.update(hops=done, hop_gain=float(ph.best_m - m_before), kicks=hop.used["kick"], swaps=hop.used["swap"],
                     portfolio=book.report())
+
+
+class _Quiet:
+    """Progress of a worker's hops: nobody to report to (the parent reports once they are back)."""
+
+    def step(self, *args, **kwargs):
+        pass
+
+
+def _hop_alone(pb, st, X, m, found_by, seeds, t0, deadline):
+    """One worker's basin hopping from (X, m): ``(best X, best m, found_by, moves)``."""
+    ph = Phase()
+    ph.offer(X, m, found_by)
+    basin_hop(pb, st, ph, seeds, t0, deadline, _Quiet())
+    return ph.best_X, ph.best_m, ph.found_by, ph.moves
+
+
+def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
+    """:func:`basin_hop` in each of the ``st.n_jobs`` workers of ``pool``
+    (:func:`solvers.search.restarts.worker_pool`), from ``ph``'s best, each with its own random
+    stream (``seeds.spawn``) and so its own portfolio and MBH chain, until ``deadline``; the best
+    of their results is offered to ``ph``.
+
+    Basin hopping is a sequence of accept-if-better steps, so it does not split into parallel
+    pieces; independent runs do: if one run reaches a basin with probability p, k runs reach it
+    with probability 1 - (1 - p)^k.  ``ph.moves`` sums the workers' counters (hops, improvements,
+    kicks, swaps, and the portfolio's arms) and lists the margin each worker ended at."""
+    ex, event = pool
+    futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline)
+               for s in seeds.spawn(st.n_jobs)]
+    m_before = ph.best_m
+    outs = gather(futures, event)
+    for X, m, found_by, _ in outs:
+        if m > ph.best_m + GAIN_FLOOR:
+            ph.offer(X, m, found_by)
+    moves = [mv for *_, mv in outs]
+    for key in ("hops", "hops_improved", "kicks", "swaps"):
+        ph.moves[key] = sum(int(mv.get(key, 0)) for mv in moves)
+    ph.moves["hop_gain"] = float(ph.best_m - m_before)
+    ph.moves["hop_workers"] = [float(m) for _, m, _, _ in outs]
+    reports = [mv["portfolio"] for mv in moves if "portfolio" in mv]
+    if reports:
+        ph.moves["portfolio"] = _merged(reports)
+    if deadline is not None and time.time() >= deadline:
+        ph.time_limited = True
+    progress.step(ph.best_m, hop=True)
+
+
+def _merged(reports) -> dict:
+    """The workers' portfolio reports as one: each arm's counts and sums added up."""
+    out = dict(reports[0])
+    arms = {}
+    for rep in reports:
+        for name, a in rep["arms"].items():
+            acc = arms.setdefault(name, dict.fromkeys(a, 0))
+            for k, v in a.items():
+                acc[k] = acc[k] + v if isinstance(v, (int, float)) else v
+    out["arms"] = arms
+    out["brackets"] = sum(rep.get("brackets", 0) for rep in reports)
+    out["workers"] = len(reports)
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -21,7 +22,8 @@ from constellations.margins import free_margin
 from .budget import INTERRUPT, expired
 from .optimizer import START_BETAS, default_schedule, normalize, optimize, rlbfgs_batched
 
-__all__ = ["Phase", "Progress", "restart", "tied_projection", "run_restarts", "batched_restarts"]
+__all__ = ["Phase", "Progress", "restart", "tied_projection", "run_restarts", "batched_restarts", "worker_pool",
+           "gather", "submit"]
 
 
 def tied_projection(X, edges):
@@ -164,12 +166,16 @@ def more(st, ph, i, deadline) -> bool:
     return time.time() + 0.5 * est < deadline
 
 
-def run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder):
-    """Fill ``ph.results``: serially, batched (``st.batch`` > 1) or in processes (``st.n_jobs`` > 1).
+def run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool=(None, None)):
+    """Fill ``ph.results``: serially, batched (``st.batch`` > 1) or in processes (``st.n_jobs`` > 1,
+    in ``pool``, from :func:`worker_pool`; one is made here when none is given).
 
     ``starts`` maps restart indices to warm starts; ``holder["X"]`` keeps the latest iterate."""
-    if st.n_jobs > 1:
-        _pool(pb, st, ph, starts, seeds, deadline, progress)
+    if st.n_jobs > 1 and pool[0] is None:
+        with worker_pool(st.n_jobs) as made:
+            _pool(pb, st, ph, starts, seeds, deadline, progress, made)
+    elif st.n_jobs > 1:
+        _pool(pb, st, ph, starts, seeds, deadline, progress, pool)
     elif st.batch > 1:
         _batched(pb, st, ph, starts, seeds, deadline, progress, holder)
     else:
@@ -215,43 +221,73 @@ def _batched(pb, st, ph, starts, seeds, deadline, progress, holder):
             break
 
 
-def _pool(pb, st, ph, starts, seeds, deadline, progress):
-    """Restarts in ``n_jobs`` spawned worker processes; on Ctrl-C they are told through an Event,
-    stop at their next check and hand back their best so far."""
+@contextmanager
+def worker_pool(n_jobs):
+    """``(executor, event)``: ``n_jobs`` spawned worker processes for a search's restarts and hops
+    (started once per search: a worker's start, imports and first compiled call cost 2-4 s on a
+    2-core machine), and the Event that tells them Ctrl-C was pressed; ``(None, None)`` when
+    ``n_jobs`` is 1.  On an exception the workers are told, pending work is cancelled and nothing
+    waits for them."""
+    if n_jobs <= 1:
+        yield None, None
+        return
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
     event = ctx.Event()
-    with ProcessPoolExecutor(max_workers=st.n_jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(event,)) as ex:
-        pending = {}
-        i = 0
-        try:
-            while True:
-                while len(pending) < st.n_jobs and more(st, ph, i, deadline):
-                    fut = _submit(ex, restart, pb, st, i, seeds.spawn(1)[0], starts.get(i), deadline)
-                    pending[fut] = (i, time.time())
-                    i += 1
-                if not pending:
-                    break
-                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
-                if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
-                    event.set()
-                for fut in done:
-                    j, t0 = pending.pop(fut)
-                    X, m, late = fut.result()
-                    ph.results[j] = (X, m)
-                    ph.durations.append(time.time() - t0)
-                    ph.time_limited |= late
-                    progress.step(ph.best_restart())
-        except BaseException:
+    ex = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_worker_init, initargs=(event,))
+    try:
+        yield ex, event
+    except BaseException:
+        event.set()
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+
+
+def gather(futures, event) -> list:
+    """Results of ``futures`` (in order), relaying Ctrl-C (INTERRUPT) to the workers through
+    ``event``: they stop at their next check and hand back their best so far."""
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
             event.set()
-            for fut in pending:
-                fut.cancel()
-            ex.shutdown(wait=False, cancel_futures=True)
-            raise
+    return [f.result() for f in futures]
 
 
-def _submit(ex, *args):
+def _pool(pb, st, ph, starts, seeds, deadline, progress, pool):
+    """Restarts in the ``pool``'s worker processes (:func:`worker_pool`), ``n_jobs`` at a time;
+    on Ctrl-C they are told through the pool's Event, stop at their next check and hand back
+    their best so far."""
+    ex, event = pool
+    pending = {}
+    i = 0
+    try:
+        while True:
+            while len(pending) < st.n_jobs and more(st, ph, i, deadline):
+                fut = submit(ex, restart, pb, st, i, seeds.spawn(1)[0], starts.get(i), deadline)
+                pending[fut] = (i, time.time())
+                i += 1
+            if not pending:
+                break
+            done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+            if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
+                event.set()
+            for fut in done:
+                j, t0 = pending.pop(fut)
+                X, m, late = fut.result()
+                ph.results[j] = (X, m)
+                ph.durations.append(time.time() - t0)
+                ph.time_limited |= late
+                progress.step(ph.best_restart())
+    except BaseException:
+        event.set()
+        for fut in pending:
+            fut.cancel()
+        raise
+
+
+def submit(ex, *args):
     """``ex.submit(*args)`` with SIGINT blocked: a worker spawned here inherits the blocked signal
     (across exec), so Ctrl-C, which reaches the whole process group, cannot kill it half-started;
     the parent gets the signal once it is unblocked and tells the workers through the Event."""
