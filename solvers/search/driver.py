@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -402,7 +401,7 @@ def _lp(pb, st, ph, cands, end, top, source="polish"):
             ph.polish_gain = pr.margin - top
 
 
-def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = None, pool=None) -> Phase:
+def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = None, pool=(None, None)) -> Phase:
     """Restarts, the exact polish of the best few, then basin hopping (see the module docstring).
 
     ``floor`` (a tied phase only) is the catalogue's construction: it is offered as a candidate at
@@ -410,8 +409,8 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
     the hops: the LPs around a highly degenerate code (Kerdock, 288 points in R^16: 18,432 contacts)
     ran for minutes past HiGHS's own time limit.
 
-    ``pool`` is the search's :func:`~solvers.search.restarts.worker_pool` (one is started here when
-    ``st.n_jobs`` > 1 and none is given).
+    ``pool`` is the search's :func:`~solvers.search.restarts.worker_pool`: with workers, the restarts
+    and (under a deadline) the hops run in them; without, in this process.
 
     ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at RESTART_SHARE of it (85%
     when there is no hopping), hops at 92%, the polish at 100%.  Ctrl-C ends every step early.
@@ -420,22 +419,21 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
     hopping = st.hops != 0 and pb.n_vars <= st.polish_max_vars
     span = None if end is None else max(0.0, end - t0)
     deadline = None if end is None else t0 + (RESTART_SHARE if hopping else 0.85) * span
-    with nullcontext(pool) if pool is not None else worker_pool(st.n_jobs) as pool:
-        try:
-            run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool)
-        except KeyboardInterrupt:  # raised by a callback, or outside the main thread
-            INTERRUPT.set()
-        salvage(pb, ph, starts, seeds, holder)
-        best = max(ph.results.values(), key=lambda r: r[1])
-        ph.offer(*best)
-        ph.seconds = time.time() - t0
-        try:
-            if not INTERRUPT.is_set():
-                polish_best(pb, st, ph, end)
-            if hopping and not INTERRUPT.is_set():
-                _hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress, pool)
-        except KeyboardInterrupt:
-            INTERRUPT.set()
+    try:
+        run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool)
+    except KeyboardInterrupt:  # raised by a callback, or outside the main thread
+        INTERRUPT.set()
+    salvage(pb, ph, starts, seeds, holder)
+    best = max(ph.results.values(), key=lambda r: r[1])
+    ph.offer(*best)
+    ph.seconds = time.time() - t0
+    try:
+        if not INTERRUPT.is_set():
+            polish_best(pb, st, ph, end)
+        if hopping and not INTERRUPT.is_set():
+            _hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress, pool)
+    except KeyboardInterrupt:
+        INTERRUPT.set()
     if pb.lp_deferred and not INTERRUPT.is_set() and _polishes(pb, st):
         _lp(pb, st, ph, [(ph.best_X, ph.best_m)], end, ph.best_m, ph.found_by)
     if pb.tied and not INTERRUPT.is_set():
@@ -472,7 +470,7 @@ def _newton(pb, ph, end):
                               reason=r.reason)
 
 
-def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor=None, pool=None):
+def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, floor=None, pool=(None, None)):
     """A free search: first the tied problem (TIED_SHARE of the time; with a restart count, exactly
     the run ``tied=True`` would do), then the free problem started from that code (jittered, so that
     the modalities can separate) and from ``init``.  The code itself stays a candidate, so the

@@ -45,7 +45,7 @@ from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
 from .optimizer import SHARP_BETAS, default_schedule, normalize
 from .portfolio import GAIN_FLOOR, Portfolio
-from .restarts import Phase, gather, restart, submit
+from .restarts import Phase, Progress, gather, restart, submit
 
 __all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop",
            "basin_hop_parallel"]
@@ -329,18 +329,11 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
                     portfolio=book.report())
 
 
-class _Quiet:
-    """Progress of a worker's hops: nobody to report to (the parent reports once they are back)."""
-
-    def step(self, *args, **kwargs):
-        pass
-
-
 def _hop_alone(pb, st, X, m, found_by, seeds, t0, deadline):
     """One worker's basin hopping from (X, m): ``(best X, best m, found_by, moves)``."""
     ph = Phase()
     ph.offer(X, m, found_by)
-    basin_hop(pb, st, ph, seeds, t0, deadline, _Quiet())
+    basin_hop(pb, st, ph, seeds, t0, deadline, Progress(None, None))  # the parent reports once it is back
     return ph.best_X, ph.best_m, ph.found_by, ph.moves
 
 

@@ -167,14 +167,11 @@ def more(st, ph, i, deadline) -> bool:
 
 
 def run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool=(None, None)):
-    """Fill ``ph.results``: serially, batched (``st.batch`` > 1) or in processes (``st.n_jobs`` > 1,
-    in ``pool``, from :func:`worker_pool`; one is made here when none is given).
+    """Fill ``ph.results``: serially, batched (``st.batch`` > 1) or in the processes of ``pool``
+    (the search's :func:`worker_pool`, which has workers when ``st.n_jobs`` > 1).
 
     ``starts`` maps restart indices to warm starts; ``holder["X"]`` keeps the latest iterate."""
-    if st.n_jobs > 1 and pool[0] is None:
-        with worker_pool(st.n_jobs) as made:
-            _pool(pb, st, ph, starts, seeds, deadline, progress, made)
-    elif st.n_jobs > 1:
+    if pool[0] is not None:
         _pool(pb, st, ph, starts, seeds, deadline, progress, pool)
     elif st.batch > 1:
         _batched(pb, st, ph, starts, seeds, deadline, progress, holder)
