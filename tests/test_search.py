@@ -304,6 +304,28 @@ def test_each_move_reaches_the_octahedron(name):
     assert abs(best - 0.5) < 1e-9
 
 
+@pytest.mark.parametrize("used,polished", [(0, True), (2, False)])
+def test_kick_sharpens_before_polishing_when_it_is_not_small(monkeypatch, used, polished):
+    """A kick of 0.1 moves the points of a 40-point code (smallest angle ~0.5) by a third of their
+    spacing: it is a new start, so it is sharpened and, ending below the best, not LP-polished
+    (polished directly such kicks cost seconds at N = 96); a kick of 0.01 is polished directly."""
+    from constellations.solvers.search import Problem
+    from constellations.solvers.search.moves import KICK_NUDGE, KICK_SIGMAS, Hop, _angle, kick
+    pb = Problem(40, 3, 2, ((0, 1),), True)
+    C, _ = pb.anneal(pb.random(np.random.default_rng(0)), default_schedule(0))
+    C, m, _ = pb.sharpen(C)
+    big = KICK_SIGMAS[used] * np.sqrt(3) > KICK_NUDGE * _angle(C)
+    assert big != polished
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop.used["kick"] = used
+    calls = []
+    real = Hop.polish
+    monkeypatch.setattr(Hop, "polish", lambda self, pb_, Y: calls.append(1) or real(self, pb_, Y))
+    Y, mY, late = kick(pb, C, m + 1e-3, np.random.default_rng(1), hop)  # a best above anything near
+    assert not late and mY == code_margin(Y) and np.allclose(np.linalg.norm(Y, axis=1), 1.0)
+    assert bool(calls) == polished
+
+
 @pytest.mark.parametrize("strategy,moves", [("restarts", ()), ("kick", ("kick",)), ("multiswap", ("multiswap",))])
 def test_strategy_chooses_the_moves(strategy, moves):
     r = search(6, 3, tied=True, restarts=2, seed=0, strategy=strategy, constructions=False)

@@ -42,6 +42,21 @@ def test_rate_is_gain_per_second_not_gain():
     assert _play(p, {"x": (10.0, 0.0), "y": (1.0, 0.0)}, 1) == ["y"]
 
 
+def test_a_round_shares_seconds_not_pulls():
+    """Round 1 gives each survivor 2 u seconds (u the median round-0 pull, here 1 s): an arm whose
+    pull takes 10 s is pulled once while a 1 s arm is pulled twice -- not 2 pulls each, which
+    would hand the slow arm ten times the other's time."""
+    payoff = {"a": (10.0, 2e-2), "b": (1.0, 1e-3), "c": (1.0, 0.0), "d": (1.0, 0.0)}
+    p = Portfolio(("a", "b", "c", "d"))
+    seen = _play(p, payoff, 4 + 3 + 1)
+    assert seen[:4] == ["a", "b", "c", "d"]
+    assert seen[4:7] == ["a", "b", "b"]  # the fewest seconds in the round goes first
+    # round 2: a alone (2e-3 per second against b's 1e-3); 4 s of share, one 10 s pull
+    assert seen[7] == "a"
+    assert _play(p, payoff, 4) == ["a", "b", "c", "d"]  # a new bracket
+    assert p.report()["brackets"] == 2
+
+
 def test_one_arm_always_pulled_and_negative_gains_ignored():
     p = Portfolio(("kick",))
     assert _play(p, {"kick": (0.5, -1.0)}, 5) == ["kick"] * 5

@@ -1,9 +1,15 @@
 r"""The portfolio: which move the basin hopping runs next, by successive halving on margin per second.
 
 The moves (:mod:`solvers.search.moves`) are arms.  A *bracket* starts with every arm alive; in its
-round r each surviving arm is pulled :math:`2^r` times (in turn), then the better half survives
-(:math:`\lceil |S|/2 \rceil` arms), until one is left; its round done, a new bracket starts with all
-arms again, so that an arm that stopped paying can be replaced and one that was unlucky comes back.
+round 0 every arm is pulled once; in round r >= 1 each surviving arm gets :math:`2^r u` seconds
+(:math:`u` the median time of a round-0 pull: :math:`2^r` pulls of a typical arm), pulled in turn,
+the arm with the fewest seconds in the round first, until every survivor has had its share (the
+last pull may overshoot it); then the better half survives (:math:`\lceil |S|/2 \rceil` arms),
+until one is left; its round done, a new bracket starts with all arms again, so that an arm that
+stopped paying can be replaced and one that was unlucky comes back.  The budget of a round is
+time, not pulls: an arm whose pull costs ten times the others' would otherwise take ten times
+their share of the search (the LP polish of a kick at N = 96, d = 3 costs seconds where an MBH
+step costs hundredths).
 
 Arms are ranked by their *rate* in the bracket,
 
@@ -21,6 +27,7 @@ pulls, seconds, gain and improvements (``SearchResult.extra["portfolio"]``).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["Portfolio", "Arm", "GAIN_FLOOR"]
@@ -63,6 +70,8 @@ class Portfolio:
     round: int = field(init=False, default=0)
     queue: list = field(init=False, default_factory=list)
     brackets: int = field(init=False, default=0)
+    unit: float = field(init=False, default=0.0)
+    spent: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         if not self.names:
@@ -74,32 +83,46 @@ class Portfolio:
         self.alive, self.round, self.brackets = list(self.names), 0, self.brackets + 1
         for a in self.arms.values():
             a.bracket_seconds = a.bracket_gain = 0.0
-        self._fill()
-
-    def _fill(self):
-        # round r: each survivor 2^r times, interleaved so that a deadline cuts every arm alike
-        self.queue = [n for _ in range(2 ** self.round) for n in self.alive]
+        self.queue = list(self.alive)  # round 0: each arm once, in order
+        self.spent = dict.fromkeys(self.alive, 0.0)
 
     def _halve(self):
+        if self.round == 0:
+            self.unit = float(statistics.median(self.spent.values()))
         key = lambda n: (self.arms[n].rate(True), self.arms[n].rate(False), -self.arms[n].cost())  # noqa: E731
         ranked = sorted(self.alive, key=key, reverse=True)
         self.alive = ranked[:math.ceil(len(ranked) / 2)]
         self.round += 1
-        self._fill()
+        self.spent = dict.fromkeys(self.alive, 0.0)
+
+    def _share(self) -> float:
+        return 2 ** self.round * self.unit
+
+    def _pick(self):
+        # fewest seconds in this round first (ties: the order of ``alive``), so that a deadline cuts
+        # every arm alike; None once every survivor has had its share
+        short = [n for n in self.alive if self.spent[n] < self._share()]
+        return min(short, key=lambda n: self.spent[n]) if short else None
 
     def next(self) -> str:
         """The move to run now."""
-        if not self.queue:
-            if len(self.alive) <= 1:
+        if self.queue:
+            return self.queue.pop(0)
+        name = self._pick() if self.round else None
+        while name is None:
+            if len(self.alive) <= 1 and self.round:
                 self._new_bracket()
-            else:
-                self._halve()
-        return self.queue.pop(0)
+                return self.queue.pop(0)
+            self._halve()
+            name = self._pick()
+        return name
 
     def record(self, name: str, seconds: float, gain: float) -> None:
         """Account one pull of ``name``: its wall time and the gain of the best margin (>= 0)."""
         a = self.arms[name]
         gain = float(gain) if gain > GAIN_FLOOR else 0.0
+        if name in self.spent:
+            self.spent[name] += seconds
         a.pulls += 1
         a.seconds += seconds
         a.bracket_seconds += seconds
