@@ -133,19 +133,26 @@ class Hop:
         pr = polish(Y, pb.free_edges, tied=pb.tied, time_limit=self.polish_budget(), stop=INTERRUPT.is_set)
         return pr.X, pr.margin
 
+    def polish_if_near(self, pb, Y, m):
+        """Sharpen Y (:meth:`Problem.sharpen`), then :meth:`polish` it if it came within
+        ``mbh_window`` of m: ``(Y, margin, timed_out)``.  What a move that starts a new basin does
+        with its result: the LP is spent only where it can make a new best."""
+        Y, mY, late = pb.sharpen(Y, self.deadline)
+        if not late and mY >= m - self.mbh_window:
+            Y, mY = self.polish(pb, Y)
+        return Y, mY, late
+
 
 def kick(pb, X, m, rng, hop):
     """A small Gaussian kick of every row (scales KICK_SIGMAS, cycled), polished directly -- unless
     it is not small: a kick of sigma with sigma sqrt(d) > KICK_NUDGE theta (theta the code's
     smallest angle) moves the points by more than a fraction of their spacing, so that it starts
     a new basin rather than nudging the LP off a degenerate point; such a kick is sharpened first
-    and polished only within ``hop.mbh_window`` of m, as :func:`fresh` does."""
+    and polished only within ``hop.mbh_window`` of m (:meth:`Hop.polish_if_near`), as in :func:`fresh`."""
     sigma = KICK_SIGMAS[hop.used["kick"] % len(KICK_SIGMAS)]
     Y = normalize(X + sigma * rng.standard_normal(X.shape))
     if sigma * np.sqrt(pb.dim) > KICK_NUDGE * _angle(X):
-        Y, mY, late = pb.sharpen(Y, hop.deadline)
-        if late or mY < m - hop.mbh_window:
-            return Y, mY, late
+        return hop.polish_if_near(pb, Y, m)
     Y, mY = hop.polish(pb, Y)
     return Y, mY, False
 
@@ -233,11 +240,7 @@ def fresh(pb, X, m, rng, hop):
     near the best one."""
     seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
     Y, mY, late = restart(pb, hop.settings, hop.used["fresh"], seed, None, hop.deadline)
-    if not late:
-        Y, mY, late = pb.sharpen(Y, hop.deadline)
-    if not late and mY >= m - hop.mbh_window:
-        Y, mY = hop.polish(pb, Y)
-    return Y, mY, late
+    return (Y, mY, late) if late else hop.polish_if_near(pb, Y, m)
 
 
 def _angle(X) -> float:

@@ -106,16 +106,15 @@ class Portfolio:
 
     def next(self) -> str:
         """The move to run now."""
-        if self.queue:
-            return self.queue.pop(0)
-        name = self._pick() if self.round else None
-        while name is None:
-            if len(self.alive) <= 1 and self.round:
+        while not self.queue:  # round 0 runs from the queue; later rounds pick by seconds spent
+            name = self._pick() if self.round else None
+            if name is not None:
+                return name
+            if self.round and len(self.alive) <= 1:
                 self._new_bracket()
-                return self.queue.pop(0)
-            self._halve()
-            name = self._pick()
-        return name
+            else:
+                self._halve()
+        return self.queue.pop(0)
 
     def record(self, name: str, seconds: float, gain: float) -> None:
         """Account one pull of ``name``: its wall time and the gain of the best margin (>= 0)."""
