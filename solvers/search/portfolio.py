@@ -18,10 +18,13 @@ Arms are ranked by their *rate* in the bracket,
     \rho_a = \frac{\sum \Delta m}{\sum t} \quad [\text{margin per second}],
 
 the gain of the best margin (:math:`\Delta m \ge 0`, float64; gains up to GAIN_FLOOR count as 0)
-over the seconds spent on the arm's pulls in this bracket; ties (typically: no arm gained
-anything) are broken by the rate over the whole run, then by the cheaper arm (fewer seconds per
-pull), so that a round where nothing pays keeps the cheap moves and the fresh restarts that find
-other basins.  A portfolio of one arm always pulls it.  :meth:`Portfolio.report` gives each arm's
+over the seconds spent on the arm's pulls in this bracket; ties are broken by the rate over the
+whole run, then by the cheaper arm (fewer seconds per pull).  **A round in which no arm has gained
+anything in the bracket drops none**: without evidence there is nothing to halve on, so every arm
+gets the same seconds again, round after round, until one pays.  (Ranking such a round by cost
+starved the slow move that was the only way out: from a code 3e-7 below the N = 97, d = 3 Tammes
+record, kicks alone reach the record in 15-27 s, but the old tie-break gave them 4.6 s of 78 in a
+one-minute search and the cheap swaps 34 s.)  A portfolio of one arm always pulls it.  :meth:`Portfolio.report` gives each arm's
 pulls, seconds, gain and improvements (``SearchResult.extra["portfolio"]``).
 """
 from __future__ import annotations
@@ -89,10 +92,13 @@ class Portfolio:
     def _halve(self):
         if self.round == 0:
             self.unit = float(statistics.median(self.spent.values()))
-        key = lambda n: (self.arms[n].rate(True), self.arms[n].rate(False), -self.arms[n].cost())  # noqa: E731
-        ranked = sorted(self.alive, key=key, reverse=True)
-        self.alive = ranked[:math.ceil(len(ranked) / 2)]
-        self.round += 1
+        if any(self.arms[n].bracket_gain > 0 for n in self.alive):
+            key = lambda n: (self.arms[n].rate(True), self.arms[n].rate(False), -self.arms[n].cost())  # noqa: E731
+            ranked = sorted(self.alive, key=key, reverse=True)
+            self.alive = ranked[:math.ceil(len(ranked) / 2)]
+            self.round += 1
+        else:  # no evidence: no arm is dropped, and every one gets the same seconds again
+            self.round = max(self.round, 1)
         self.spent = dict.fromkeys(self.alive, 0.0)
 
     def _share(self) -> float:
