@@ -188,8 +188,8 @@ def test_parallel_free_search_stays_above_its_tied_code_within_its_time_limit():
 
 
 def test_a_round_without_gains_drops_no_arm():
-    """No arm gained: nothing to halve on, so every arm keeps the same seconds per round -- the slow
-    arm is not dropped for being slow (it may be the only move that leaves the basin); once an arm
+    """No arm gained: nothing to halve on, so every arm keeps the same share of seconds per round (the
+    slow arm's one pull overshoots it) -- the slow arm is not dropped for being slow (it may be the only move that leaves the basin); once an arm
     gains, halving resumes."""
     payoff = {"a": (1.0, 0.0), "b": (1.0, 0.0), "slow": (4.0, 0.0)}
     p = Portfolio(("a", "b", "slow"))
@@ -199,6 +199,6 @@ def test_a_round_without_gains_drops_no_arm():
         assert sorted(seen[3 + 5 * k: 8 + 5 * k]) == ["a", "a", "b", "b", "slow"]
     rep = p.report()["arms"]
     assert rep["slow"]["seconds"] == 16.0 and rep["a"]["seconds"] == 7.0 and p.report()["brackets"] == 1
-    payoff["b"] = (1.0, 1e-4)  # b pays from now on: the next round boundary keeps b and a (cheaper
-    seen = _play(p, payoff, 5 + 8)  # than slow), 4 u = 4 s each
+    payoff["b"] = (1.0, 1e-4)  # b pays from now on
+    seen = _play(p, payoff, 5 + 8)  # the next round keeps b and a (cheaper than slow), 4 u = 4 s each
     assert sorted(seen[5:]) == ["a"] * 4 + ["b"] * 4
