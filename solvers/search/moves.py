@@ -4,10 +4,11 @@ Every move has one signature, ``move(pb, X, m, rng, hop) -> (Y, m_Y, timed_out)`
 :class:`Hop`: beta schedule, deadline, polish budget, counters), and its result is kept only if it
 raises the float64 margin:
 
-- :func:`kick`: perturb every row by a Gaussian of scale 0.01, 0.03 or 0.1 (cycled), renormalise
-  and polish directly.  This escapes the degenerate points where the LP polish stalls next to a
-  better vertex (it is what finds the N = 18 and N = 27 Tammes optima in d = 3).  A kick that is
-  large against the code's spacing (KICK_NUDGE) is sharpened first and polished only near the best;
+- :func:`kick`: perturb every row by a Gaussian of scale 0.01, 0.03, 0.1, 0.001 or 0.003 (cycled),
+  renormalise and polish directly.  This escapes the degenerate points where the LP polish stalls
+  next to a better vertex (it is what finds the N = 18 and N = 27 Tammes optima in d = 3, and,
+  with the micro-kicks of 0.001 and 0.003, the N = 73, 97 and 99 ones).  A kick that is large
+  against the code's spacing (KICK_NUDGE) is sharpened first and polished only near the best;
 - :func:`jump`: perturb by ``hop_sigma`` (0.3), renormalise, re-anneal from beta = 160 with short
   stages, then polish when the result is within the smoothing gap of the best (this finds other
   basins, e.g. N = 28 in d = 3);
@@ -55,11 +56,15 @@ __all__ = ["Hop", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "MOVES", 
 HOP_START_BETA = 160.0
 
 
-#: Row perturbations of the "kick" hops (every other hop), polished without re-annealing.  The LP
-#: polish can stall at a degenerate point next to a better vertex (Tammes N = 18 in d = 3 stops at
+#: Row perturbations of the "kick" hops (cycled), polished without re-annealing.  The LP polish
+#: can stall at a degenerate point next to a better vertex (Tammes N = 18 in d = 3 stops at
 #: m = 0.1756185 and N = 27 at 0.1208053); a kick of 0.01-0.03 and a fresh polish reach 0.1756521
-#: and 0.1208054 in every one of 20 tries.
-KICK_SIGMAS = (0.01, 0.03, 0.1)
+#: and 0.1208054 in every one of 20 tries.  The LP also stops at points where no first-order move
+#: gains but a nearby vertex is better: the N = 73 code that the d = 3 sweeps ended at (5.8e-8 below
+#: the record, every point within 0.002 of the record's) reaches the record after a kick of 0.001
+#: and a polish in 8 of 8 tries, after one of 0.01 in 3 of 8; at N = 95 kicks of 0.0003-0.003 close
+#: a gap of 1.0e-8 in 9 of 18.  Hence the micro-kicks 0.001 and 0.003 (0.1-0.4 s each at N ~ 90).
+KICK_SIGMAS = (0.01, 0.03, 0.1, 0.001, 0.003)
 #: A kick displacing the points (sigma sqrt(d) per row) by more than this fraction of their smallest
 #: angle is sharpened before its LP polish (:func:`kick`).  Polished directly, a kick of 0.1 at
 #: N = 96, d = 3 (angle 0.38) took 6.6 s against 0.6-1.0 s for 0.01-0.03, and ended 6e-4 below.
