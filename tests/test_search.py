@@ -326,6 +326,25 @@ def test_kick_sharpens_before_polishing_when_it_is_not_small(monkeypatch, used, 
     assert bool(calls) == polished
 
 
+@pytest.mark.parametrize("used", [3, 4])
+def test_a_micro_kick_lifts_the_lp_stall_of_tammes_18(used):
+    """The LP polish stops at N = 18, d = 3, m = 0.1756185 because no first-order move gains there
+    (status "converged"); one micro-kick (0.001 or 0.003 per coordinate, well below KICK_NUDGE) and
+    a direct polish reach Sloane's record (49.5566548 deg, data/reference/spherical_codes.csv)."""
+    from constellations.solvers.search import Problem
+    from constellations.solvers.search.moves import KICK_NUDGE, KICK_SIGMAS, Hop, _angle, kick
+    from constellations.solvers.polish import polish
+    rec = _reference_margins()[3, 18]
+    C = search(18, 3, tied=True, restarts=6, seed=0, hops=0).config.X[0]
+    m = code_margin(C)
+    assert m < rec - 1e-5 and polish(C, tied=True).status == "converged"
+    assert KICK_SIGMAS[used] <= 0.003 and KICK_SIGMAS[used] * np.sqrt(3) < 0.1 * KICK_NUDGE * _angle(C)
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop.used["kick"] = used
+    Y, mY, late = kick(Problem(18, 3, 2, ((0, 1),), True), C, m, np.random.default_rng(0), hop)
+    assert not late and abs(mY - rec) < 1e-8 and mY == code_margin(Y)
+
+
 @pytest.mark.parametrize("strategy,moves", [("restarts", ()), ("kick", ("kick",)), ("multiswap", ("multiswap",))])
 def test_strategy_chooses_the_moves(strategy, moves):
     r = search(6, 3, tied=True, restarts=2, seed=0, strategy=strategy, constructions=False)
