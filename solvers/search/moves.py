@@ -7,7 +7,7 @@ raises the float64 margin:
 - :func:`kick`: perturb every row by a Gaussian of scale 0.01, 0.03, 0.1, 0.001 or 0.003 (cycled),
   renormalise and polish directly.  This escapes the degenerate points where the LP polish stalls
   next to a better vertex (it is what finds the N = 18 and N = 27 Tammes optima in d = 3, and,
-  with the micro-kicks of 0.001 and 0.003, the N = 73, 97 and 99 ones).  A kick that is large
+  with the micro-kicks of 0.001 and 0.003, the N = 73, 95 and 99 ones in the 60 s sweeps).  A kick that is large
   against the code's spacing (KICK_NUDGE) is sharpened first and polished only near the best;
 - :func:`jump`: perturb by ``hop_sigma`` (0.3), renormalise, re-anneal from beta = 160 with short
   stages, then polish when the result is within the smoothing gap of the best (this finds other
