@@ -189,8 +189,8 @@ def test_parallel_free_search_stays_above_its_tied_code_within_its_time_limit():
 
 def test_a_round_without_gains_drops_no_arm():
     """No arm gained: nothing to halve on, so every arm keeps the same share of seconds per round (the
-    slow arm's one pull overshoots it) -- the slow arm is not dropped for being slow (it may be the only move that leaves the basin); once an arm
-    gains, halving resumes."""
+    slow arm's one pull overshoots it) -- the slow arm is not dropped for being slow (it may be the
+    only move that leaves the basin); once an arm gains, halving resumes."""
     payoff = {"a": (1.0, 0.0), "b": (1.0, 0.0), "slow": (4.0, 0.0)}
     p = Portfolio(("a", "b", "slow"))
     seen = _play(p, payoff, 3 + 3 * 5)  # round 0, then 3 rounds of 2 u = 2 s each: a, b twice, slow once

@@ -7,8 +7,9 @@ raises the float64 margin:
 - :func:`kick`: perturb every row by a Gaussian of scale 0.01, 0.03, 0.1, 0.001 or 0.003 (cycled),
   renormalise and polish directly.  This escapes the degenerate points where the LP polish stalls
   next to a better vertex (it is what finds the N = 18 and N = 27 Tammes optima in d = 3, and,
-  with the micro-kicks of 0.001 and 0.003, the N = 73, 95 and 99 ones in the 60 s sweeps).  A kick that is large
-  against the code's spacing (KICK_NUDGE) is sharpened first and polished only near the best;
+  with the micro-kicks of 0.001 and 0.003, the N = 73, 95 and 99 ones in the 60 s sweeps).  A kick
+  that is large against the code's spacing (KICK_NUDGE) is sharpened first and polished only near
+  the best;
 - :func:`jump`: perturb by ``hop_sigma`` (0.3), renormalise, re-anneal from beta = 160 with short
   stages, then polish when the result is within the smoothing gap of the best (this finds other
   basins, e.g. N = 28 in d = 3);
@@ -63,7 +64,7 @@ HOP_START_BETA = 160.0
 #: gains but a nearby vertex is better: the N = 73 code that the d = 3 sweeps ended at (5.8e-8 below
 #: the record, every point within 0.002 of the record's) reaches the record after a kick of 0.001
 #: and a polish in 8 of 8 tries, after one of 0.01 in 3 of 8; at N = 95 kicks of 0.0003-0.003 close
-#: a gap of 1.0e-8 in 9 of 18.  Hence the micro-kicks 0.001 and 0.003 (0.1-0.4 s each at N ~ 90).
+#: a gap of 1.0e-8 in 9 of 18.  Hence the micro-kicks 0.001 and 0.003 (0.1-0.5 s each at N = 73-99).
 KICK_SIGMAS = (0.01, 0.03, 0.1, 0.001, 0.003)
 #: A kick displacing the points (sigma sqrt(d) per row) by more than this fraction of their smallest
 #: angle is sharpened before its LP polish (:func:`kick`).  Polished directly, a kick of 0.1 at
