@@ -1,13 +1,14 @@
 """Free search, M = 2, N = 100, d = 10 (issue 11's target: m >= 0.334 at 60 s for seeds 0-4).
 
 Usage: PYTHONPATH=. python benchmarks/bench_search_free_n100.py [--seconds 60] [--seeds 0,1,2,3,4] [--tied]
-       [--jobs K]
+       [--jobs K] [--strategy S]
 
 Runs ``search(100, 10, 2, time_limit=T, restarts=None, seed=s, constructions=False)`` per seed, one
 at a time, and prints per seed the margin, the tied phase's margin, restarts, seconds and the step
 that found the result; then the median and how many seeds reached 0.334.  ``--tied`` runs the tied
 search (the spherical code) instead, with the same budget.  ``--jobs K`` is the search's ``n_jobs``
-(K worker processes: restarts, then K basin-hopping runs at once; default 1).
+(K worker processes: restarts, then K basin-hopping runs at once; default 1); ``--strategy`` the
+search's strategy (default auto).
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ def main(argv=None):
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--tied", action="store_true", help="search the code (tied) instead of M = 2 free")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes of each search (n_jobs)")
+    ap.add_argument("--strategy", default="auto", help="the search's strategy (default auto)")
     args = ap.parse_args(argv)
     ms = []
     for s in (int(x) for x in args.seeds.split(",")):
         r = search(100, 10, 2, time_limit=args.seconds, restarts=None, seed=s, constructions=False, tied=args.tied,
-                   n_jobs=args.jobs)
+                   n_jobs=args.jobs, strategy=args.strategy)
         ms.append(r.margin)
         print(f"seed {s}: m={r.margin:.6f} tied={r.extra.get('tied_margin', float('nan')):.6f} "
               f"restarts={r.restarts} {r.seconds:.1f}s found_by={r.extra.get('found_by')}", flush=True)

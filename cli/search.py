@@ -10,7 +10,7 @@ from constellations.cli.output import INTEGER, echo_err, emit_json, fmt, output_
 
 #: The library's strategies (solvers.search.driver.STRATEGIES; a test keeps the two equal), listed
 #: here so that --help does not import the search (0.6 s).
-STRATEGY_NAMES = ["auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "energy",
+STRATEGY_NAMES = ["auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "reseat", "energy",
                   "structured"]
 
 __all__ = ["command"]
@@ -41,7 +41,8 @@ __all__ = ["command"]
               default="auto", show_default=True,
               help="Moves after the restarts: auto, a portfolio of kick, swap, jump, multiswap, fresh "
                    "restarts and mbh (monotonic basin hopping) that gives the time to what gains most margin per second (successive "
-                   "halving); restarts: none; or one move alone (swap and multiswap need --tied); "
+                   "halving) -- on large problems (N d > 600 with numba) reseat alone (move a point and its nearest "
+                   "neighbours, re-anneal); restarts: none; or one move alone (swap and multiswap need --tied); "
                    "energy / structured: auto with codes started by Riesz-energy continuation / from "
                    "classical configurations (simplex, 24-cell, E8...).")
 @click.option("--no-constructions", "no_constructions", is_flag=True,

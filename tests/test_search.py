@@ -291,7 +291,7 @@ def _near_octahedron(seed, sigma=0.05):
     return O / np.linalg.norm(O, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("name", ["kick", "jump", "swap", "multiswap"])
+@pytest.mark.parametrize("name", ["kick", "jump", "reseat", "swap", "multiswap"])
 def test_each_move_reaches_the_octahedron(name):
     """From a perturbed octahedron (the Tammes optimum for N = 6, d = 3: c = 0, m = 1/2), every
     move returns a unit code whose reported margin is its own, and reaches m = 1/2."""
@@ -309,6 +309,36 @@ def test_each_move_reaches_the_octahedron(name):
         assert np.allclose(np.linalg.norm(Y, axis=1), 1.0) and m == code_margin(Y)
         best = max(best, m)
     assert abs(best - 0.5) < 1e-9
+
+
+@pytest.mark.parametrize("used", range(4))
+def test_reseat_moves_one_point_and_its_nearest_neighbours(monkeypatch, used):
+    """Before its re-anneal, a re-seat has moved exactly k rows (RESEAT_SHAPES), those of a point
+    and its k - 1 nearest neighbours, in every modality, by about s theta / sqrt(d) per coordinate;
+    the re-anneal starts at the hopping's first beta (160)."""
+    from constellations.solvers.search import Problem
+    from constellations.solvers.search.moves import RESEAT_SHAPES, Hop, _angle, reseat
+    seen = {}
+
+    def capture(self, Y, deadline=None, betas=None):
+        seen.update(Y=np.array(Y), betas=betas)
+        return Y, -1.0, False  # far below the best: no polish
+
+    monkeypatch.setattr(Problem, "sharpen", capture)
+    pb = Problem(40, 5, 2, ((0, 1),), False)
+    X0 = pb.random(np.random.default_rng(0))
+    X = np.stack([X0[0], X0[0]])  # two modalities, one code: the neighbours are the same in both
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop.used["reseat"] = used
+    reseat(pb, X, 0.0, np.random.default_rng(1), hop)
+    k, s = RESEAT_SHAPES[used]
+    moved = np.flatnonzero(np.abs(seen["Y"] - X).max(axis=(0, 2)) > 1e-12)  # renormalising moves ulps
+    assert len(moved) == k and seen["betas"][0] == 160.0
+    C = X[0]
+    centre = [i for i in moved if set(np.argsort(-(C @ C[i]))[:k]) == set(moved)]
+    assert centre, "the moved rows are not a point and its nearest neighbours"
+    step = np.linalg.norm(seen["Y"][:, moved] - X[:, moved], axis=2)
+    assert 0.1 * s * _angle(C) < np.median(step) < 3 * s * _angle(C)  # renormalised: about s theta
 
 
 @pytest.mark.parametrize("used,polished", [(0, True), (2, False)])

@@ -202,3 +202,19 @@ def test_a_round_without_gains_drops_no_arm():
     payoff["b"] = (1.0, 1e-4)  # b pays from now on
     seen = _play(p, payoff, 5 + 8)  # the next round keeps b and a (cheaper than slow), 4 u = 4 s each
     assert sorted(seen[5:]) == ["a"] * 4 + ["b"] * 4
+
+
+def test_deferred_problems_hop_by_reseats_alone(monkeypatch):
+    """Where the LP polish is deferred (Problem.lp_deferred, here forced for a small problem) the
+    automatic portfolio is the re-seat move alone; elsewhere it is PORTFOLIO.  Both reach the
+    octahedron (N = 6, d = 3: c = 0, m = 1/2, Rankin's bound)."""
+    from constellations.solvers.search import problem as problem_module
+    from constellations.solvers.search.driver import DEFERRED_PORTFOLIO
+    plain = search(6, 3, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
+    assert tuple(plain.extra["strategy_moves"]) == PORTFOLIO
+    monkeypatch.setattr(problem_module, "LP_DEFER_VARS", 0)
+    r = search(6, 3, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
+    assert tuple(r.extra["strategy_moves"]) == DEFERRED_PORTFOLIO == ("reseat",)
+    assert r.extra["portfolio"]["arms"]["reseat"]["pulls"] == 4
+    assert abs(plain.margin - 0.5) < 1e-9 and abs(r.margin - 0.5) < 1e-9
+
