@@ -217,4 +217,3 @@ def test_deferred_problems_hop_by_reseats_alone(monkeypatch):
     assert tuple(r.extra["strategy_moves"]) == DEFERRED_PORTFOLIO == ("reseat",)
     assert r.extra["portfolio"]["arms"]["reseat"]["pulls"] == 4
     assert abs(plain.margin - 0.5) < 1e-9 and abs(r.margin - 0.5) < 1e-9
-

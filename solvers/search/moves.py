@@ -142,6 +142,15 @@ class Hop:
         pr = polish(Y, pb.free_edges, tied=pb.tied, time_limit=self.polish_budget(), stop=INTERRUPT.is_set)
         return pr.X, pr.margin
 
+    def reanneal(self, pb, Y, m):
+        """Re-anneal Y through ``betas`` (from beta = 160, short stages), then :meth:`polish` it if
+        it came within ``window`` of m: ``(Y, margin, timed_out)``.  What :func:`jump` and
+        :func:`reseat` do with their perturbed configurations."""
+        Y, mY, late = pb.sharpen(Y, self.deadline, self.betas)
+        if not late and mY >= m - self.window:
+            Y, mY = self.polish(pb, Y)
+        return Y, mY, late
+
     def polish_if_near(self, pb, Y, m):
         """Sharpen Y (:meth:`Problem.sharpen`), then :meth:`polish` it if it came within
         ``mbh_window`` of m: ``(Y, margin, timed_out)``.  What a move that starts a new basin does
@@ -168,11 +177,7 @@ def kick(pb, X, m, rng, hop):
 
 def jump(pb, X, m, rng, hop):
     """Perturb by ``hop_sigma``, re-anneal from a sharp beta, polish if within the window of m."""
-    Y0 = normalize(X + hop.hop_sigma * rng.standard_normal(X.shape))
-    Y, mY, late = pb.sharpen(Y0, hop.deadline, hop.betas)
-    if not late and mY >= m - hop.window:
-        Y, mY = hop.polish(pb, Y)
-    return Y, mY, late
+    return hop.reanneal(pb, normalize(X + hop.hop_sigma * rng.standard_normal(X.shape)), m)
 
 
 #: Shapes of the re-seat moves (:func:`reseat`), cycled: (k, s), a random point and its k - 1
@@ -200,10 +205,7 @@ def reseat(pb, X, m, rng, hop):
     idx = np.argsort(-(C @ C[rng.integers(C.shape[0])]))[:k]  # the point itself first (<c, c> = 1)
     Y = np.array(X, dtype=np.float64)
     Y[..., idx, :] += s * _angle(X) / np.sqrt(pb.dim) * rng.standard_normal(Y[..., idx, :].shape)
-    Y, mY, late = pb.sharpen(normalize(Y), hop.deadline, hop.betas)
-    if not late and mY >= m - hop.window:
-        Y, mY = hop.polish(pb, Y)
-    return Y, mY, late
+    return hop.reanneal(pb, normalize(Y), m)
 
 
 def swap(pb, C, m, rng, hop):
