@@ -42,7 +42,8 @@ __all__ = ["command"]
               help="Moves after the restarts: auto, a portfolio of kick, swap, jump, multiswap, fresh "
                    "restarts and mbh (monotonic basin hopping) that gives the time to what gains most margin per second (successive "
                    "halving) -- on large problems (N d > 600 with numba) reseat alone (move a point and its nearest "
-                   "neighbours, re-anneal); restarts: none; or one move alone (swap and multiswap need --tied); "
+                   "neighbours, re-anneal; a new chain from a fresh restart after 40, 40, 80, ... steps); "
+                   "restarts: none; or one move alone (swap and multiswap need --tied); "
                    "energy / structured: auto with codes started by Riesz-energy continuation / from "
                    "classical configurations (simplex, 24-cell, E8...).")
 @click.option("--no-constructions", "no_constructions", is_flag=True,

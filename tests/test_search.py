@@ -341,6 +341,44 @@ def test_reseat_moves_one_point_and_its_nearest_neighbours(monkeypatch, used):
     assert 0.1 * s * _angle(C) < np.median(step) < 3 * s * _angle(C)  # renormalised: about s theta
 
 
+def test_luby_sequence():
+    """Luby, Sinclair and Zuckerman's sequence: its first 15 terms, and in general its first
+    2^k - 1 terms sum to k 2^(k-1) (each block doubles the previous one and adds 2^(k-1))."""
+    from constellations.solvers.search.moves import luby
+    assert [luby(i) for i in range(1, 16)] == [1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8]
+    for k in range(1, 12):
+        assert sum(luby(i) for i in range(1, 2 ** k)) == k * 2 ** (k - 1)
+
+
+def test_reseat_chain_starts_again_from_a_fresh_restart(monkeypatch):
+    """A re-seat chain starts from the best X, then steps from its own configuration whatever X
+    the loop passes; after RESEAT_CHAIN_STEPS * luby(i) steps the next call is a fresh restart
+    (restart number i), which the next chain starts from."""
+    from constellations.solvers.search import Problem, Settings
+    from constellations.solvers.search import moves
+    from constellations.solvers.search.moves import RESEAT_CHAIN_STEPS, Hop, luby, reseat
+    pb = Problem(12, 3, 2, ((0, 1),), True)
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0, settings=Settings())
+    X = pb.random(np.random.default_rng(0))
+    other = pb.random(np.random.default_rng(1))
+    rng = np.random.default_rng(2)
+    reseat(pb, X, code_margin(X), rng, hop)
+    assert hop.reseats["number"] == 1 and hop.reseats["steps"] == 1
+    seen = []
+    real = Problem.anneal
+    monkeypatch.setattr(Problem, "anneal", lambda self, Y, *a, **k: seen.append(np.array(Y)) or real(self, Y, *a, **k))
+    chain_X = hop.reseats["X"].copy()
+    reseat(pb, other, code_margin(other), rng, hop)  # steps from the chain, not from `other`
+    assert np.abs(seen[0] - chain_X).max(axis=1).min() < 1e-12  # the rows it did not move
+    assert np.abs(seen[0] - other).max(axis=1).min() > 1e-3
+    restarted = []
+    monkeypatch.setattr(moves, "restart", lambda pb_, st, index, *a: restarted.append(index) or (X, 0.25, False))
+    hop.reseats["steps"] = RESEAT_CHAIN_STEPS * luby(1)
+    Y, mY, late = reseat(pb, X, code_margin(X), rng, hop)
+    assert restarted == [1] and (Y is X) and mY == 0.25 and not late
+    assert hop.reseats["number"] == 2 and hop.reseats["steps"] == 0 and hop.reseats["m"] == 0.25
+
+
 @pytest.mark.parametrize("used,polished", [(0, True), (2, False)])
 def test_kick_sharpens_before_polishing_when_it_is_not_small(monkeypatch, used, polished):
     """A kick of 0.1 moves the points of a 40-point code (smallest angle ~0.5) by a third of their

@@ -14,7 +14,8 @@ raises the float64 margin:
   stages, then polish when the result is within the smoothing gap of the best (this finds other
   basins, e.g. N = 28 in d = 3);
 - :func:`reseat`: move one point and its k - 1 nearest neighbours (k = 1, 2 or 4) by one to two
-  times the code's smallest angle, then re-anneal as :func:`jump` does (the whole portfolio on
+  times the code's smallest angle, then re-anneal as :func:`jump` does, on a chain of its own that
+  starts again from a fresh restart after a Luby sequence of step counts (the whole portfolio on
   large problems, whose LP is deferred: there the codes are glassy and :func:`mbh`'s steps stall);
 - :func:`swap` (tied only): put an extra point in the deepest hole, re-optimise the N + 1 code,
   then take out the point whose removal leaves the best polished code (this finds the N = 26
@@ -53,7 +54,7 @@ from .optimizer import SHARP_BETAS, default_schedule, normalize
 from .portfolio import GAIN_FLOOR, Portfolio
 from .restarts import Phase, Progress, gather, restart, submit
 
-__all__ = ["Hop", "kick", "jump", "reseat", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop",
+__all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop",
            "basin_hop_parallel"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
@@ -127,6 +128,7 @@ class Hop:
     settings: object = None  # the search's Settings (a fresh restart runs as the restarts do)
     chain: dict | None = None  # mbh's own chain: X, m (unpolished), seeded_at (the best's margin)
     mbh_window: float = 0.0  # a sharpened candidate this far below the best is not polished
+    reseats: dict | None = None  # reseat's own chain: X, m, steps taken, number (1, 2, ...)
     credit: float = 0.0  # progress of the last pull short of a new best (the chain's own gain)
 
     def polish_budget(self):
@@ -187,25 +189,62 @@ def jump(pb, X, m, rng, hop):
 #: 2 of 4 with (4, 1.0) and 1 of 2 with (16, 1.0); with (8, 1.0) and (8, 0.5) they stalled at
 #: 0.3312-0.3332, and re-annealing from beta = 640 instead of 160 at 0.3314-0.3330.
 RESEAT_SHAPES = ((2, 1.0), (4, 2.0), (1, 2.0), (4, 1.0))
+#: Steps of a re-seat chain per unit of the Luby sequence (:func:`luby`): chain i runs
+#: RESEAT_CHAIN_STEPS * luby(i) steps, then the next starts from a fresh restart.  40 steps are
+#: about 12 s at N = 100, d = 10 on one core.  There whether a chain reaches the m >= 0.334 codes
+#: is settled by where it starts (a chain with 2.5 times as many, cheaper steps did no better):
+#: tied, 45 s from a fresh restart, seeds 0-15, one chain reached them in 7 of 16 runs, chains on
+#: this schedule in 11 of 16 (benchmarks/bench_reseat_chains.py; data/search/reseat_chains_n100_d10.txt,
+#: with the ad hoc runs before it).  Luby's sequence
+#: (1, 1, 2, 1, 1, 2, 4, ...; Luby, Sinclair and Zuckerman 1993) is within a log factor of the best
+#: restart schedule for any distribution of run lengths, so long runs still get long chains.
+RESEAT_CHAIN_STEPS = 40
+
+
+def luby(i: int) -> int:
+    """The i-th term (i >= 1) of Luby's sequence 1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8, ...:
+    2^(k-1) when i = 2^k - 1, else luby(i - 2^(k-1) + 1) for the k with 2^(k-1) <= i < 2^k - 1."""
+    while True:
+        k = i.bit_length()
+        if i == (1 << k) - 1:
+            return 1 << (k - 1)
+        i -= (1 << (k - 1)) - 1
 
 
 def reseat(pb, X, m, rng, hop):
-    r"""Re-seat a cluster: move a random point and its k - 1 nearest neighbours (in every modality)
-    by a Gaussian of s theta / sqrt(d) per coordinate ((k, s) from RESEAT_SHAPES, cycled; theta the
-    code's smallest angle), re-anneal the whole configuration from beta = 160 with short stages
-    (as :func:`jump`) and polish when within the window of m.
+    r"""Re-seat a cluster of the re-seat chain's configuration: move a random point and its k - 1
+    nearest neighbours (in every modality) by a Gaussian of s theta / sqrt(d) per coordinate ((k, s)
+    from RESEAT_SHAPES, cycled; theta the code's smallest angle), re-anneal the whole configuration
+    from beta = 160 with short stages (as :func:`jump`) and polish when within the window of m.
+
+    The chain (``hop.reseats``) starts from X, keeps a step if it raises the chain's margin, and
+    after RESEAT_CHAIN_STEPS * luby(i) steps (chain i = 1, 2, ...) starts again from a fresh
+    restart (:func:`solvers.search.restarts.restart`, as :func:`fresh`), returned as this call's
+    result.  The best configuration stays the search's, whatever the chain does.
 
     Where the codes are glassy -- N = 100, d = 10: chains that perturbed all rows (0.013 to 0.13
     times theta / sqrt(d)) and re-optimised at sharp betas (as :func:`mbh`) or from beta = 160 or
     640 (as :func:`jump`) gained less than 1e-5 in 90-200 steps each -- a local re-seat changes one
     region's contact graph while the soft stage lets the rest of the code make room.  Measured ad
-    hoc: see RESEAT_SHAPES."""
+    hoc: see RESEAT_SHAPES and RESEAT_CHAIN_STEPS."""
+    ch = hop.reseats
+    if ch is None:
+        ch = hop.reseats = dict(X=X, m=m, steps=0, number=1)
+    elif ch["steps"] >= RESEAT_CHAIN_STEPS * luby(ch["number"]):
+        seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
+        Y, mY, late = restart(pb, hop.settings, ch["number"], seed, None, hop.deadline)
+        hop.reseats = dict(X=Y, m=mY, steps=0, number=ch["number"] + 1)
+        return Y, mY, late
     k, s = RESEAT_SHAPES[hop.used["reseat"] % len(RESEAT_SHAPES)]
-    C = X if X.ndim == 2 else X[0]
+    C = ch["X"] if ch["X"].ndim == 2 else ch["X"][0]
     idx = np.argsort(-(C @ C[rng.integers(C.shape[0])]))[:k]  # the point itself first (<c, c> = 1)
-    Y = np.array(X, dtype=np.float64)
-    Y[..., idx, :] += s * _angle(X) / np.sqrt(pb.dim) * rng.standard_normal(Y[..., idx, :].shape)
-    return hop.reanneal(pb, normalize(Y), m)
+    Y = np.array(ch["X"], dtype=np.float64)
+    Y[..., idx, :] += s * _angle(C) / np.sqrt(pb.dim) * rng.standard_normal(Y[..., idx, :].shape)
+    Y, mY, late = hop.reanneal(pb, normalize(Y), ch["m"])
+    ch["steps"] += 1
+    if not late and mY > ch["m"]:
+        ch["X"], ch["m"] = Y, mY
+    return Y, mY, late
 
 
 def swap(pb, C, m, rng, hop):
