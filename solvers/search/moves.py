@@ -153,6 +153,14 @@ class Hop:
             Y, mY = self.polish(pb, Y)
         return Y, mY, late
 
+    def restart(self, pb, index, rng):
+        """A fresh restart number ``index`` (:func:`solvers.search.restarts.restart`: its beta
+        schedule and iteration cap) under the search's settings and this deadline, seeded from
+        rng: ``(X, margin, timed_out)``.  What :func:`fresh`, :func:`mbh` and :func:`reseat` start
+        new basins from."""
+        seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
+        return restart(pb, self.settings, index, seed, None, self.deadline)
+
     def polish_if_near(self, pb, Y, m):
         """Sharpen Y (:meth:`Problem.sharpen`), then :meth:`polish` it if it came within
         ``mbh_window`` of m: ``(Y, margin, timed_out)``.  What a move that starts a new basin does
@@ -231,8 +239,7 @@ def reseat(pb, X, m, rng, hop):
     if ch is None:
         ch = hop.reseats = dict(X=X, m=m, steps=0, number=1)
     elif ch["steps"] >= RESEAT_CHAIN_STEPS * luby(ch["number"]):
-        seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
-        Y, mY, late = restart(pb, hop.settings, ch["number"], seed, None, hop.deadline)
+        Y, mY, late = hop.restart(pb, ch["number"], rng)
         hop.reseats = dict(X=Y, m=mY, steps=0, number=ch["number"] + 1)
         return Y, mY, late
     k, s = RESEAT_SHAPES[hop.used["reseat"] % len(RESEAT_SHAPES)]
@@ -319,8 +326,7 @@ def fresh(pb, X, m, rng, hop):
     the restarts run it (:func:`solvers.search.restarts.restart`), sharpened, and polished when
     then within ``hop.mbh_window`` of m: the portfolio's way to look in another basin instead of
     near the best one."""
-    seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
-    Y, mY, late = restart(pb, hop.settings, hop.used["fresh"], seed, None, hop.deadline)
+    Y, mY, late = hop.restart(pb, hop.used["fresh"], rng)
     return (Y, mY, late) if late else hop.polish_if_near(pb, Y, m)
 
 
@@ -347,8 +353,7 @@ def mbh(pb, X, m, rng, hop):
     m_start, t_end = ch["m"], time.time() + MBH_BURST
     while not late and time.time() < t_end and not expired(hop.deadline):
         if ch["stall"] >= MBH_PATIENCE or ch["idle"] >= MBH_PATIENCE_SECONDS:
-            seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
-            Y, _, late = restart(pb, hop.settings, hop.used["mbh"] + ch["restarts"], seed, None, hop.deadline)
+            Y, _, late = hop.restart(pb, hop.used["mbh"] + ch["restarts"], rng)
             ch = hop.chain = _chain(pb, Y, ch["seeded_at"], hop, ch["restarts"] + 1)
             m_start = ch["m"]
             continue
