@@ -22,16 +22,22 @@ import statistics
 import time
 from pathlib import Path
 
-from constellations.solvers.tables.runner import ceilings, is_optimal
+from constellations.solvers.bounds import optimality
+from constellations.solvers.tables.runner import ceilings
 from constellations.solvers.tables.store import TableStore
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "tables" / "margins.sqlite"
 
 
-def _cell(found, before, after):
+def _proved(certified, bound) -> bool:
+    """Proved optimal by a theorem (:func:`constellations.solvers.bounds.optimality`), no tolerance."""
+    return certified is not None and optimality(certified, bound).proved
+
+
+def _cell(found, before, after, proved):
     if found is None:
         return "-"
-    return f"{found / before:.3f} -> {found / after:.3f}" + (" =" if is_optimal(found, after) else "")
+    return f"{found / before:.3f} -> {found / after:.3f}" + (" =" if proved else "")
 
 
 def main(argv=None):
@@ -42,17 +48,20 @@ def main(argv=None):
     a = ap.parse_args(argv)
     with TableStore(a.store, readonly=True) as st:
         rows = st.cells()
-    tied, best = {}, {}
+    tied, best, cert_tied, cert_best = {}, {}, {}, {}
     for r in rows:
+        k = (r.n, r.dim)
         if r.tied:
-            tied[(r.n, r.dim)] = r.margin
-        best[(r.n, r.dim)] = max(best.get((r.n, r.dim), 0.0), r.margin)
+            tied[k], cert_tied[k] = r.margin, r.margin_certified
+        if r.margin > best.get(k, 0.0):
+            best[k], cert_best[k] = r.margin, r.margin_certified
     t0 = time.perf_counter()
     cs = {k: ceilings(*k) for k in best}
     seconds = time.perf_counter() - t0
-    for title, found, which in (("tied (codes): found / sandwich -> found / code ceiling", tied, "tied"),
-                                ("free (best of M = 2, 3, 4 and tied): found / sandwich -> found / free ceiling",
-                                 best, "free")):
+    for title, found, cert, which in (("tied (codes): found / sandwich -> found / code ceiling", tied, cert_tied,
+                                       "tied"),
+                                      ("free (best of M = 2, 3, 4 and tied): found / sandwich -> found / free ceiling",
+                                       best, cert_best, "free")):
         print(f"### {title}\n")
         print("| d | " + " | ".join(f"N={n}" for n in a.n) + " |")
         print("|" + "---|" * (len(a.n) + 1))
@@ -60,25 +69,26 @@ def main(argv=None):
             cells = []
             for n in a.n:
                 c = cs.get((n, d))
-                cells.append("-" if c is None else _cell(found.get((n, d)), c.sandwich, getattr(c, which)))
+                cells.append("-" if c is None else _cell(found.get((n, d)), c.sandwich, getattr(c, which),
+                                                         _proved(cert.get((n, d)), getattr(c, f"{which}_bound"))))
             print(f"| {d} | " + " | ".join(cells) + " |")
         print()
     ratios = [tied[k] / cs[k].tied for k in tied]
-    d2 = [(k, tied[k] / cs[k].tied, is_optimal(tied[k], cs[k].tied)) for k in sorted(tied) if k[1] == 2]
+    d2 = [(k, tied[k] / cs[k].tied, _proved(cert_tied[k], cs[k].tied_bound)) for k in sorted(tied) if k[1] == 2]
     low = [k for k in cs if k[1] <= 6]
     below = [k for k in low if cs[k].free < cs[k].sandwich]
     gains = [cs[k].sandwich / cs[k].free - 1 for k in low]
     print(f"- stored grid: {len(cs)} (N, d) cells, N in {sorted({k[0] for k in cs})}, "
           f"d in {min(k[1] for k in cs)}..{max(k[1] for k in cs)}; ceilings computed in {seconds:.1f} s")
     print(f"- tied found/ceiling: median {statistics.median(ratios):.4f} over {len(ratios)} tied cells "
-          f"(min {min(ratios):.4f}); {sum(is_optimal(tied[k], cs[k].tied) for k in tied)} proved optimal")
+          f"(min {min(ratios):.4f}); {sum(_proved(cert_tied[k], cs[k].tied_bound) for k in tied)} proved optimal")
     print(f"- d = 2 tied cells: " + ", ".join(f"N={k[0]}: {r:.12f}{' optimal' if o else ''}" for k, r, o in d2))
     print(f"- free ceiling strictly below the sandwich in {len(below)}/{len(low)} cells with d <= 6; "
           f"median gain sandwich/free - 1 = {statistics.median(gains):.4f} "
           f"(over the cells where it is below: {statistics.median([g for k, g in zip(low, gains) if k in below]):.4f})")
     free_r = [best[k] / cs[k].free for k in cs]
     print(f"- best/free ceiling: median {statistics.median(free_r):.4f}; "
-          f"{sum(is_optimal(best[k], cs[k].free) for k in cs)} cells proved optimal as constellations")
+          f"{sum(_proved(cert_best[k], cs[k].free_bound) for k in cs)} cells proved optimal as constellations")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from .output import emit_json, fmt
 @click.option("--labels/--no-labels", "use_labels", default=True, show_default=True,
               help="Use the file's 'labels' array (same-class pairs count as positives) when present.")
 @click.option("--percentiles", default="5,95", show_default=True,
-              help="Percentile of the positives and of the negatives for the percentile margin.")
+              help="Percentile of the positives, then of the negatives, for the percentile margin "
+                   "(first <= second; 0,100 is the min/max margin).")
 @click.option("--gap/--no-gap", default=True, show_default=True, help="Run the modality-gap LPs (Theorem 3.6).")
 @click.option("--gap-sample", type=int, default=200, show_default=True,
               help="Most items the gap LPs see (a seeded random subset above it; h is then checked on all).")
@@ -23,7 +24,7 @@ from .output import emit_json, fmt
 @click.option("--device", default="cpu", show_default=True, help="torch device of the Gram sweep: cpu, cuda, auto.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Precision of the Gram sweep (results are float64 either way; float32 is faster on most GPUs).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the row sample and the LP subset.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the row sample and the LP subset.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(pairs, graph, use_labels, percentiles, gap, gap_sample, gap_time, device, dtype, seed, quiet, as_json):
@@ -48,12 +49,7 @@ def command(pairs, graph, use_labels, percentiles, gap, gap_sample, gap_time, de
     from constellations.embedding_files import load_pairs
     from constellations.errors import ConstellationsError
 
-    try:
-        q = tuple(float(x) for x in percentiles.split(","))
-        if len(q) != 2 or not all(0 <= x <= 100 for x in q):
-            raise ValueError
-    except ValueError:
-        raise click.BadParameter("use two numbers in [0, 100] like 5,95", param_hint="--percentiles") from None
+    q = _percentiles(percentiles)
     if gap_sample < 2:
         raise click.BadParameter("must be >= 2", param_hint="--gap-sample")
     if not gap_time > 0:
@@ -88,6 +84,22 @@ def command(pairs, graph, use_labels, percentiles, gap, gap_sample, gap_time, de
     else:
         _report(out)
     return 0
+
+
+def _percentiles(text: str) -> tuple[float, float]:
+    """``--percentiles P,Q`` as (P, Q), checked by :func:`constellations.analysis.check_percentiles`."""
+    from constellations.analysis import check_percentiles
+    from constellations.errors import ConfigurationError
+
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        q = tuple(float(x) for x in parts)
+        return check_percentiles(q)
+    except ValueError as exc:
+        msg = str(exc) if isinstance(exc, ConfigurationError) else "use two numbers in [0, 100] like 5,95"
+        raise click.BadParameter(msg, param_hint="--percentiles") from None
 
 
 def _report(o: dict) -> None:

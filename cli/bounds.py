@@ -10,9 +10,6 @@ from .output import INTEGER, emit_json, fmt
 
 SIZE = INTEGER  # sizes: whole numbers, 1e4 accepted (cli/output.py)
 
-OPTIMAL_RTOL = 1e-9
-"""found >= (1 - OPTIMAL_RTOL) x ceiling is reported as proved optimal: the certified ceilings are
-rounded up to a dyadic just above the exact threshold (a few ulps), the lower bounds rounded down."""
 
 
 def _inf_to_none(v):
@@ -41,6 +38,8 @@ def _describe(b) -> str:
         return c["conclusion"]
     if t == "shell-d1":
         return c.get("proof", "")
+    if t == "free-optimum":
+        return f"{b.details.get('theorem', '')}: {c.get('conclusion', '')}"
     if t == "trivial":
         return c.get("note", "")
     return ""
@@ -110,7 +109,9 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
     bounds on codes in R^d itself (solvers/bounds/shell.py).  Lower bounds are the best of the
     constructions and the catalogue, the cells of --store and a --search run, each with a certified
     margin.  Above N = 5000 only the catalogue and the bounds that certify quickly are used; what is
-    skipped is said (margin_upper_skipped).
+    skipped is said (margin_upper_skipped).  "optimal: proved" needs a theorem that gives the
+    optimum (Rankin, Levenshtein sharp, the polygon, Theorem 3.4, d = 1, Corollary 5.4) and a
+    construction whose margin reaches it exactly, with no tolerance (solvers/bounds/optimality.py).
 
     Numbers (--margin, --b-rel, --max-ip) are read exactly by a strict grammar: decimals (0.4 is
     2/5), p/q, sqrt(k), a + b*sqrt(k), (a + b*sqrt(k))/q.  Limits, refused up front: N <= 5000
@@ -118,7 +119,6 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
     close to 0), M*N <= 64 for --sdp.
     """
     from constellations.solvers import bounds as B
-    from constellations.solvers.bounds import exact as E
     from constellations.solvers.bounds import sdp as S
 
     t0 = time.perf_counter()
@@ -149,23 +149,7 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
             raise click.UsageError("--b-rel goes with --dim")
         if sdp or tied:
             raise click.UsageError(f"{'--sdp' if sdp else '--tied'} goes with --n --dim")
-        m_exact, m_float = _exact(margin, "margin m")
-        lo = B.dim_lower(n, m_exact, method=method)
-        hi = B.dim_upper(n, m_exact)
-        if as_json:
-            emit_json({"n": n, "margin": m_float, "margin_exact": E.exact_str(m_exact),
-                       "dim_lower": _inf_to_none(lo.value), "dim_lower_method": lo.method,
-                       "dim_lower_certificate": lo.certificate,
-                       "dim_upper": _inf_to_none(hi.value), "dim_upper_method": hi.method,
-                       "dim_upper_certificate": hi.certificate,
-                       "seconds": round(time.perf_counter() - t0, 3)})
-        else:
-            click.echo(f"N = {n}, margin m = {margin} (half the gap)")
-            click.echo(f"  dim_lower  {lo.value if not math.isinf(lo.value) else 'none (no dimension works)'}"
-                       f"  [{lo.method}]  {_describe(lo)}")
-            click.echo(f"  dim_upper  {hi.value if not math.isinf(hi.value) else 'unknown'}"
-                       f"  [{hi.method}]  {_describe(hi)}")
-        return 0
+        return _dimensions(B, n, margin, method, as_json, t0)
 
     if tied:
         if b_rel is not None or sdp:
@@ -175,36 +159,9 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
     b_exact, b_float = (None, None) if b_rel is None else _exact(b_rel, "b_rel")
     if sdp:  # refuse an oversized SDP before the (slower) bounds run
         S.check_sdp_size(n, modalities)
-    free = B.margin_upper_free(n, dim, method=method)  # any b_rel; above MAX_ITEMS the quick bounds only
-    up = free
-    if b_rel is not None:  # Theorem 3.4's two inequalities at this b_rel may be smaller still
-        fixed = B.margin_upper(n, dim, b_rel=b_exact, method=method)
-        if fixed.value < up.value:
-            up = fixed
+    up = B.margin_upper_free(n, dim, method=method, b_rel=b_exact)  # above MAX_ITEMS the quick bounds only
     lo = B.margin_lower(n, dim, store=store, search_seconds=search_seconds, seed=seed)
-    ratio = (lo.value / up.value) if up.value > 0 else None
-    # the simplex attains Theorem 3.4 exactly; elsewhere found = ceiling within the certification rounding
-    optimal = b_rel is None and (
-        (up.method == "theorem-3.4"
-         and (lo.certificate or {}).get("closed_form_margin") == (up.certificate or {}).get("value"))
-        or (ratio is not None and ratio >= 1 - OPTIMAL_RTOL) or (up.value == 0 and lo.value == 0))
-    det = free.details
-    out = {"n": n, "dim": dim, "b_rel": b_float,
-           **({"b_rel_exact": E.exact_str(b_exact)} if b_rel is not None else {}),
-           "margin_upper": up.value, "margin_upper_method": up.method, "margin_upper_certificate": up.certificate,
-           "margin_upper_sandwich": det.get("sandwich"), "margin_upper_shell": det.get("shell"),
-           "margin_upper_shells": det.get("shells"),
-           **({"margin_upper_skipped": det["skipped"]} if det.get("skipped") else {}),
-           "margin_lower": lo.value, "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
-           "margin_certified": True,
-           **({"margin_lower_recipe": lo.details["recipe"]} if "recipe" in (lo.details or {}) else {}),
-           **({"margin_lower_note": lo.details["note"]} if "note" in (lo.details or {}) else {}),
-           **({"store": lo.details["store"]} if "store" in (lo.details or {}) else {}),
-           **({"search": lo.details["search"]} if "search" in (lo.details or {}) else {}),
-           "ratio": ratio, "optimal": bool(optimal)}
-    if b_rel is not None:
-        out["margin_lower_note"] = ("margin_lower is for free b_rel "
-                                    "(constructions are not constrained to the given b_rel)")
+    out = _free_record(n, dim, b_rel, b_exact, b_float, up, lo)
     if seed and search_seconds is not None:
         out["seed"] = seed
     if sdp:
@@ -216,22 +173,96 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
     if as_json:
         emit_json(out)
     else:
-        bt = "" if b_rel is None else f", b_rel = {b_rel}"
-        click.echo(f"N = {n}, d = {dim}{bt}   (m = half the gap)")
-        click.echo(f"  margin_upper  {fmt(up.value)}  [{up.method}]  {_describe(up)}")
-        if det.get("sandwich") is not None and det["sandwich"] != up.value:
-            click.echo(f"  (sandwich     {fmt(det['sandwich'])}  [{det.get('sandwich_method', 'sandwich')}], "
-                       f"the ceiling before the shell bounds)")
-        for what, why in (det.get("skipped") or {}).items():
-            click.echo(f"  (skipped {what}: {why})")
-        click.echo(f"  margin_lower  {fmt(lo.value)}  [{lo.method}]  {_describe(lo)}")
-        if out["ratio"] is not None:
-            click.echo(f"  lower/upper   {fmt(out['ratio'], 4)}" + ("  (optimal: proved)" if optimal else ""))
-        if b_rel is not None:
-            click.echo("  (margin_lower is for free b_rel)")
-        if sdp:
-            click.echo(f"  sdp           {fmt(out['sdp']['value'], 9)}  (numerical, M = {modalities}, any dimension)")
+        _free_text(n, dim, b_rel, up, lo, out)
     return 0
+
+
+def _dimensions(B, n, margin, method, as_json, t0):
+    """``--n N --margin m``: dim_lower and dim_upper."""
+    from constellations.solvers.bounds import exact as E
+    m_exact, m_float = _exact(margin, "margin m")
+    lo = B.dim_lower(n, m_exact, method=method)
+    hi = B.dim_upper(n, m_exact)
+    if as_json:
+        emit_json({"n": n, "margin": m_float, "margin_exact": E.exact_str(m_exact),
+                   "dim_lower": _inf_to_none(lo.value), "dim_lower_method": lo.method,
+                   "dim_lower_certificate": lo.certificate,
+                   "dim_upper": _inf_to_none(hi.value), "dim_upper_method": hi.method,
+                   "dim_upper_certificate": hi.certificate,
+                   "seconds": round(time.perf_counter() - t0, 3)})
+        return 0
+    click.echo(f"N = {n}, margin m = {margin} (half the gap)")
+    click.echo(f"  dim_lower  {lo.value if not math.isinf(lo.value) else 'none (no dimension works)'}"
+               f"  [{lo.method}]  {_describe(lo)}")
+    click.echo(f"  dim_upper  {hi.value if not math.isinf(hi.value) else 'unknown'}"
+               f"  [{hi.method}]  {_describe(hi)}")
+    return 0
+
+
+def _exact_text(x) -> str | None:
+    return None if x is None else str(x)
+
+
+def _with_exact(value, exact) -> str:
+    """"1/4 (0.25)" where the exact number is known, else the float."""
+    if exact is None or exact == fmt(value):
+        return fmt(value)
+    return f"{exact} (= {fmt(value)})"
+
+
+def _optimality(up, lo, free_b_rel: bool):
+    """The proved-optimality verdict of the construction behind ``lo`` (solvers/bounds/optimality.py)."""
+    from constellations.solvers.bounds.optimality import construction_margin, optimality
+    if not free_b_rel:  # margin_lower is for free b_rel: no verdict at a fixed b_rel
+        return optimality(None, None)
+    return optimality(lo.value, up, construction_margin(lo))
+
+
+def _free_record(n, dim, b_rel, b_exact, b_float, up, lo) -> dict:
+    from constellations.solvers.bounds import exact as E
+    from constellations.solvers.bounds.optimality import ceiling_exact, construction_margin
+    det = up.details
+    opt = _optimality(up, lo, b_rel is None)
+    low_exact = construction_margin(lo)
+    return {"n": n, "dim": dim, "b_rel": b_float,
+            **({"b_rel_exact": E.exact_str(b_exact)} if b_rel is not None else {}),
+            "margin_upper": up.value, "margin_upper_exact": ceiling_exact(up),
+            "margin_upper_method": up.method, "margin_upper_certificate": up.certificate,
+            "margin_upper_sandwich": det.get("sandwich"), "margin_upper_shell": det.get("shell"),
+            "margin_upper_shells": det.get("shells"),
+            **({"margin_upper_skipped": det["skipped"]} if det.get("skipped") else {}),
+            "margin_lower": lo.value, "margin_lower_exact": _exact_text(low_exact),
+            "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
+            "margin_certified": True,
+            **({"margin_lower_recipe": lo.details["recipe"]} if "recipe" in (lo.details or {}) else {}),
+            **({"margin_lower_note": lo.details["note"]} if "note" in (lo.details or {}) else {}),
+            **({"margin_lower_note": "margin_lower is for free b_rel (constructions are not constrained to "
+                                     "the given b_rel)"} if b_rel is not None else {}),
+            **({"store": lo.details["store"]} if "store" in (lo.details or {}) else {}),
+            **({"search": lo.details["search"]} if "search" in (lo.details or {}) else {}),
+            "ratio": (lo.value / up.value) if up.value > 0 else None,
+            "optimal": opt.proved, "optimality": opt.to_dict()}
+
+
+def _free_text(n, dim, b_rel, up, lo, out) -> None:
+    det = up.details
+    bt = "" if b_rel is None else f", b_rel = {b_rel}"
+    click.echo(f"N = {n}, d = {dim}{bt}   (m = half the gap)")
+    click.echo(f"  margin_upper  {_with_exact(up.value, out['margin_upper_exact'])}  [{up.method}]  {_describe(up)}")
+    if det.get("sandwich") is not None and det["sandwich"] != up.value:
+        click.echo(f"  (sandwich     {fmt(det['sandwich'])}  [{det.get('sandwich_method', 'sandwich')}], "
+                   f"the ceiling before the shell bounds)")
+    for what, why in (det.get("skipped") or {}).items():
+        click.echo(f"  (skipped {what}: {why})")
+    click.echo(f"  margin_lower  {_with_exact(lo.value, out['margin_lower_exact'])}  [{lo.method}]  {_describe(lo)}")
+    if out["ratio"] is not None:
+        click.echo(f"  lower/upper   {fmt(out['ratio'], 4)}" + ("  (optimal: proved)" if out["optimal"] else ""))
+    if out["optimality"]["optimum"] is not None:
+        click.echo(f"  {out['optimality']['label']}")
+    if b_rel is not None:
+        click.echo("  (margin_lower is for free b_rel)")
+    if "sdp" in out:
+        click.echo(f"  sdp           {fmt(out['sdp']['value'], 9)}  (numerical, M = {out['modalities']}, any dimension)")
 
 
 def _codes(B, dim, max_ip, as_json, t0, three_point=False):
@@ -276,31 +307,35 @@ def _codes(B, dim, max_ip, as_json, t0, three_point=False):
 
 
 def _tied(B, n, dim, method, as_json, t0):
+    from constellations.solvers.bounds.optimality import ceiling_exact, construction_margin
     from constellations.solvers.bounds.tied import margin_upper_tied
     up = margin_upper_tied(n, dim, method=method)
     free = B.margin_upper_free(n, dim, method=method)
     lo = B.margin_lower(n, dim)  # every construction candidate is a tied code
-    ratio = (lo.value / up.value) if up.value > 0 else None
-    # the ceiling is the proved optimum and a construction reaches it (within the certification rounding)
-    optimal = bool(up.details.get("optimal")) and ratio is not None and ratio >= 1 - OPTIMAL_RTOL
+    opt = _optimality(up, lo, True)  # proved optimum (a theorem) reached exactly, no tolerance
     out = {"n": n, "dim": dim, "tied": True,
-           "margin_upper": up.value, "margin_upper_method": up.method, "margin_upper_certificate": up.certificate,
-           "margin_lower": lo.value, "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
-           "ratio": ratio, "optimal": optimal,
-           "known_optimal": up.details.get("known_optimal"),
-           "margin_upper_free": free.value, "margin_upper_free_method": free.method,
-           "seconds": round(time.perf_counter() - t0, 3)}
+           "margin_upper": up.value, "margin_upper_exact": ceiling_exact(up), "margin_upper_method": up.method,
+           "margin_upper_certificate": up.certificate,
+           "margin_lower": lo.value, "margin_lower_exact": _exact_text(construction_margin(lo)),
+           "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
+           "ratio": (lo.value / up.value) if up.value > 0 else None, "optimal": opt.proved,
+           "optimality": opt.to_dict(), "known_optimal": up.details.get("known_optimal"),
+           "margin_upper_free": free.value, "margin_upper_free_exact": ceiling_exact(free),
+           "margin_upper_free_method": free.method, "seconds": round(time.perf_counter() - t0, 3)}
     if as_json:
         emit_json(out)
         return 0
     click.echo(f"N = {n}, d = {dim}, tied (codes: U = V)   (m = half the gap)")
     how = up.details.get("note") or (up.certificate or {}).get("conclusion", "")
-    click.echo(f"  margin_upper  {fmt(up.value)}  [{up.method}]  {how}")
-    click.echo(f"  margin_lower  {fmt(lo.value)}  [{lo.method}]  {_describe(lo)}")
+    click.echo(f"  margin_upper  {_with_exact(up.value, out['margin_upper_exact'])}  [{up.method}]  {how}")
+    click.echo(f"  margin_lower  {_with_exact(lo.value, out['margin_lower_exact'])}  [{lo.method}]  {_describe(lo)}")
     if out["ratio"] is not None:
-        tag = "  (optimal: proved)" if optimal else ""
+        tag = "  (optimal: proved)" if opt.proved else ""
         click.echo(f"  lower/upper   {fmt(out['ratio'], 4)}{tag}")
+    if opt.optimum is not None:
+        click.echo(f"  {opt.label()}")
     if out["known_optimal"]:
         click.echo(f"  proved optimal code known: {out['known_optimal']} (not reached by this bound)")
-    click.echo(f"  free ceiling  {fmt(free.value)}  [{free.method}]  (constellations, not only codes)")
+    click.echo(f"  free ceiling  {_with_exact(free.value, out['margin_upper_free_exact'])}  [{free.method}]  "
+               "(constellations, not only codes)")
     return 0

@@ -83,19 +83,33 @@ def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_
                "graph": cfg.graph.spec, "seed": seed if kind == "random" or base == "random" else None,
                "margin": None if cert is None else cert.margin, "b_rel": None if cert is None else cert.b_rel,
                "margin_certified": None if cert is None else cert.margin_cert,
-               "margin_exact": cfg.meta.get("margin"), "b_rel_exact": cfg.meta.get("b_rel"),
+               "margin_exact": cfg.meta.get("margin_exact"), "b_rel_exact": cfg.meta.get("b_rel_exact"),
+               "margin_closed_form": cfg.meta.get("margin"), "b_rel_closed_form": cfg.meta.get("b_rel"),
+               "native_dim": cfg.meta.get("native_dim"), "note": cfg.meta.get("note"),
                "seconds": time.perf_counter() - t0}
     if as_json:
         emit_json(summary)
         return
-    known = f" (exact {fmt(cfg.meta['margin'])})" if "margin" in cfg.meta else ""
-    if cert is None:
-        measured = (f"margin not measured (edges x N^2 x d = {work:.2g} > {STATS_MAX_WORK:.0e}; "
-                    f"run `constellations verify {path}`){known}")
-    else:
-        measured = f"margin m={fmt(cert.margin)}{known}, b_rel={fmt(cert.b_rel)}, certified m >= {fmt(cert.margin_cert)}"
-    click.echo(f"wrote {path}: {kind}, M={cfg.M}, N={cfg.N}, d={cfg.d}, {measured}")
+    _report(summary, work)
 
+
+def _report(o: dict, work: int) -> None:
+    """The one-line summary (and the note of a zero-padded code on a second line)."""
+    if o["margin_exact"] is not None:
+        known = f" (exact {o['margin_exact']})"
+    elif o["margin_closed_form"] is not None:
+        known = f" (closed form {fmt(o['margin_closed_form'])})"
+    else:
+        known = ""
+    if o["margin"] is None:
+        measured = (f"margin not measured (edges x N^2 x d = {work:.2g} > {STATS_MAX_WORK:.0e}; "
+                    f"run `constellations verify {o['path']}`){known}")
+    else:
+        measured = (f"margin m={fmt(o['margin'])}{known}, b_rel={fmt(o['b_rel'])}, "
+                    f"certified m >= {fmt(o['margin_certified'])}")
+    click.echo(f"wrote {o['path']}: {o['kind']}, M={o['modalities']}, N={o['n']}, d={o['dim']}, {measured}")
+    if o["note"]:
+        click.echo(f"  note: {o['note']}")
 
 _CONSTRUCTIONS = ("lift", "modality-simplex", "adapters")
 command.help = command.help.replace("@CODES@", ", ".join(k for k in constructions.KINDS if k not in _CONSTRUCTIONS))

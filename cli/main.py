@@ -4,7 +4,9 @@ Sub-commands live in their own modules and are imported only when used, so that
 ``constellations verify`` does not pay for importing torch or Dask.
 Errors caused by bad input (click usage errors, unknown commands and every
 ConstellationsError) become one line on stderr and exit status 2; no traceback is shown.
-Ctrl-C exits 130 with "constellations: interrupted".
+Ctrl-C (SIGINT) and SIGTERM (cluster schedulers, ``timeout``) stop a run the same way: the command
+keeps or writes its best result so far, and the process exits 128 + the signal's number (130 or
+143) with "constellations: interrupted" (:mod:`constellations.interrupts`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sys
 
 import click
 
+from constellations import interrupts
 from constellations.errors import ConstellationsError
 
 # click >= 8.2 raises this for a bare group invocation; older click prints the help itself.
@@ -69,10 +72,13 @@ def cli():
 
 
 def main(argv=None) -> int:
-    """Run the CLI; returns (and exits with) 0/1 from the command, 2 on bad input, 130 on Ctrl-C."""
+    """Run the CLI; exits with 0/1 (or 3) from the command, 2 on bad input, 130 on SIGINT, 143 on SIGTERM."""
+    interrupts.install()  # SIGTERM raises KeyboardInterrupt as SIGINT does, and both are recorded
     try:
         rv = cli.main(args=argv, prog_name="constellations", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+        if code == 130:  # a command that kept its partial result reports the signal that stopped it
+            code = interrupts.exit_status()
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except _NO_ARGS_IS_HELP as exc:  # bare `constellations` (click >= 8.2): the help, as --help gives it
@@ -86,7 +92,7 @@ def main(argv=None) -> int:
         code = 2
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("constellations: interrupted", err=True)
-        code = 130
+        code = interrupts.exit_status()
     except MemoryError:  # sizes are checked before allocating; this is the backstop
         click.echo("constellations: error: out of memory; use smaller sizes", err=True)
         code = 2

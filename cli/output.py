@@ -37,6 +37,8 @@ def checked_path(suffix: str | None):
     checked when the command line is parsed, before any work."""
     def check(ctx, param, value):
         if value is None:
+            if param.required:  # click >= 8.3 does not count an explicit default of None as missing
+                raise click.MissingParameter(ctx=ctx, param=param)
             return None
         from constellations.errors import FileFormatError
         from constellations.io import check_writable
@@ -53,14 +55,17 @@ def checked_dir(probe: str):
     def check(ctx, param, value):
         if value is None:
             return None
+        import stat
         from pathlib import Path
 
         from constellations.errors import FileFormatError
-        from constellations.io import check_writable
+        from constellations.io import check_writable, shown, stat_or_none
         p = Path(value)
-        if not p.is_dir():
-            raise click.BadParameter(f"directory {p} does not exist (create it first)", ctx=ctx, param=param)
         try:
+            st = stat_or_none(p, "write in")
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                raise click.BadParameter(f"directory {shown(p)} does not exist (create it first)", ctx=ctx,
+                                         param=param)
             check_writable(p / probe, Path(probe).suffix)
         except FileFormatError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
@@ -75,8 +80,9 @@ def output_option(suffix: str | None = ".npz", help: str = "Write the result her
     (:func:`constellations.io.check_writable`: the directory must exist and be writable, and the
     name must end in ``suffix``), so a finished run is never thrown away for want of a place to go.
     """
-    return click.option("-o", "--output", "output", default=None, metavar="PATH", callback=checked_path(suffix),
-                        help=help, **kw)
+    if not kw.get("required"):
+        kw.setdefault("default", None)
+    return click.option("-o", "--output", "output", metavar="PATH", callback=checked_path(suffix), help=help, **kw)
 
 
 _DIGITS = re.compile(r"[+-]?[0-9]{1,400}")

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from constellations.workers import resolve_count
+
+from .limits import WORKERS
 from .output import INTEGER, checked_dir, echo_err, emit_json
 from .seeds import SEEDS_HELP, SeedsType
 
@@ -31,7 +34,8 @@ _out_dir = checked_dir("table.md")  # probes the directory as the real writes wi
 @click.option("--reduction", type=click.Choice(["sum", "mean"]), default="sum", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
+@click.option("--threads", type=WORKERS, default=1, show_default=True,
+              help="torch CPU threads, or auto (every core); at most the cores available.")
 @click.option("-o", "--output", "out_dir", default=None, metavar="DIR", callback=_out_dir,
               help="Write TABLE.md, TABLE.csv and TABLE.json into DIR (an existing directory).")
 @click.option("--out", "out_alias", default=None, metavar="DIR", callback=_out_dir, hidden=True,
@@ -52,18 +56,13 @@ def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, devic
     if out_dir is not None and out_alias is not None and out_dir != out_alias:
         raise click.UsageError("give the output directory once (-o/--output; --out is its old name)")
     out_dir = out_dir or out_alias
-    if threads < 1:
-        raise click.BadParameter("must be >= 1", param_hint="--threads")
+    resolve_count(threads, "--threads")  # refused before any work
     tables = TABLES if table == "all" else (table,)
     kw = dict(n=n, dim=dim, seeds=seeds, steps=steps, lr=lr, t0=t0, b_rel0=b_rel0, reduction=reduction,
               dtype=dtype, device=device)
     for t in tables:  # refuse oversized or bad settings before the first table trains
         plan(t, **kw)
 
-    import torch
-
-    if not str(device).startswith(("cuda", "auto")):
-        torch.set_num_threads(threads)
     results = []
 
     def progress(label, step, total):
@@ -72,7 +71,7 @@ def command(table, n, dim, seeds, steps, lr, t0, b_rel0, reduction, dtype, devic
 
     cmd = "constellations " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else None
     for t in tables:
-        res = reproduce(t, progress=progress, **kw)
+        res = reproduce(t, progress=progress, threads=threads, **kw)
         results.append(res)
         if sys.stderr.isatty() and not as_json:
             click.echo("", err=True)

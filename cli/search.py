@@ -1,11 +1,12 @@
 """``constellations search``: multi-start search for maximal-margin constellations / spherical codes."""
 from __future__ import annotations
 
-import signal
 import sys
 
 import click
 
+from constellations import interrupts
+from constellations.cli.limits import WORKERS, remaining
 from constellations.cli.output import INTEGER, echo_err, emit_json, fmt, output_option
 
 #: The library's strategies (solvers.search.driver.STRATEGIES; a test keeps the two equal), listed
@@ -24,7 +25,8 @@ __all__ = ["command"]
 @click.option("--tied", is_flag=True, help="All modalities equal: the spherical-code (Tammes) problem.")
 @click.option("--restarts", type=INTEGER, default=None,
               help="Random restarts [default: 8, or unlimited until --time-limit when that is given].")
-@click.option("--time-limit", type=float, default=None, help="Wall-clock budget in seconds.")
+@click.option("--time-limit", type=float, default=None,
+              help="Wall-clock budget in seconds for the whole command, start-up and verification included.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (an integer >= 0).")
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, cuda or cuda:K (the triton or torch kernel; refused when there is no CUDA device).")
@@ -32,9 +34,10 @@ __all__ = ["command"]
               show_default=True,
               help="Kernel of the smoothed margin; auto: triton on CUDA when installed, else torch; numpy or "
                    "numba on the CPU.  triton runs on the CPU only under TRITON_INTERPRET=1 (slow; tests).")
-@click.option("--jobs", "n_jobs", type=int, default=1, show_default=True,
+@click.option("--jobs", "n_jobs", type=WORKERS, default="auto", show_default=True,
               help="Worker processes: they run the restarts, then (with --time-limit) as many basin-hopping "
-                   "runs at once, the best kept.")
+                   "runs at once, the best kept.  auto: every core available (1 under a time limit below "
+                   "10 s, where starting workers costs more than it gains); more than the cores is refused.")
 @click.option("--batch", type=int, default=1, show_default=True,
               help="Run restarts this many at a time as one batched torch program (for --device cuda).")
 @click.option("--strategy", type=click.Choice(STRATEGY_NAMES),
@@ -67,8 +70,8 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
     the search cannot fit the memory or the time limit and the construction's rows certify by
     their structure (entries 0, +a, -a: binary and Kerdock codes), it is returned alone.  --time-limit covers everything, verification included; sizes that
     cannot fit in memory or be verified within it are refused before the search starts.
-    Ctrl-C stops the search and still reports (and writes) the best configuration so far
-    (exit status 130).
+    Ctrl-C or SIGTERM stops the search and still reports (and writes) the best configuration so
+    far, marked interrupted (exit status 130, or 143 for SIGTERM).
 
     \b
     Examples:
@@ -77,15 +80,12 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
       constellations search --n 2000 --dim 64 --device cuda --batch 16 --time-limit 300
       constellations search --n 32768 --dim 768 --time-limit 5
     """
-    # Ctrl-C from here on only raises a flag: the search polls it between kernel calls and returns
-    # its best so far, which is then written (a KeyboardInterrupt inside a Numba kernel loses the run)
+    # Ctrl-C or SIGTERM from here on only raises a flag: the search polls it between kernel calls and
+    # returns its best so far, which is then written (a KeyboardInterrupt inside a Numba kernel loses the run)
     pending = []
-    old_handler = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
-    try:
+    with interrupts.on_stop(pending.append):
         return _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
                     strategy, not no_constructions, init_path, output, as_json, quiet, pending)
-    finally:
-        signal.signal(signal.SIGINT, old_handler)
 
 
 def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
@@ -93,11 +93,18 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
     from constellations import io
     from constellations.solvers.search import INTERRUPT, search
 
-    # from here on Ctrl-C goes straight to the search's flag, also while it looks up constructions and
-    # plans its budget (before its own handler is in place); one pressed while the modules loaded counts too
-    signal.signal(signal.SIGINT, lambda signum, frame: INTERRUPT.set())
-    if pending:
-        INTERRUPT.set()
+    # from here on a stop signal goes straight to the search's flag, also while it looks up constructions
+    # and plans its budget (before its own handler is in place); one that came while the modules loaded counts too
+    with interrupts.on_stop(lambda signum: INTERRUPT.set()):
+        if pending:
+            INTERRUPT.set()
+        return _search_and_report(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend,
+                                  n_jobs, batch, strategy, constructions, init_path, output, as_json, quiet, io,
+                                  search)
+
+
+def _search_and_report(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
+                       strategy, constructions, init_path, output, as_json, quiet, io, search):
     if restarts is None and time_limit is None:
         restarts = 8
     init = None
@@ -117,7 +124,8 @@ def _run(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, ba
             bar.set_postfix_str(f"best m={best:.6f}")
 
     try:
-        res = search(n, dim, modalities, graph, tied=tied, restarts=restarts, time_limit=time_limit, seed=seed,
+        res = search(n, dim, modalities, graph, tied=tied, restarts=restarts, time_limit=remaining(time_limit),
+                     seed=seed,
                      device=device, backend=backend, init=init, n_jobs=n_jobs, callback=callback, batch=batch,
                      strategy=strategy, constructions=constructions)
     finally:

@@ -12,9 +12,9 @@ Sub-commands (``run`` is the default when the first argument is an option, so
 Paths: ``-o/--output``, ``--plot`` and ``--store`` must name a file in an existing directory
 (checked when the command line is parsed, before any work); directories are never created,
 except the default store's (:func:`~solvers.tables.store.default_store_path`).
-After Ctrl-C, ``run`` exits 130 with one line on stderr and every output it still writes
-says that it is partial (a Markdown note, a ``#`` line atop the CSV, ``"interrupted": true``
-in JSON, a title on the plot).
+After Ctrl-C (SIGINT) or SIGTERM, ``run`` exits 130 or 143 with one line on stderr, keeps every
+finished cell in the store, and every output it still writes says that it is partial (a Markdown
+note, a ``#`` line atop the CSV, ``"interrupted": true`` in JSON, a title on the plot).
 """
 from __future__ import annotations
 
@@ -23,11 +23,14 @@ import io as _io
 import json
 import math
 import sys
+from pathlib import Path
 
 import click
 
 from constellations.errors import ConstellationsError
+from constellations.solvers.tables.verification import Judge, verify_store
 
+from .limits import WORKERS
 from .output import checked_path, echo_err, emit_json, output_option
 
 __all__ = ["command"]
@@ -78,33 +81,42 @@ def _ceil(r):
     return ceilings(r.n, r.dim)
 
 
-def _cell_extra(r) -> dict:
-    """The two certified ceilings of a stored cell, computed now (issue 13), and its ratios to them.
+def _judge(judge):
+    """``judge`` (a :class:`~solvers.tables.verification.Judge`), or one that reads the stored certified
+    margins alone."""
+    return Judge() if judge is None else judge
+
+
+def _cell_extra(r, judge=None) -> dict:
+    """The two certified ceilings of a stored cell, computed now (issue 13), its ratios to them, and
+    whether it is proved optimal.
 
     ``margin_upper_free`` bounds every cell; ``margin_upper_tied`` (codes) only tied cells.  ``optimal``:
-    the cell's margin reaches its own ceiling (tied: codes; untied: free) within the certification
-    rounding (:data:`~solvers.tables.runner.OPTIMAL_RTOL`).
+    a theorem proves the optimum of the cell (tied: as a code; untied: as a constellation) and the
+    stored certified margin reaches it exactly (:func:`solvers.bounds.optimality.optimality`); the
+    ``optimum*`` fields give that optimum, its theorem and how far below it the cell is (``judge``:
+    :class:`~solvers.tables.verification.Judge`, which reads the exact margin of a cell at its optimum).
     """
-    from constellations.solvers.tables.runner import is_optimal
-
     c = _ceil(r)
     tied = c.tied if r.tied else None
+    o = _judge(judge)(r)
     return {"margin_upper_free": c.free, "upper_free_method": c.free_method,
             "gap_ratio_free": r.margin / c.free if c.free > 0 else None,
             "margin_upper_tied": tied, "upper_tied_method": c.tied_method if r.tied else None,
             "gap_ratio_tied": (r.margin / tied) if tied else None,
-            "optimal": is_optimal(r.margin, tied if r.tied else c.free)}
+            "optimal": o.proved, "optimum": o.optimum, "optimum_exact": o.optimum_exact, "optimum_theorem": o.theorem,
+            "optimum_gap": o.gap}
 
 
-def _ratio_cell(found, ceiling):
-    from constellations.solvers.tables.runner import is_optimal
-
-    if found is None or not ceiling:
+def _ratio_cell(row, ceiling, tied, judge):
+    """``found/ceiling`` to 3 decimals, and ``opt`` when ``row`` is proved optimal (judged as a tied
+    cell or as a constellation): the ratio alone never says so."""
+    if row is None or not ceiling:
         return "-"
-    return f"{found / ceiling:.3f}" + (" opt" if is_optimal(found, ceiling) else "")
+    return f"{row.margin / ceiling:.3f}" + (" opt" if judge(row, tied).proved else "")
 
 
-def _tables_by_m(rows, digits):
+def _tables_by_m(rows, digits, judge):
     """One Markdown table per (N, graph): rows d, columns M (and tied), plus both ceilings and ratios."""
     out = []
     # tied cells belong to every graph's table of the same N
@@ -127,12 +139,12 @@ def _tables_by_m(rows, digits):
             cells = [by.get((d, m)) for m in ms] + ([tied_by.get((n, d))] if has_tied else [])
             present = [c for c in cells if c is not None]
             c = _ceil(present[0])
-            best = max((x.margin for x in present), default=None)
+            best = max(present, key=lambda x: x.margin, default=None)
             tcell = tied_by.get((n, d))
-            tied_cols = ([_num(c.tied, digits), _ratio_cell(tcell.margin if tcell else None, c.tied)]
-                         if has_tied else [])
+            tied_cols = [_num(c.tied, digits), _ratio_cell(tcell, c.tied, True, judge)] if has_tied else []
+            free_cols = [_num(c.free, digits), _ratio_cell(best, c.free, False, judge)]
             lines.append("| " + " | ".join([str(d)] + [_num(x.margin if x else None, digits) for x in cells]
-                                           + tied_cols + [_num(c.free, digits), _ratio_cell(best, c.free)]) + " |")
+                                           + tied_cols + free_cols) + " |")
         out.append("\n".join(lines))
     return out
 
@@ -163,8 +175,9 @@ def _tables_by_n(rows, digits):
     return out
 
 
-def render_markdown(rows, columns="m", digits=4, partial=None) -> str:
-    """The Markdown tables; ``partial`` (a sentence) puts a PARTIAL note on top."""
+def render_markdown(rows, columns="m", digits=4, partial=None, judge=None) -> str:
+    """The Markdown tables; ``partial`` (a sentence) puts a PARTIAL note on top; ``judge`` decides
+    ``opt`` (default: from the stored certified margins)."""
     top = f"> **PARTIAL**: {partial}\n\n" if partial else ""
     if not rows:
         return top + "(no cells)\n"
@@ -172,9 +185,11 @@ def render_markdown(rows, columns="m", digits=4, partial=None) -> str:
             "now: `code ceiling` bounds tied constellations (spherical codes) in R^d itself "
             "(constellations.solvers.bounds.margin_upper_tied), `free ceiling` every constellation, any M, graph "
             "and b_rel (margin_upper_free: Theorem 3.4, the sandwich, the shell bounds). `best` is the largest "
-            "margin of the row (a code is a constellation too); `opt` marks a ratio of 1 within 1e-9: proved "
-            "optimal.")
-    tables = _tables_by_m(rows, digits) if columns == "m" else _tables_by_n(rows, digits)
+            "margin of the row (a code is a constellation too); `opt` marks a configuration proved optimal: a "
+            "theorem gives the optimum of the cell and the configuration's margin (certified, or exact) reaches "
+            "it exactly, with no tolerance; a ratio of 1.000 without `opt` is below the optimum (`table verify` "
+            "says by how much).")
+    tables = _tables_by_m(rows, digits, _judge(judge)) if columns == "m" else _tables_by_n(rows, digits)
     return top + "\n\n".join(tables) + "\n\n" + note + "\n"
 
 
@@ -183,30 +198,33 @@ CSV_FIELDS = ["n", "dim", "modalities", "graph", "tied", "margin", "b_rel", "mar
               "gap_ratio", "upper_method", "restarts", "restarts_requested", "time_requested", "seconds",
               "seconds_total", "attempts", "seed", "solver", "solver_version", "created", "updated", "host",
               "margin_upper_free", "upper_free_method", "gap_ratio_free", "margin_upper_tied", "upper_tied_method",
-              "gap_ratio_tied", "optimal"]
+              "gap_ratio_tied", "optimal", "optimum", "optimum_exact", "optimum_theorem", "optimum_gap"]
 """``margin_upper``/``gap_ratio``/``upper_method`` are the ceiling stored with the cell when it was computed;
-the ``*_free`` and ``*_tied`` ceilings are computed now (:func:`_cell_extra`)."""
+the ``*_free`` and ``*_tied`` ceilings are computed now, and ``optimal`` means proved by the theorem
+``optimum_theorem`` (:func:`_cell_extra`)."""
 
 
-def _row_dict(r) -> dict:
-    return {**r.as_dict(), **_cell_extra(r)}
+def _row_dict(r, judge=None) -> dict:
+    return {**r.as_dict(), **_cell_extra(r, judge)}
 
 
-def render_csv(rows, partial=None) -> str:
+def render_csv(rows, partial=None, judge=None) -> str:
     """One line per cell; ``partial`` (a sentence) adds a first line ``# PARTIAL: ...``."""
     buf = _io.StringIO()
     if partial:
         buf.write(f"# PARTIAL: {partial}\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
+    judge = _judge(judge)
     for r in rows:
-        d = _row_dict(r)
+        d = _row_dict(r, judge)
         w.writerow(["" if d[f] is None else (repr(d[f]) if isinstance(d[f], float) else d[f]) for f in CSV_FIELDS])
     return buf.getvalue()
 
 
-def _json_rows(rows):
-    return [{f: d[f] for f in CSV_FIELDS} for d in map(_row_dict, rows)]
+def _json_rows(rows, judge=None):
+    judge = _judge(judge)
+    return [{f: d[f] for f in CSV_FIELDS} for d in (_row_dict(r, judge) for r in rows)]
 
 
 _MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
@@ -313,18 +331,18 @@ def render_plot(rows, path, partial=None) -> None:
         plt.close(fig)
 
 
-def _emit(rows, fmt_, columns, digits, output, extra=None, partial=None):
+def _emit(rows, fmt_, columns, digits, output, extra=None, partial=None, judge=None):
     """Print the table, or write it to ``output``; returns a phrase saying what was written, or None."""
     from constellations.io import atomic_write_text, to_jsonable
 
     if fmt_ == "json":
         obj = {**(extra or {}), "interrupted": bool(partial), **({"partial": partial} if partial else {}),
-               "cells": _json_rows(rows)}
+               "cells": _json_rows(rows, judge)}
         text = json.dumps(to_jsonable(obj), indent=2) + "\n"
     elif fmt_ == "csv":
-        text = render_csv(rows, partial)
+        text = render_csv(rows, partial, judge)
     else:
-        text = render_markdown(rows, columns, digits, partial)
+        text = render_markdown(rows, columns, digits, partial, judge)
     if not output:
         click.echo(text, nl=False)
         return None
@@ -334,24 +352,34 @@ def _emit(rows, fmt_, columns, digits, output, extra=None, partial=None):
 
 # ------------------------------------------------------------------------------------ options
 
-_FORMAT_OF_SUFFIX = {".md": "md", ".csv": "csv", ".json": "json"}
+_FORMAT_OF_SUFFIX = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json"}
+_PLAIN_SUFFIXES = ("", ".txt")
 
 
 def _table_format(fmt_, as_json, output):
-    """--format, else --json, else the suffix of -o (.md, .csv, .json), else Markdown."""
+    """--format, else --json, else the suffix of -o (.md, .csv, .json), else Markdown.
+
+    The suffix of ``-o`` must name a format the table is written in (``.md``/``.markdown``,
+    ``.csv``, ``.json``), agreeing with ``--format``/``--json`` when given, or be ``.txt`` or none
+    (Markdown unless ``--format`` says otherwise): ``-o table.xlsx`` is refused, not filled with
+    Markdown.  Raises click.UsageError (one line, exit 2) before any work.
+    """
     if as_json:
         if fmt_ not in (None, "json"):
             raise click.UsageError("--json and --format " + fmt_ + " exclude each other")
-        return "json"
-    if fmt_ is not None:
-        return fmt_.lower()
-    if output:
-        from pathlib import Path
-
-        return _FORMAT_OF_SUFFIX.get(Path(output).suffix.lower(), "md")
-    return "md"
-
-
+        fmt_ = "json"
+    fmt_ = None if fmt_ is None else fmt_.lower()
+    if not output:
+        return fmt_ or "md"
+    suffix = Path(output).suffix.lower()
+    named = _FORMAT_OF_SUFFIX.get(suffix)
+    if named is None and suffix not in _PLAIN_SUFFIXES:
+        raise click.UsageError(f"-o {output}: the table is written as md, csv or json; name the file "
+                               f"*.md, *.csv or *.json (or *.txt with --format), not *{Path(output).suffix}")
+    if named is not None and fmt_ not in (None, named):
+        raise click.UsageError(f"-o {output} names {named} but the format asked for is {fmt_}; "
+                               "make the suffix and the format agree")
+    return fmt_ or named or "md"
 
 
 def _store_option(writable):
@@ -368,8 +396,9 @@ def _output_options(f):
                      callback=checked_path(".png"),
                      help="Also draw, per N, margin vs d per M with the ceiling and the tied curve, and each "
                           "M's gain over the tied code (PNG).")(f)
-    f = output_option(None, help="Write the table to this file (atomically) instead of stdout; "
-                                 "its suffix (.md, .csv, .json) sets the format unless --format is given.")(f)
+    f = output_option(None, help="Write the table to this file (atomically) instead of stdout; its suffix "
+                                 "(.md, .csv, .json) sets the format (.txt or none: Markdown or --format; any "
+                                 "other suffix is refused).")(f)
     f = click.option("--columns", type=click.Choice(["m", "n"], case_sensitive=False), default="m",
                      show_default=True, help="Markdown layout: rows d and columns M (one table per N), "
                                              "or columns N (one table per M).")(f)
@@ -404,8 +433,9 @@ def command():
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True,
               help="Base seed; each cell derives its own from it and its key.")
 @_store_option(writable=True)
-@click.option("--workers", type=click.IntRange(1, None), default=None,
-              help="1: run in this process, no Dask. Default: a local Dask cluster, one worker per core.")
+@click.option("--workers", type=WORKERS, default="auto", show_default=True,
+              help="1: run in this process, no Dask. auto: a local Dask cluster, one worker per core available; "
+                   "a count above the cores available (or the memory) is refused.")
 @click.option("--scheduler", default=None, help="Use an existing Dask scheduler, e.g. tcp://host:8786.")
 @click.option("--solver", default="search", show_default=True,
               help="search (constellations.solvers.search), search-no-polish (no final LP polish: keeps big cells within "
@@ -430,26 +460,29 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
     Every finished cell is committed at once: an interrupted run loses only the cells in flight,
     and re-running the same command computes only what is missing.  Margins are m, HALF the gap.
 
-    Exit status: 0 done, 1 some cells failed, 2 bad input, 130 interrupted (re-run to resume;
-    the table still printed or written is marked PARTIAL).
+    Exit status: 0 done, 1 some cells failed, 2 bad input, 130 interrupted by Ctrl-C (SIGINT), 143 by
+    SIGTERM (re-run to resume; the table still printed or written is marked PARTIAL).
     """
     from constellations.solvers.tables.grid import make_grid
-    from constellations.solvers.tables.runner import check_table_device, resolve_cell_function, run_table
+    from constellations.solvers.tables.runner import (check_table_device, plan_workers, resolve_cell_function,
+                                                       run_table)
     from constellations.solvers.tables.store import TableStore
 
     fmt_ = _table_format(fmt_, as_json, output)
-    if scheduler and workers is not None:
+    if scheduler and workers != "auto":
         raise click.UsageError("--workers and --scheduler exclude each other (the scheduler's workers are used)")
     if time_per_cell is not None and not (0 < time_per_cell < math.inf):
         raise click.BadParameter("must be a positive number of seconds", param_hint="--time-per-cell")
     if device is not None:
         device = check_table_device(device)  # one line and exit 2 before any work if CUDA is absent
-        if device.startswith("cuda") and (scheduler or (workers or 1) > 1):
+        if device.startswith("cuda") and (scheduler or workers not in ("auto", 1)):
             raise click.UsageError(f"--device {device} runs the cells in this process on one GPU; "
                                    "drop --workers/--scheduler")
     cells = make_grid(n_spec, dims, modalities, graph=graph, tied=tied, tied_only=tied_only, restarts=restarts,
                       time_limit=time_per_cell, seed=seed)
     fn = resolve_cell_function(solver)
+    if not scheduler:
+        plan_workers(workers, cells)  # more workers than the machine runs: one line, before the store is opened
     with TableStore(store) as st:
         bar = _ProgressBar(progress)
         try:
@@ -463,7 +496,7 @@ def run_cmd(n_spec, dims, modalities, graph, tied, tied_only, restarts, time_per
             partial = (f"the run was interrupted; {len(rows)} of the grid's {len(cells)} cells are stored; "
                        "re-run the same command to complete it")
         wrote = [_emit(rows, fmt_, columns.lower(), digits, output, partial=partial,
-                       extra={"store": str(st.path), "summary": _summary_dict(summary)})]
+                       extra={"store": str(st.path), "summary": _summary_dict(summary)}, judge=Judge(st))]
         if plot:
             render_plot(rows, plot, partial)
             wrote.append(f"plot of {len(rows)} cells{' (PARTIAL)' if partial else ''} to {plot}")
@@ -552,7 +585,7 @@ def show_cmd(store, n_spec, dims, modalities, graph, tied, fmt_, as_json, column
     fmt_ = _table_format(fmt_, as_json, output)
     with TableStore(store, readonly=True) as st:
         rows = _select(st, n_spec, dims, modalities, graph, tied)
-        wrote = [_emit(rows, fmt_, columns.lower(), digits, output, extra={"store": str(st.path)})]
+        wrote = [_emit(rows, fmt_, columns.lower(), digits, output, extra={"store": str(st.path)}, judge=Judge(st))]
         if plot:
             render_plot(rows, plot)
             wrote.append(f"plot of {len(rows)} cells to {plot}")
@@ -575,63 +608,26 @@ def verify_cmd(store, n_spec, dims, modalities, graph, tied, as_json):
     constellation), the recomputed float64 margin equals the stored one, and the margin is at or
     below both certified ceilings recomputed now: the free ceiling (every cell) and, for tied cells,
     the code ceiling.  Shell certificates are re-checked from their (N, d, m) alone
-    (verify_shell_certificate).  Exit status 0 if every cell passes, 1 if not.
+    (verify_shell_certificate).  A cell is "proved optimal" only when a theorem gives its optimum and
+    the configuration's margin reaches it exactly; otherwise a cell with a proved optimum is reported
+    within its distance of it.  Exit status 0 if every cell passes, 1 if not.
     """
-    from constellations.certify import certified_margin
-    from constellations.solvers.bounds import verify_shell_certificate
-    from constellations.solvers.tables.runner import ceilings, is_optimal
     from constellations.solvers.tables.store import TableStore
 
-    results = []
-    checked_certs = {}
     with TableStore(store, readonly=True) as st:
-        rows = _select(st, n_spec, dims, modalities, graph, tied)
-        for r in rows:
-            cfg = st.configuration(r.key)
-            cert = certified_margin(cfg.X, r.graph)
-            c = ceilings(r.n, r.dim)
-            problems = []
-            if (r.n, r.dim) not in checked_certs:
-                try:
-                    ok = (verify_shell_certificate(c.free_certificate)
-                          if c.free_method.startswith(("shell", "exact-d1")) else True)
-                except (ArithmeticError, KeyError, ValueError) as exc:
-                    ok = f"free ceiling certificate does not re-verify: {exc}"
-                checked_certs[(r.n, r.dim)] = ok
-            if checked_certs[(r.n, r.dim)] is not True:
-                problems.append(checked_certs[(r.n, r.dim)])
-            if cfg.X.shape != (r.modalities, r.n, r.dim):
-                problems.append(f"stored shape {cfg.X.shape}")
-            if not cert.margin_cert >= 0:
-                problems.append(f"certified margin {cert.margin_cert!r} < 0")
-            if abs(cert.margin - r.margin) > 1e-12:
-                problems.append(f"recomputed margin {cert.margin!r} != stored {r.margin!r}")
-            # certified lower <= certified upper is the test; the float margin may exceed a ceiling that
-            # is met exactly (d = 2 polygons) by its rounding error only
-            bounds = [("free", c.free, c.free_method)] + ([("code", c.tied, c.tied_method)] if r.tied else [])
-            for what, upper, method in bounds:
-                if not (cert.margin_cert <= upper and cert.margin <= upper + cert.error_bound + 1e-15):
-                    problems.append(f"margin {cert.margin!r} above the certified {what} ceiling {upper!r} ({method})")
-            own = c.tied if r.tied else c.free
-            results.append({"n": r.n, "dim": r.dim, "modalities": r.modalities, "graph": r.graph, "tied": r.tied,
-                            "margin": cert.margin, "margin_certified": cert.margin_cert,
-                            "margin_upper": c.free, "upper_method": c.free_method,
-                            "margin_upper_tied": c.tied if r.tied else None,
-                            "upper_tied_method": c.tied_method if r.tied else None,
-                            "optimal": is_optimal(cert.margin, own), "ok": not problems, "problems": problems})
-        path = str(st.path)
-    bad = [x for x in results if not x["ok"]]
+        report = verify_store(st, _select(st, n_spec, dims, modalities, graph, tied))
     if as_json:
-        emit_json({"store": path, "cells": len(results), "failed": len(bad),
-                   "optimal": sum(x["optimal"] for x in results), "results": results})
+        emit_json(report.to_dict())
     else:
-        for x in bad:
-            what = "tied" if x["tied"] else f"M={x['modalities']}"
-            click.echo(f"FAIL N={x['n']} d={x['dim']} {what} {x['graph']}: {'; '.join(x['problems'])}")
-        click.echo(f"{len(results) - len(bad)}/{len(results)} cells re-verified (certified margin >= 0, "
-                   f"margin <= the free ceiling, tied cells <= the code ceiling; "
-                   f"{sum(x['optimal'] for x in results)} proved optimal) in {path}")
-    return 1 if bad else 0
+        for x in report.cells:
+            if x.optimality.optimum is not None:
+                click.echo(f"{x.label}: {x.optimality.label()}")
+        for x in report.failed:
+            click.echo(f"FAIL {x.label}: {'; '.join(x.problems)}")
+        click.echo(f"{len(report.cells) - len(report.failed)}/{len(report.cells)} cells re-verified (certified margin "
+                   f">= 0, margin <= the free ceiling, tied cells <= the code ceiling; {report.proved} proved optimal, "
+                   f"{report.within} below an optimum a theorem proves) in {report.store}")
+    return 1 if report.failed else 0
 
 
 # -------------------------------------------------------------------------------------- export

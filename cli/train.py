@@ -9,6 +9,9 @@ from pathlib import Path
 import click
 import numpy as np
 
+from constellations.workers import resolve_count
+
+from .limits import WORKERS
 from .output import INTEGER, checked_dir, echo_err, emit_json, fmt, output_option
 from .seeds import SEEDS_HELP, SeedsType
 
@@ -60,8 +63,9 @@ _plot_dir = checked_dir("loss_t.png")  # one of the files it will hold
                    "cost; same trajectory); auto: that on CUDA, eager on CPU; off: eager.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
               help="Training precision (final margins are always recomputed in float64).")
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="torch CPU threads (the per-step tensors are small; more threads rarely help on CPU).")
+@click.option("--threads", type=WORKERS, default=1, show_default=True,
+              help="torch CPU threads, or auto (every core); at most the cores available (the per-step tensors "
+                   "are small; more threads rarely help on CPU).")
 @output_option(".npz", help="Write the final configurations (.npz: X = the run with the largest margin, "
                             "X_runs = all); the directory must exist.")
 @click.option("--history", "history_file", default=None, metavar="PATH", callback=_history_path,
@@ -81,13 +85,12 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     recomputed in float64) with b*_rel.  Runs whose memory estimate exceeds half the RAM (90% of a
     GPU) are refused before anything is allocated, as are more than 10,000 seeds.  A diverging run
     (NaN/Inf loss) stops with the step and a hint.  Exit status 0; 130 if interrupted (Ctrl-C: the
-    state reached is still written and marked interrupted); 2 on bad input.
+    state reached is still written and marked interrupted; 143 for SIGTERM, likewise); 2 on bad input.
     """
     from constellations import io
     from constellations.solvers.train import train, TrainSpec
 
-    if threads is not None and threads < 1:
-        raise click.BadParameter("must be >= 1", param_hint="--threads")
+    resolve_count(threads, "--threads")  # refused before any work
     seed_list = list(seeds)
     if b0 is not None and param != "absolute":
         raise click.UsageError("--b0 is the absolute bias: use --b-rel0 with --param relative")
@@ -106,10 +109,6 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     if history_file is None and output is not None:
         history_file = str(io.check_writable(str(_stem(output)) + ".history.csv", ".csv"))
 
-    import torch  # only now: bad input is refused without paying for the import
-
-    if threads is not None and spec_device_is_cpu(device):
-        torch.set_num_threads(threads)
     bar = None
     if not quiet and not as_json and sys.stderr.isatty():
         from tqdm import tqdm
@@ -121,7 +120,7 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
             bar.set_postfix(loss=f"{np.median(loss):.3g}")
             bar.refresh()
 
-    res = train(spec, seed_list, t0=t0, bias0=bias0, init=init, progress=progress)
+    res = train(spec, seed_list, t0=t0, bias0=bias0, init=init, progress=progress, threads=threads)
     if bar is not None:
         bar.close()
 
@@ -161,10 +160,6 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
                  + ("; wrote the state reached" if files else ""))
         return 130
     return 0
-
-
-def spec_device_is_cpu(device: str) -> bool:
-    return not str(device).startswith(("cuda", "auto"))
 
 
 def _nan_none(x):

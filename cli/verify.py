@@ -9,7 +9,7 @@ import time
 import click
 
 from constellations import io
-from constellations.certify import certified_margin, check_claim
+from constellations.certify import certified_margin, check_claim, exact_text
 from constellations.margins import margin_stats, retrieval_accuracy
 
 from .output import emit_json, fmt, output_option
@@ -27,8 +27,10 @@ _EXPR_WIDTH = 60
 @click.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--graph", default=None, help="complete, star, or edges like 0-1,1-2 (default: the file's, else complete).")
-@click.option("--margin", "claim_m", type=float, default=None, help="Claimed margin m (half gap) to check.")
-@click.option("--b-rel", "claim_b", type=float, default=None, help="Claimed b_rel to check (with --margin).")
+@click.option("--margin", "claim_m", default=None, metavar="NUMBER", callback=lambda c, p, v: _exact_number(p, v),
+              help="Claimed margin m (half gap) to check, read exactly: 0.25, 1/4, (3-sqrt(5))/8.")
+@click.option("--b-rel", "claim_b", default=None, metavar="NUMBER", callback=lambda c, p, v: _exact_number(p, v),
+              help="Claimed b_rel to check (with --margin), read exactly like --margin.")
 @click.option("--normalize", is_flag=True, help="Rescale rows to unit norm instead of refusing non-unit rows.")
 @click.option("--exact", is_flag=True, help="Certify (and check a claim) in exact rational arithmetic (slow; small N only).")
 @click.option("--retrieval/--no-retrieval", default=True, show_default=True, help="Compute top-1 retrieval accuracy.")
@@ -41,6 +43,9 @@ def command(file, graph, claim_m, claim_b, normalize, exact, retrieval, as_json,
     m = (pos - neg)/2 (half the gap), b_rel = (pos + neg)/2, a certified lower bound on m
     that accounts for every floating-point rounding, the worst pairs and the retrieval
     accuracy.  With --exact the margin is also given as an exact expression (e.g. 1/4).
+
+    --margin and --b-rel are read exactly by the strict grammar of `bounds` (docs/math.md 6.4):
+    decimals (0.26 is 13/50), p/q, sqrt(k), a + b*sqrt(k), (a + b*sqrt(k))/q.
 
     \b
     Exit status (about the claim when --margin/--b-rel are given, else about FILE):
@@ -69,19 +74,16 @@ def command(file, graph, claim_m, claim_b, normalize, exact, retrieval, as_json,
         "per_edge": [{"edge": list(e.edge), "margin": e.margin, "b_rel": e.b_rel, "pos": e.pos, "neg": e.neg}
                      for e in s.per_edge],
     }
-    if exact:
-        out["margin_expression"] = cert.margin_exact
-        out["b_rel_expression"] = cert.b_rel_exact
+    if exact:  # the floats nearest the exact values, and those values as text
+        out["margin"], out["b_rel"] = cert.margin, cert.b_rel
+        out["margin_exact"] = out["margin_expression"] = cert.margin_exact
+        out["b_rel_exact"] = out["b_rel_expression"] = cert.b_rel_exact
     if retrieval:
         with _progress(cfg, "retrieval", False) as tick:
             acc = retrieval_accuracy(cfg, progress=tick)
         out["retrieval_top1"] = {f"{a}->{b}": v for (a, b), v in acc.items()}
     if claim is not None:
-        v = claim.violation
-        out["claim"] = {"margin": claim_m, "b_rel": claim_b, "holds": claim.holds, "decided": claim.decided,
-                        "violation": None if v is None else {
-                            "kind": v.kind, "edge": list(v.edge), "items": list(v.items), "value": v.value,
-                            "required": v.required, "certainly_false": v.certain}}
+        out["claim"] = _claim_json(claim)
         code = EXIT_YES if claim.holds else (EXIT_NO if claim.refuted else EXIT_UNDECIDED)
     else:
         code = EXIT_YES if is_const else (EXIT_NO if is_const is False else EXIT_UNDECIDED)
@@ -94,6 +96,29 @@ def command(file, graph, claim_m, claim_b, normalize, exact, retrieval, as_json,
     else:
         _report(out)
     return code
+
+
+def _exact_number(param, text):
+    """A claimed number typed by the user, read exactly (:func:`constellations.solvers.bounds.exact.to_exact`)."""
+    if text is None:
+        return None
+    from constellations.errors import ConfigurationError
+    from constellations.solvers.bounds.exact import to_exact
+    flag = "--margin" if param.name == "claim_m" else "--b-rel"
+    if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise ConfigurationError(f"{flag} must be a finite number, got {text!r}")
+    return to_exact(text, flag)
+
+
+def _claim_json(claim) -> dict:
+    """The claim part of the report: floats, and the exact values as text (``"1/4"``)."""
+    v = claim.violation
+    return {"margin": float(claim.margin), "b_rel": float(claim.b_rel), "margin_exact": exact_text(claim.margin),
+            "b_rel_exact": exact_text(claim.b_rel), "holds": claim.holds, "decided": claim.decided,
+            "violation": None if v is None else {
+                "kind": v.kind, "edge": list(v.edge), "items": list(v.items), "value": v.value,
+                "required": v.required, "value_exact": v.value_exact, "required_exact": v.required_exact,
+                "certainly_false": v.certain}}
 
 
 @contextlib.contextmanager
@@ -130,14 +155,14 @@ def _report(o: dict) -> None:
         e("  retrieval top-1       " + ", ".join(f"{k}: {v:.4f}" for k, v in o["retrieval_top1"].items()))
     if "claim" in o:
         c = o["claim"]
-        head = f"  claim (m={c['margin']!r}, b_rel={c['b_rel']!r}):"
+        head = f"  claim (m={_short(c['margin_exact'], c['margin'])}, b_rel={_short(c['b_rel_exact'], c['b_rel'])}):"
         if c["holds"]:
             e(f"{head} HOLDS (certified)")
         else:
             v = c["violation"]
             need = ">=" if v["kind"] == "matched" else "<="
-            where = (f"at {v['kind']} edge {tuple(v['edge'])} items {tuple(v['items'])}: "
-                     f"{fmt(v['value'])} is not {need} {fmt(v['required'])}")
+            lhs, rhs = _short(v["value_exact"], v["value"]), _short(v["required_exact"], v["required"])
+            where = f"at {v['kind']} edge {tuple(v['edge'])} items {tuple(v['items'])}: {lhs} is not {need} {rhs}"
             if v["certainly_false"]:
                 e(f"{head} FAILS (certainly) {where}")
             else:
@@ -148,3 +173,10 @@ def _report(o: dict) -> None:
         e("  => NOT a constellation (certified margin < 0)")
     else:
         e("  => undecided in float64: the margin is within rounding of 0; use --exact")
+
+
+def _short(text, value: float) -> str:
+    """An exact value as text when it fits on a line, else the float (all 17 digits) and a pointer to --json."""
+    if text is None:
+        return repr(value)
+    return text if len(text) <= _EXPR_WIDTH else f"{value!r} (exact: {len(text)} characters, see --json)"

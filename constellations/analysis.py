@@ -84,7 +84,7 @@ from .errors import ConfigurationError
 from .graphs import parse_graph
 
 __all__ = ["MarginForm", "GapTest", "EdgeAnalysis", "PairAnalysis", "analyze_pairs", "modality_gap",
-           "float32_gram_error", "numpy_percentile_index"]
+           "float32_gram_error", "numpy_percentile_index", "check_percentiles"]
 
 _ROW_CHUNK = 4096          # rows per float64 chunk when normalising or recomputing
 _BLOCK_BYTES = 1 << 27     # one Gram block (128 MiB)
@@ -523,6 +523,33 @@ def _exact_float32(torch):
         torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
+def check_percentiles(percentiles) -> tuple[float, float]:
+    """The pair (q_pos, q_neg) of the percentile margin, checked: 0 <= q_pos <= q_neg <= 100.
+
+    The percentile form m = (p_{q_pos}(pos) - p_{q_neg}(neg))/2 relaxes the min/max margin (0, 100)
+    by letting a fraction q_pos/100 of the positives fall below b_rel + m and (100 - q_neg)/100 of the
+    negatives rise above b_rel - m.  A reversed pair (95, 5) would compare the upper positives with
+    the lower negatives, which is no margin of the data, so it is refused, not reinterpreted.
+
+    Raises
+    ------
+    ConfigurationError
+        Not two finite numbers in [0, 100], or q_pos > q_neg.
+    """
+    try:
+        qp, qn = (float(p) for p in percentiles)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"percentiles must be two numbers (positives, negatives) like (5, 95), "
+                                 f"got {percentiles!r}") from None
+    if not (0 <= qp <= 100 and 0 <= qn <= 100):
+        raise ConfigurationError(f"percentiles must lie in [0, 100], got {percentiles}")
+    if qp > qn:
+        raise ConfigurationError(
+            f"percentiles {qp:g},{qn:g} are reversed: the first is the percentile of the positives (a low one, "
+            f"e.g. 5) and the second that of the negatives (a high one, e.g. 95); did you mean {qn:g},{qp:g}?")
+    return qp, qn
+
+
 def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: bool = True,
                   block: int | None = None, device: str = "cpu", dtype: str = "float64", gap_sample: int = 200,
                   gap_time: float | None = 10.0, seed: int = 0, progress=None) -> PairAnalysis:
@@ -538,7 +565,8 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
     labels : array (N,) of int, optional
         Class of each item; same-class pairs count as positives.
     percentiles : (float, float)
-        Percentile of the positives and of the negatives for the percentile margin.
+        Percentile of the positives and of the negatives for the percentile margin, 0 <= first <= second
+        <= 100 (:func:`check_percentiles`; a reversed pair is refused).
     gap : bool
         Run the modality-gap LPs (Theorem 3.6).
     block : int, optional
@@ -557,12 +585,15 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
         Time limit of each gap LP in seconds (HiGHS ``time_limit``; ``None``: none).  Dense LPs with
         d ~ 1000 columns take minutes for a few hundred items; a cut-short LP is reported as such.
     seed : int
-        Seed of the row sample (percentile window) and of the LP subset; results do not depend on it.
+        Seed (>= 0) of the row sample (percentile window) and of the LP subset; results do not depend on it.
     progress : callable(done, total), optional
         Called after every Gram block.
     """
     import torch
 
+    qp, qn = check_percentiles(percentiles)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigurationError(f"seed must be an integer >= 0, got {seed!r}")
     arrs, cfg_graph = _modalities(X)
     M = len(arrs)
     N, d = arrs[0].shape
@@ -583,9 +614,6 @@ def analyze_pairs(X, graph=None, labels=None, *, percentiles=(5.0, 95.0), gap: b
             f"M={M} x N={N} x d={d} at {dtype} needs about {need / 2 ** 30:.3g} GiB for the rows and a Gram block, "
             f"over the limit of {limit / 2 ** 30:.3g} GiB ({'90% of the GPU' if dev.type == 'cuda' else 'half the RAM'})"
             + ("; try dtype float32" if dtype == "float64" else ""))
-    qp, qn = (float(p) for p in percentiles)
-    if not (0 <= qp <= 100 and 0 <= qn <= 100):
-        raise ConfigurationError(f"percentiles must lie in [0, 100], got {percentiles}")
     lab = _validate_labels(labels, N) if labels is not None else np.arange(N)
     counts_c = np.bincount(lab)
     distinct = counts_c.max() == 1  # positives are exactly the diagonal

@@ -55,11 +55,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ConstellationsError
 from .margins import MarginStats, block_rows, margin_stats, normalised_blocks, normalised_diag, resolve, row_norms
 
 __all__ = ["CertifiedMargin", "ClaimCheck", "Violation", "certified_margin", "check_claim",
-           "float_error_constants", "EXACT_MAX_WORK"]
+           "float_error_constants", "EXACT_MAX_WORK", "SurdSum", "exact_text"]
 
 U = Fraction(1, 2 ** 53)
 #: Smallest positive subnormal float64, 2^-1074.
@@ -132,7 +132,9 @@ class Violation:
     ``kind`` is ``"matched"`` (needs c >= b_rel + m) or ``"non-matched"`` (needs
     c <= b_rel - m); ``items`` is (i, j) with i in modality k and j in modality l;
     ``value`` the float64 normalised inner product; ``certain`` is True when the
-    inequality is proved false (not merely unproved).
+    inequality is proved false (not merely unproved).  ``required_exact`` is b_rel + m (or
+    b_rel - m) exactly, as text (``"101/100"``); ``value_exact`` (exact mode) the exact normalised
+    inner product of the float rows (``"sqrt(5)/5"``-style; it can be long).
     """
 
     kind: str
@@ -141,6 +143,8 @@ class Violation:
     value: float
     required: float
     certain: bool
+    value_exact: str | None = None
+    required_exact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,11 +153,13 @@ class ClaimCheck:
 
     ``refuted`` is True when the claim is proved false (the violation is ``certain``);
     ``holds`` and ``refuted`` both False means float64 rounding cannot decide (use exact mode).
+    ``margin`` and ``b_rel`` are the claimed values as checked: exact numbers (Fraction, or
+    a + b sqrt(D) as given).
     """
 
     holds: bool
-    margin: float
-    b_rel: float
+    margin: object
+    b_rel: object
     violation: Violation | None
     method: str
 
@@ -319,6 +325,86 @@ def _surd_str(terms: dict) -> str:
     return text + "".join(f" {sign} {body}" for sign, body in parts[1:])
 
 
+class SurdSum:
+    """An exact real number sum_r a_r sqrt(r): rational a_r, squarefree radicands r >= 1 (r = 1: the rational part).
+
+    The exact values of margins in closed form (constructions, the exact mode above) are such sums.
+    Supports +, - with SurdSums, ints and Fractions, * and / by ints and Fractions, ``float()`` and
+    ``str()`` (``1/2 - sqrt(5)/10``: text the exact-number grammar of docs/math.md 6.4 reads back).
+    """
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms=None):
+        """``terms``: {radicand: coefficient}, or a rational number."""
+        if terms is None or isinstance(terms, (int, Fraction)):
+            terms = {1: Fraction(terms or 0)}
+        self.terms = {int(r): Fraction(a) for r, a in terms.items() if a != 0}
+
+    @staticmethod
+    def _of(x) -> "SurdSum":
+        return x if isinstance(x, SurdSum) else SurdSum(Fraction(x))
+
+    def __add__(self, o):
+        if not isinstance(o, (SurdSum, int, Fraction)):
+            return NotImplemented
+        return SurdSum(_surd_sum([(a, r) for t in (self, SurdSum._of(o)) for r, a in t.terms.items()]))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return SurdSum({r: -a for r, a in self.terms.items()})
+
+    def __sub__(self, o):
+        if not isinstance(o, (SurdSum, int, Fraction)):
+            return NotImplemented
+        return self + (-SurdSum._of(o))
+
+    def __rsub__(self, o):
+        return (-self) + o
+
+    def __mul__(self, q):
+        if not isinstance(q, (int, Fraction)):
+            return NotImplemented
+        return SurdSum({r: a * q for r, a in self.terms.items()})
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, q):
+        if not isinstance(q, (int, Fraction)):
+            return NotImplemented
+        return self * (1 / Fraction(q))
+
+    def __eq__(self, o):
+        if isinstance(o, (int, Fraction)):
+            o = SurdSum(Fraction(o))
+        return isinstance(o, SurdSum) and self.terms == o.terms
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.terms.items())))
+
+    def __float__(self):
+        return math.fsum(float(a) * math.sqrt(r) for r, a in self.terms.items())
+
+    def __str__(self):
+        return _surd_str(self.terms)
+
+    def __repr__(self):
+        return f"SurdSum({self})"
+
+
+def exact_text(x) -> str:
+    """An exact number as text: a Fraction as ``p/q``, a SurdSum or a + b sqrt(D) (any object with
+    ``a``, ``b``, ``D``, e.g. the parsed claims of ``verify``) as ``1/2 - sqrt(5)/10``."""
+    if isinstance(x, (int, Fraction)):
+        return str(Fraction(x))
+    if isinstance(x, SurdSum):
+        return str(x)
+    if all(hasattr(x, k) for k in ("a", "b", "D")):
+        return _surd_str(_surd_sum([(Fraction(x.a), 1), (Fraction(x.b), int(x.D))]))
+    return repr(float(x))
+
+
 def _certified_exact(A: np.ndarray, edges) -> CertifiedMargin:
     M, N, d = A.shape
     rows = _integer_rows(A)
@@ -362,7 +448,7 @@ def _certified_exact(A: np.ndarray, edges) -> CertifiedMargin:
 
 # ---------------------------------------------------------------- claims
 
-def check_claim(X, m: float, b_rel: float, graph=None, *, exact: bool = False,
+def check_claim(X, m, b_rel, graph=None, *, exact: bool = False,
                 max_work: int | None = EXACT_MAX_WORK) -> ClaimCheck:
     """Check that X is an (m, b_rel)-constellation, with float64 rounding accounted for.
 
@@ -371,105 +457,141 @@ def check_claim(X, m: float, b_rel: float, graph=None, *, exact: bool = False,
         c_kl(i, i) >= b_rel + m   and   c_kl(i, j) <= b_rel - m  (i != j)
 
     is proved for the exactly normalised rows (same error analysis as
-    :func:`certified_margin`, with m and b_rel taken as the exact values of the given
-    floats).  Otherwise ``violation`` is the first inequality (in the order edges, then
-    matched items, then non-matched pairs row by row) that is certainly false, if any
-    (``refuted``), else the first one that float64 cannot prove (``decided`` is False).
+    :func:`certified_margin`).  ``m`` and ``b_rel`` are exact numbers: ints, Fractions, floats
+    (taken at their exact binary values), or numbers a + b sqrt(D) with exact comparisons (the
+    :class:`~constellations.solvers.bounds.exact.Quadratic` values that ``parse_exact`` reads from
+    text such as ``"1/4"`` or ``"(1+sqrt(5))/4"``, docs/math.md 6.4).  Otherwise ``violation`` is
+    the first inequality (in the order edges, then matched items, then non-matched pairs row by
+    row) that is certainly false, if any (``refuted``), else the first one that float64 cannot
+    prove (``decided`` is False).
 
     With ``exact=True`` every inequality is decided exactly in integer arithmetic
     (c = p/sqrt(q) >= r iff a sign test and p^2 versus r^2 q), so the answer is never
     "unproved"; cost O(M^2 N^2 d) Python integer operations (refused above ``max_work``,
     see :func:`certified_margin`).
     """
-    try:
-        finite = math.isfinite(m) and math.isfinite(b_rel)
-    except TypeError:
-        finite = False
-    if not finite:
-        raise ConfigurationError("claimed margin and b_rel must be finite numbers")
+    m, b_rel = _claim_number(m, "claimed margin"), _claim_number(b_rel, "claimed b_rel")
     A, G = resolve(X, graph)
     if exact:
         _check_exact_work(A, len(G.edges), max_work)
         return _check_claim_exact(A, G.edges, m, b_rel)
     gamma, kappa = float_error_constants(A.shape[2])
-    g, kp = float(_up(gamma)), float(_up(kappa))
-    hi_req, lo_req = Fraction(b_rel) + Fraction(m), Fraction(b_rel) - Fraction(m)
-    norms = row_norms(A)
-    block = block_rows(A.shape[1])
-
-    def lower(c: float) -> Fraction:
-        C = Fraction(c)
-        return C - kappa * abs(C) - gamma
-
-    def upper(c: float) -> Fraction:
-        C = Fraction(c)
-        return C + kappa * abs(C) + gamma
-
+    hi_req, lo_req = _requirements(m, b_rel)
+    screen = (float(_up(gamma)), float(_up(kappa)), _float_beyond(hi_req, 1), _float_beyond(lo_req, -1))
     unproved = None  # first inequality that is neither proved nor refuted
-    # A float pre-screen with a slightly inflated allowance; exact rational test only on candidates.
-    slack = 2 * (kp + g) + 1e-300
     for k, l in G.edges:
-        nk, nl = (None, None) if norms is None else (norms[k], norms[l])
-        diag = normalised_diag(A[k], A[l], nk, nl)
-        lo_d = diag - kp * np.abs(diag) - g
-        maybe = lo_d + 2 * (kp * np.abs(diag) + g) - slack < float(hi_req)  # could be certainly false
-        # once an unproved inequality is known, only possibly-false ones still matter
-        cand = np.nonzero((lo_d - slack < float(hi_req)) & (maybe | (unproved is None)))[0]
-        for i in cand:
-            if unproved is not None and not maybe[i]:
-                continue
-            if lower(float(diag[i])) < hi_req:
-                v = Violation("matched", (k, l), (int(i), int(i)), float(diag[i]), float(hi_req),
-                              upper(float(diag[i])) < hi_req)
-                if v.certain:
-                    return ClaimCheck(False, m, b_rel, v, "float64-rounding-bound")
-                unproved = unproved or v
-        for a, C in normalised_blocks(A[k], A[l], nk, nl, block):
-            r = np.arange(C.shape[0])
-            B = C + kp * np.abs(C) + g + slack
-            B[r, a + r] = -np.inf
-            mask = B > float(lo_req)
-            maybe = B - 2 * (kp * np.abs(C) + g) > float(lo_req)  # could be certainly false
-            for i, j in np.argwhere(mask if unproved is None else mask & maybe):
-                if unproved is not None and not maybe[i, j]:
-                    continue
-                if upper(float(C[i, j])) > lo_req:
-                    v = Violation("non-matched", (k, l), (int(a + i), int(j)), float(C[i, j]), float(lo_req),
-                                  lower(float(C[i, j])) > lo_req)
-                    if v.certain:
-                        return ClaimCheck(False, m, b_rel, v, "float64-rounding-bound")
-                    unproved = unproved or v
+        for v in _claim_violations(A, k, l, hi_req, lo_req, gamma, kappa, screen, lambda: unproved is None):
+            if v.certain:
+                return ClaimCheck(False, m, b_rel, v, "float64-rounding-bound")
+            unproved = unproved or v
     return ClaimCheck(unproved is None, m, b_rel, unproved, "float64-rounding-bound")
 
 
-def _exact_ge(p: int, q: int, r: Fraction) -> bool:
-    """Decide p / sqrt(q) >= r exactly (q > 0)."""
+def _claim_number(x, name: str):
+    """A claimed value as an exact number (see :func:`check_claim`); NaN, infinity and non-numbers refused."""
+    if isinstance(x, bool):
+        raise ConfigurationError(f"{name} must be a number, got {x!r}")
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    if isinstance(x, (float, np.floating)):
+        if not math.isfinite(x):
+            raise ConfigurationError("claimed margin and b_rel must be finite numbers")
+        return Fraction(float(x))
+    if all(hasattr(x, k) for k in ("a", "b", "D")):  # a + b sqrt(D), compared exactly
+        return x
+    raise ConfigurationError(f"{name} must be a number, got {type(x).__name__}")
+
+
+def _requirements(m, b_rel):
+    """(b_rel + m, b_rel - m) exactly; two different square roots are refused with one line."""
+    try:
+        return b_rel + m, b_rel - m
+    except ConstellationsError as exc:
+        raise ConfigurationError(f"the claimed margin {exact_text(m)} and b_rel {exact_text(b_rel)} use different "
+                                 f"square roots, which exact arithmetic here cannot combine ({exc})") from None
+
+
+def _float_beyond(x, direction: int) -> float:
+    """A float >= x (direction +1) or <= x (-1) for an exact number x, found by exact comparisons."""
+    if isinstance(x, Fraction):
+        return _up(x) if direction > 0 else _down(x)
+    f = float(x)
+    step = max(abs(f), 1.0) * 2.0 ** -50
+    while (Fraction(f) < x) if direction > 0 else (Fraction(f) > x):
+        f += direction * step
+        step *= 2
+    return f
+
+
+def _claim_violations(A, k, l, hi_req, lo_req, gamma, kappa, screen, first_pending):
+    """Yield, in order, the inequalities of edge (k, l) that are not proved (float64 mode).
+
+    A float pre-screen with a slightly inflated allowance (``screen`` = (gamma, kappa) rounded up and
+    floats beyond the two requirements) picks candidates; each is decided by the exact rational test.
+    Once an unproved inequality is known (``first_pending()`` False), only possibly-false ones are yielded.
+    """
+    g, kp, hi_f, lo_f = screen
+    lower = lambda c: Fraction(c) - kappa * abs(Fraction(c)) - gamma  # noqa: E731
+    upper = lambda c: Fraction(c) + kappa * abs(Fraction(c)) + gamma  # noqa: E731
+    hi_text, lo_text = exact_text(hi_req), exact_text(lo_req)
+    slack = 2 * (kp + g) + 1e-300
+    norms = row_norms(A)
+    nk, nl = (None, None) if norms is None else (norms[k], norms[l])
+    diag = normalised_diag(A[k], A[l], nk, nl)
+    lo_d = diag - kp * np.abs(diag) - g
+    maybe = lo_d + 2 * (kp * np.abs(diag) + g) - slack < hi_f  # could be certainly false
+    for i in np.nonzero((lo_d - slack < hi_f) & (maybe | first_pending()))[0]:
+        c = float(diag[i])
+        if (first_pending() or maybe[i]) and lower(c) < hi_req:
+            yield Violation("matched", (k, l), (int(i), int(i)), c, float(hi_req), upper(c) < hi_req,
+                            required_exact=hi_text)
+    for a, C in normalised_blocks(A[k], A[l], nk, nl, block_rows(A.shape[1])):
+        r = np.arange(C.shape[0])
+        B = C + kp * np.abs(C) + g + slack
+        B[r, a + r] = -np.inf
+        mask = B > lo_f
+        maybe = B - 2 * (kp * np.abs(C) + g) > lo_f  # could be certainly false
+        for i, j in np.argwhere(mask if first_pending() else mask & maybe):
+            c = float(C[i, j])
+            if (first_pending() or maybe[i, j]) and upper(c) > lo_req:
+                yield Violation("non-matched", (k, l), (int(a + i), int(j)), c, float(lo_req), lower(c) > lo_req,
+                                required_exact=lo_text)
+
+
+def _exact_ge(p: int, q: int, r) -> bool:
+    """Decide p / sqrt(q) >= r exactly (q > 0; r a Fraction or an exact number with comparisons)."""
     if p >= 0 and r <= 0:
         return True
     if p < 0 and r >= 0:
         return False
-    if p >= 0:  # both positive
-        return p * p * r.denominator ** 2 >= r.numerator ** 2 * q
-    return p * p * r.denominator ** 2 <= r.numerator ** 2 * q  # both negative: |c| <= |r|
+    if isinstance(r, Fraction):
+        if p >= 0:  # both positive
+            return p * p * r.denominator ** 2 >= r.numerator ** 2 * q
+        return p * p * r.denominator ** 2 <= r.numerator ** 2 * q  # both negative: |c| <= |r|
+    c2, r2 = Fraction(p * p, q), r * r
+    return r2 <= c2 if p >= 0 else c2 <= r2
 
 
-def _check_claim_exact(A: np.ndarray, edges, m: float, b_rel: float) -> ClaimCheck:
+def _check_claim_exact(A: np.ndarray, edges, m, b_rel) -> ClaimCheck:
     M, N, d = A.shape
     rows = _integer_rows(A)
     R = [rows[k * N:(k + 1) * N] for k in range(M)]
     sq = [[sum(v * v for v in r) for r in Rk] for Rk in R]
-    hi_req, lo_req = Fraction(b_rel) + Fraction(m), Fraction(b_rel) - Fraction(m)
+    hi_req, lo_req = _requirements(m, b_rel)
 
-    def value(p, q):
-        return float(_ExactIP(p, q).bounds()[0])
+    def violation(kind, edge, items, p, q, req):
+        ip = _ExactIP(p, q)
+        a, rad = ip.surd()
+        return ClaimCheck(False, m, b_rel, Violation(kind, edge, items, float(ip.bounds()[0]), float(req), True,
+                                                     value_exact=_surd_str({rad: a}), required_exact=exact_text(req)),
+                          "exact-rational")
 
     for k, l in edges:
         for i in range(N):
             p = sum(x * y for x, y in zip(R[k][i], R[l][i]))
             q = sq[k][i] * sq[l][i]
             if not _exact_ge(p, q, hi_req):
-                return ClaimCheck(False, m, b_rel, Violation("matched", (k, l), (i, i), value(p, q), float(hi_req), True),
-                                  "exact-rational")
+                return violation("matched", (k, l), (i, i), p, q, hi_req)
         for i in range(N):
             for j in range(N):
                 if i == j:
@@ -477,6 +599,5 @@ def _check_claim_exact(A: np.ndarray, edges, m: float, b_rel: float) -> ClaimChe
                 p = sum(x * y for x, y in zip(R[k][i], R[l][j]))
                 q = sq[k][i] * sq[l][j]
                 if not _exact_ge(-p, q, -lo_req):  # c <= lo  <=>  -c >= -lo
-                    return ClaimCheck(False, m, b_rel, Violation(
-                        "non-matched", (k, l), (i, j), value(p, q), float(lo_req), True), "exact-rational")
+                    return violation("non-matched", (k, l), (i, j), p, q, lo_req)
     return ClaimCheck(True, m, b_rel, None, "exact-rational")

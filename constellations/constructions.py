@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 from scipy.linalg import helmert, null_space
 
+from .certify import SurdSum
 from .configuration import Configuration, check_memory, tied
 from .errors import ConfigurationError
 from .margins import margin_stats
@@ -268,6 +270,38 @@ _FIXED_N = {"icosahedron": 12, "24-cell": 24, "600-cell": 120, "e8": 240, "clebs
             "gosset": 56}
 _NATIVE_DIM = {"icosahedron": 3, "24-cell": 4, "600-cell": 4, "e8": 8, "clebsch": 5, "schlafli": 6, "gosset": 7}
 
+#: Exact c of the fixed codes as sums of square roots (docs/math.md section 4).
+_EXACT_C = {"icosahedron": SurdSum({5: Fraction(1, 5)}), "24-cell": SurdSum(Fraction(1, 2)),
+            "600-cell": SurdSum({1: Fraction(1, 4), 5: Fraction(1, 4)}), "e8": SurdSum(Fraction(1, 2)),
+            "clebsch": SurdSum(Fraction(1, 5)), "schlafli": SurdSum(Fraction(1, 4)),
+            "gosset": SurdSum(Fraction(1, 3))}
+#: cos(2 pi / n) for the regular polygons where it is rational or one square root.
+_POLYGON_C = {2: SurdSum(-1), 3: SurdSum(Fraction(-1, 2)), 4: SurdSum(0),
+              5: SurdSum({1: Fraction(-1, 4), 5: Fraction(1, 4)}), 6: SurdSum(Fraction(1, 2)),
+              8: SurdSum({2: Fraction(1, 2)}), 10: SurdSum({1: Fraction(1, 4), 5: Fraction(1, 4)}),
+              12: SurdSum({3: Fraction(1, 2)})}
+
+
+def _exact_c(kind: str, n: int) -> SurdSum | None:
+    """The exact c of a code that is not algebraic (``n`` its number of points), or None (random, most polygons)."""
+    if kind in _EXACT_C:
+        return _EXACT_C[kind]
+    if kind == "simplex":
+        return SurdSum(Fraction(-1, n - 1))
+    if kind == "cross-polytope":
+        return SurdSum(-1 if n == 2 else 0)
+    if kind == "polygon":
+        return _POLYGON_C.get(n)
+    return None
+
+
+def _exact(x) -> Fraction:
+    """A parameter as an exact rational: a float as the decimal it prints as (0.8 -> 4/5, docs/math.md 6.4)."""
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    return Fraction(repr(float(x)))
+
+
 #: Algebraic families (largest member fitting in dim; exact c proved when built).
 ALGEBRAIC = ("hadamard", "kerdock", "gold", "kasami", "golay", "bw16", "leech")
 CODES.update({k: (None, None) for k in ALGEBRAIC + ("best",)})
@@ -353,7 +387,20 @@ def _algebraic(kind: str, dim: int, n: int | None):
     K = code_by_name(name)
     c, how = certified_c(K)
     P = _pad(K.rows(0, rows), dim, kind)
-    return P, c, {"code": name, "certification": how}
+    points = f"{size} points" if rows == size else f"the first {rows} of {size} points"
+    return P, c, {"code": name, "certification": how, **_placement(kind, name, points, d0, dim)}
+
+
+def _placement(kind: str, name: str, points: str, d0: int, dim: int) -> dict:
+    """Meta of a code of native dimension d0 placed in R^dim: ``native_dim``, and when it is
+    zero-padded a ``note`` saying so (for the algebraic families, with the dimensions they exist in)."""
+    if dim <= d0:
+        return {"native_dim": d0}
+    lead = ""
+    if kind in ALGEBRAIC:
+        dims = ", ".join(f"R^{mb[1]}" for mb in _members(kind))
+        lead = f"no {kind} code lives in R^{dim} ({kind} codes: {dims}); built "
+    return {"native_dim": d0, "note": f"{lead}{name}: {points} in R^{d0}, zero-padded to R^{dim}"}
 
 #: Every kind accepted by :func:`construct`.
 KINDS = tuple(CODES) + ("lift", "modality-simplex", "adapters")
@@ -361,6 +408,12 @@ KINDS = tuple(CODES) + ("lift", "modality-simplex", "adapters")
 
 def code(kind: str, dim: int, n: int | None = None, seed: int | None = 0) -> tuple[np.ndarray, float | None]:
     """Build a named code in R^dim; returns (points (N, dim), exact c or None for random codes)."""
+    P, c, _ = _code(kind, dim, n, seed)
+    return P, c
+
+
+def _code(kind: str, dim: int, n: int | None, seed: int | None):
+    """(points, c as a float or None, c as an exact SurdSum or None) of a named code in R^dim."""
     if kind not in CODES:
         raise ConfigurationError(f"unknown code {kind!r}; choose from {', '.join(CODES)}")
     if dim is None or int(dim) != dim or dim < 1:
@@ -371,22 +424,27 @@ def code(kind: str, dim: int, n: int | None = None, seed: int | None = 0) -> tup
         raise ConfigurationError(f"need an integer n >= 2, got n={n}")
     if kind in ALGEBRAIC or kind == "best":
         P, c, _ = _algebraic(kind, dim, n)
-        return P, float(c)
+        return P, float(c), SurdSum(c)
     if kind == "random":
         if n is None:
             raise ConfigurationError("random codes need n")
-        return random_code(n, dim, seed), None
+        return random_code(n, dim, seed), None, None
     if kind in ("simplex", "polygon") and n is None:
         raise ConfigurationError(f"{kind} needs n")
     if kind == "polygon" and dim < 2:
         raise ConfigurationError("polygon needs dimension >= 2")
     build, c = CODES[kind]
     P = build(n, dim)
-    return P, c(P.shape[0], dim)
+    return P, c(P.shape[0], dim), _exact_c(kind, P.shape[0])
 
 
-def _known(c: float, kind: str, **extra) -> dict:
-    return {"kind": kind, "max_inner_product": c, "margin": (1 - c) / 2, "b_rel": (1 + c) / 2, **extra}
+def _known(c: float, kind: str, c_exact: SurdSum | None = None, **extra) -> dict:
+    """Meta of a code with max inner product c: m = (1 - c)/2, b_rel = (1 + c)/2, exact strings when known."""
+    meta = {"kind": kind, "max_inner_product": c, "margin": (1 - c) / 2, "b_rel": (1 + c) / 2}
+    if c_exact is not None:
+        meta.update(max_inner_product_exact=str(c_exact), margin_exact=str((1 - c_exact) / 2),
+                    b_rel_exact=str((1 + c_exact) / 2))
+    return {**meta, **extra}
 
 
 def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *, graph=None, seed: int | None = 0,
@@ -427,43 +485,57 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
         check_size(len(P), dim, modalities, kind)
         meta = {"kind": kind, "max_inner_product": float(c), "margin": float((1 - c) / 2),
                 "b_rel": float((1 + c) / 2), "max_inner_product_exact": str(c), "margin_exact": str((1 - c) / 2),
-                **extra}
+                "b_rel_exact": str((1 + c) / 2), **extra}
         return tied(P, modalities, graph, meta)
     if kind in CODES:
         if n is not None and dim is not None:
             check_size(n, dim, modalities, kind)
-        P, c = code(kind, dim, n, seed)
-        meta = _known(c, kind) if c is not None else {"kind": kind, "seed": seed}
-        return tied(P, modalities, graph, meta)
+        P, c, c_exact = _code(kind, dim, n, seed)
+        if c is None:
+            return tied(P, modalities, graph, {"kind": kind, "seed": seed})
+        place = _placement(kind, kind, f"{len(P)} points", _NATIVE_DIM[kind], dim) if kind in _NATIVE_DIM else {}
+        return tied(P, modalities, graph, _known(c, kind, c_exact, **place))
     if kind in ("lift", "modality-simplex", "adapters") and base not in CODES:
         raise ConfigurationError(f"unknown base code {base!r}; choose from {', '.join(CODES)}")
+    return _construction(kind, dim, n, modalities, seed=seed, base=base, delta=0.9 if delta is None else delta,
+                         phi=phi)
+
+
+def _construction(kind: str, dim: int, n, modalities: int, *, seed, base: str, delta: float,
+                  phi: float) -> Configuration:
+    """Constructions 1 and 2 and the adapters, on the ``base`` code (see :func:`construct`)."""
     if kind == "lift":
         if modalities != 2:
             raise ConfigurationError("Construction 1 (lift) produces two modalities")
         if dim < 3:
             raise ConfigurationError("lift needs dim >= 3 (it adds two coordinates)")
         _check_base_dim("lift", base, n, dim, 2, "it adds two coordinates")
-        P, c = code(base, dim - 2, n, seed)
-        src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
-        return lift(src, 0.9 if delta is None else delta, phi)
+        src, exact = _base_pair(base, dim - 2, n, seed)
+        return lift(src, delta, phi, exact=exact)
     if kind == "modality-simplex":
         k = modalities
         if dim - k + 1 < 1:
             raise ConfigurationError(f"modality-simplex with k={k} modalities needs dim >= {k}")
         _check_base_dim("modality-simplex", base, n, dim, k - 1,
                         f"it adds k - 1 = {k - 1} coordinates for k={k} modalities")
-        P, c = code(base, dim - k + 1, n, seed)
-        return modality_simplex(P, k, 0.9 if delta is None else delta, alpha=c)
+        P, c, c_exact = _code(base, dim - k + 1, n, seed)
+        return modality_simplex(P, k, delta, alpha=c, alpha_exact=c_exact)
     if kind == "adapters":
         if modalities != 2:
             raise ConfigurationError("adapters produce two modalities")
         if dim < 2:
             raise ConfigurationError("adapters need dim >= 2 (they add one coordinate)")
         _check_base_dim("adapters", base, n, dim, 1, "they add one coordinate")
-        P, c = code(base, dim - 1, n, seed)
-        src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
-        return adapters(src, 0.9 if delta is None else delta)
+        src, exact = _base_pair(base, dim - 1, n, seed)
+        return adapters(src, delta, exact=exact)
     raise ConfigurationError(f"unknown construction {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def _base_pair(base: str, dim: int, n, seed):
+    """The tied two-modality ``base`` code in R^dim and its exact (m, b_rel), or None when c is not exact."""
+    P, c, c_exact = _code(base, dim, n, seed)
+    src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
+    return src, (None if c_exact is None else ((1 - c_exact) / 2, (1 + c_exact) / 2))
 
 
 def _check_base_dim(kind: str, base: str, n, dim: int, extra: int, why: str) -> None:
@@ -483,7 +555,7 @@ def _source_values(config: Configuration) -> tuple[float, float, bool]:
     return s.margin, s.b_rel, False
 
 
-def lift(config: Configuration, delta: float, phi: float = 0.0) -> Configuration:
+def lift(config: Configuration, delta: float, phi: float = 0.0, *, exact=None) -> Configuration:
     r"""Construction 1: lift a two-modality constellation from R^(d-2) to R^d.
 
     .. math::
@@ -492,6 +564,10 @@ def lift(config: Configuration, delta: float, phi: float = 0.0) -> Configuration
 
     giving m' = delta^2 m and b'_rel = delta^2 b_rel + phi^2 - (1 - delta^2 - phi^2).
     Requires 0 < delta, 0 <= phi and delta^2 + phi^2 <= 1.
+
+    ``exact`` = (m, b_rel) of ``config`` as exact numbers (:class:`~constellations.certify.SurdSum`
+    or Fraction), optional: ``meta`` then also holds ``margin_exact`` and ``b_rel_exact``, with
+    delta and phi read as the decimals they print as (0.8 is 4/5).
     """
     if config.M != 2:
         raise ConfigurationError("lift (Construction 1) needs a two-modality configuration")
@@ -503,20 +579,26 @@ def lift(config: Configuration, delta: float, phi: float = 0.0) -> Configuration
     tail_v = np.column_stack([np.full(N, phi), np.full(N, -r)])
     U = np.hstack([delta * config.U, tail_u])
     V = np.hstack([delta * config.V, tail_v])
-    m, b, exact = _source_values(config)
+    m, b, known = _source_values(config)
     meta = {"kind": "lift", "base": config.meta.get("kind"), "delta": delta, "phi": phi,
-            "margin": delta ** 2 * m, "b_rel": delta ** 2 * b + phi ** 2 - r ** 2, "exact": exact}
+            "margin": delta ** 2 * m, "b_rel": delta ** 2 * b + phi ** 2 - r ** 2, "exact": known}
+    if exact is not None:
+        d2, p2 = _exact(delta) ** 2, _exact(phi) ** 2
+        meta.update(margin_exact=str(d2 * exact[0]), b_rel_exact=str(d2 * exact[1] + p2 - (1 - d2 - p2)))
     return Configuration.from_array([U, V], None, meta, normalize=True)
 
 
-def modality_simplex(code_points, k: int, delta: float, alpha: float | None = None, graph=None) -> Configuration:
+def modality_simplex(code_points, k: int, delta: float, alpha: float | None = None, graph=None, *,
+                     alpha_exact=None) -> Configuration:
     r"""Construction 2: k modalities from one code and the vertices of a regular simplex.
 
     With a code {X_i} in R^(d-k+1) of max inner product alpha and unit w_1..w_k,
     <w_j, w_l> = -1/(k-1):  X[j, i] = (delta X_i, sqrt(1 - delta^2) w_j)  in R^d.
 
     Pairwise margin delta^2 (1 - alpha)/2 and b_rel = delta^2 (1 + alpha)/2 - (1 - delta^2)/(k - 1).
-    ``alpha`` defaults to the code's computed max inner product.
+    ``alpha`` defaults to the code's computed max inner product.  With ``alpha_exact`` (alpha as an
+    exact :class:`~constellations.certify.SurdSum` or Fraction) ``meta`` also holds ``margin_exact`` and
+    ``b_rel_exact``, delta read as the decimal it prints as.
     """
     P = np.asarray(code_points, dtype=np.float64)
     if k < 2:
@@ -529,14 +611,19 @@ def modality_simplex(code_points, k: int, delta: float, alpha: float | None = No
     a = code_max_inner_product(P) if alpha is None else alpha
     meta = {"kind": "modality-simplex", "k": k, "delta": delta, "alpha": a,
             "margin": delta ** 2 * (1 - a) / 2, "b_rel": delta ** 2 * (1 + a) / 2 - (1 - delta ** 2) / (k - 1)}
+    if alpha_exact is not None:
+        d2 = _exact(delta) ** 2
+        meta.update(margin_exact=str(d2 * (1 - alpha_exact) / 2),
+                    b_rel_exact=str(d2 * (1 + alpha_exact) / 2 - (1 - d2) / (k - 1)))
     return Configuration.from_array(X, graph, meta, normalize=True)
 
 
-def adapters(config: Configuration, delta: float) -> Configuration:
+def adapters(config: Configuration, delta: float, *, exact=None) -> Configuration:
     r"""Locked/trainable adapters: A_l(u) = (delta u, sqrt(1-delta^2)), A_t(v) = (delta v, -sqrt(1-delta^2)).
 
     <A_l(u), A_t(v)> = delta^2 <u, v> - (1 - delta^2), so an (m, b_rel)-constellation becomes a
-    (delta^2 m, delta^2 b_rel - (1 - delta^2))-constellation in one more dimension.
+    (delta^2 m, delta^2 b_rel - (1 - delta^2))-constellation in one more dimension.  ``exact`` as in
+    :func:`lift`.
     """
     if config.M != 2:
         raise ConfigurationError("adapters need a two-modality configuration")
@@ -546,7 +633,10 @@ def adapters(config: Configuration, delta: float) -> Configuration:
     N = config.N
     U = np.hstack([delta * config.U, np.full((N, 1), s)])
     V = np.hstack([delta * config.V, np.full((N, 1), -s)])
-    m, b, exact = _source_values(config)
+    m, b, known = _source_values(config)
     meta = {"kind": "adapters", "delta": delta, "margin": delta ** 2 * m, "b_rel": delta ** 2 * b - (1 - delta ** 2),
-            "exact": exact}
+            "exact": known}
+    if exact is not None:
+        d2 = _exact(delta) ** 2
+        meta.update(margin_exact=str(d2 * exact[0]), b_rel_exact=str(d2 * exact[1] - (1 - d2)))
     return Configuration.from_array([U, V], None, meta, normalize=True)

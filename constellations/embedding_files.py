@@ -15,6 +15,7 @@ Every problem (missing, unreadable, truncated or wrongly shaped file, unknown ke
 """
 from __future__ import annotations
 
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FileFormatError
+from .io import os_reason, shown, stat_or_none
 
 __all__ = ["PairsFile", "load_pairs", "SUFFIXES"]
 
@@ -39,17 +41,19 @@ class PairsFile:
 
 
 def _check(path: Path) -> None:
-    if not path.exists():
-        raise FileFormatError(f"no such file: {path}")
-    if path.is_dir():
-        raise FileFormatError(f"{path} is a directory, not a file of embeddings")
+    """Refuse, with one line, a path that is missing, a directory, of an unknown kind or unreadable."""
+    st = stat_or_none(path, "read")
+    if st is None:
+        raise FileFormatError(f"no such file: {shown(path)}")
+    if stat.S_ISDIR(st.st_mode):
+        raise FileFormatError(f"{shown(path)} is a directory, not a file of embeddings")
     if path.suffix.lower() not in SUFFIXES:
-        raise FileFormatError(f"{path}: unknown kind of file; use {', '.join(SUFFIXES)}")
+        raise FileFormatError(f"{shown(path)}: unknown kind of file; use {', '.join(SUFFIXES)}")
     try:
         with open(path, "rb") as fh:
             fh.read(1)
     except OSError as exc:
-        raise FileFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise FileFormatError(f"cannot read {shown(path)}: {os_reason(path, exc)}") from None
 
 
 def _npy(path: Path) -> np.ndarray:

@@ -173,8 +173,11 @@ def plan(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000,
 
 def reproduce(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 5000, lr: float = 0.01,
               t0: float = 10.0, b_rel0: float = 0.0, reduction: str = "sum", dtype: str = "float32",
-              device: str = "cpu", progress=None, **params) -> StudyResult:
+              device: str = "cpu", progress=None, threads=1, **params) -> StudyResult:
     """Regenerate one study (see the module docstring); ``params`` override the study's grid.
+
+    ``threads``: torch's CPU threads for the training (:func:`solvers.train.train`; 1, the fast
+    setting, by default, or "auto").
 
     ``seeds`` is a count (seeds 0..seeds-1) or a sequence of distinct seeds, the same for every setting
     (the same initial embeddings across settings).  Interrupting (KeyboardInterrupt) during training
@@ -190,7 +193,8 @@ def reproduce(table: str, *, n: int = 100, dim: int = 10, seeds=5, steps: int = 
     interrupted = incomplete = False
     for i, (spec, settings, t0s, b0s, columns, label) in enumerate(batches):
         cb = (lambda step, loss, label=label: progress(label, step, steps)) if progress else None
-        res = train(spec, seed_list * len(settings), t0=np.repeat(t0s, S), bias0=np.repeat(b0s, S), progress=cb)
+        res = train(spec, seed_list * len(settings), t0=np.repeat(t0s, S), bias0=np.repeat(b0s, S), progress=cb,
+                    threads=threads)
         wall += res.wall_s
         groups = {st: list(range(j * S, (j + 1) * S)) for j, st in enumerate(settings)}
         rows += summarise(res, groups, columns)

@@ -40,6 +40,7 @@ import numpy as np
 
 from constellations.configuration import Configuration
 from constellations.devices import device_memory_limit, resolve_device
+from constellations.workers import resolve_count
 from constellations.errors import ConfigurationError
 from constellations.graphs import parse_graph
 from constellations.losses import PARAMS, REDUCTIONS, affine_pair_loss
@@ -63,6 +64,9 @@ MAX_SEEDS = 10_000
 #: :func:`train_memory_bytes`.
 _LIVE_GRAMS = 4
 
+#: Bytes of Python objects per recorded step of the history (list entries, small arrays' headers).
+_HISTORY_ROW_OVERHEAD = 200
+
 
 class TrainingDiverged(ConfigurationError):
     """The loss of some run became NaN or Inf (typically a learning rate far too large).
@@ -82,13 +86,18 @@ def train_memory_bytes(spec: "TrainSpec", runs: int) -> int:
     Model: ``runs * E * N^2`` logits per step (E = number of edges), of which about four tensors are
     alive at once (see ``_LIVE_GRAMS``), plus the embeddings with their gradient and two Adam moments
     (4 copies of runs * M * N * d), all at the training dtype; plus the float64 copy of the final
-    embeddings.
+    embeddings; plus what grows with the number of steps: the float64 loss curve (steps + 1) x runs
+    and the history, one row of ``len(HISTORY_COLUMNS)`` float64 per run and about
+    :data:`_HISTORY_ROW_OVERHEAD` bytes of Python objects per recorded step.
     """
     item = 8 if spec.dtype == "float64" else 4
     E = len(spec.graph.edges)
     grams = _LIVE_GRAMS * runs * E * spec.n ** 2 * item
     emb = runs * spec.modalities * spec.n * spec.dim
-    return int(grams + 4 * emb * item + emb * 8)
+    recorded = spec.steps // spec.record_every + 2
+    curve = 8 * (spec.steps + 1) * runs
+    history = recorded * (8 * len(HISTORY_COLUMNS) * runs + _HISTORY_ROW_OVERHEAD)
+    return int(grams + 4 * emb * item + emb * 8 + curve + history)
 
 
 
@@ -125,7 +134,9 @@ class TrainSpec:
         ``loss_every=record_every`` saves about a fifth of a batched step at N = 100.
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"`` (CUDA when available).
-    dtype : {"float64", "float32"}
+    dtype : {"float32", "float64"}
+        Training precision, float32 by default as in the CLI (the margins of the result are always
+        recomputed in float64).
     graph_mode : {"auto", "off", "cuda-graph"}
         ``"cuda-graph"`` captures one optimiser step (forward without the loss value, backward, the
         Adam/SGD update, the row renormalisation and the divergence flags) for all runs in a
@@ -153,7 +164,7 @@ class TrainSpec:
     record_every: int = 10
     loss_every: int = 1
     device: str = "cpu"
-    dtype: str = "float64"
+    dtype: str = "float32"
     graph_mode: str = "auto"
 
     def __post_init__(self):
@@ -407,7 +418,30 @@ def _gib(b: float) -> str:
 
 
 def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None,
-          memory_limit: int | None = None) -> TrainResult:
+          memory_limit: int | None = None, threads=1) -> TrainResult:
+    """Train S = len(seeds) runs together (see the module docstring).
+
+    ``threads`` (an int, or "auto" for every core available; at most that many) is torch's CPU
+    thread count for the run, restored afterwards.  The default 1 is the fast setting: the
+    per-step tensors are small, and more threads cost more in synchronisation than they gain
+    (20-25x slower with torch's default on a 2-core machine, N = 50, d = 8; benchmarks/bench_train.py).
+    The other parameters and the result are those of :func:`_train`.
+    """
+    count = resolve_count(threads, "threads")
+    import torch
+
+    if resolve_device(spec.device).type != "cpu":
+        return _train(spec, seeds, t0=t0, bias0=bias0, init=init, progress=progress, memory_limit=memory_limit)
+    old = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        return _train(spec, seeds, t0=t0, bias0=bias0, init=init, progress=progress, memory_limit=memory_limit)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None,
+           memory_limit: int | None = None) -> TrainResult:
     """Train S = len(seeds) runs together (see the module docstring).
 
     Parameters
@@ -459,10 +493,11 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     if need > limit:
         E = len(spec.graph.edges)
         raise ConfigurationError(
-            f"N={spec.n}, {E} edge(s), {S} run(s): about {_gib(need)} for {S} x {E} x N^2 = "
-            f"{S * E * spec.n ** 2:.3g} logits per step ({spec.dtype}, ~{_LIVE_GRAMS} copies alive), over the "
-            f"limit of {_gib(limit)} ({'90% of the GPU' if device.type == 'cuda' else 'half the RAM'}); "
-            "use fewer items, seeds or edges")
+            f"N={spec.n}, {E} edge(s), {S} run(s), {spec.steps} steps: about {_gib(need)} for {S} x {E} x N^2 = "
+            f"{S * E * spec.n ** 2:.3g} logits per step ({spec.dtype}, ~{_LIVE_GRAMS} copies alive) and the loss "
+            f"curve and history, over the limit of {_gib(limit)} "
+            f"({'90% of the GPU' if device.type == 'cuda' else 'half the RAM'}); "
+            "use fewer items, seeds, edges or steps (or a larger --record-every)")
     t0 = _per_run(t0, S, "t0")
     if (t0 <= 0).any():
         raise ConfigurationError("t0 must be > 0")
@@ -540,8 +575,9 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
 
     steps = spec.steps
     loss_curve = torch.full((steps + 1, S), float("nan"), dtype=torch.float64, device=device)
-    rec_steps = sorted(set(range(0, steps + 1, spec.record_every)) | {steps})
-    rec_set = set(rec_steps)
+
+    def recorded(step):  # arithmetic, not a set: a run may plan billions of steps
+        return step % spec.record_every == 0 or step == steps
     hist = {c: [] for c in HISTORY_COLUMNS}
     hist_steps = []
 
@@ -612,7 +648,7 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     t_start = time.perf_counter()
     try:
         for step in range(steps + 1):
-            want = step % spec.loss_every == 0 or step in rec_set
+            want = step % spec.loss_every == 0 or recorded(step)
             if replay is None:
                 opt.zero_grad(set_to_none=True)
                 loss = loss_now(want)
@@ -623,7 +659,7 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
                 loss_curve[step] = loss.detach()
                 _mark_bad(first_bad, ~torch.isfinite(loss.detach()), step)
                 _raise_if_diverged(first_bad, seeds, spec)  # the one host sync for this check
-            if step in rec_set:
+            if recorded(step):
                 with torch.no_grad():
                     G = gram()
                     record(step, G, effective(G), loss.detach())

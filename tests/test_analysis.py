@@ -150,7 +150,7 @@ def _brute(X, labels, edges, qp, qn):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("q", [(5, 95), (95, 5), (0, 100), (50, 50), (37.5, 62.5)])
+@pytest.mark.parametrize("q", [(5, 95), (30, 40), (60, 70), (0, 100), (50, 50), (37.5, 62.5)])
 def test_percentiles_exact_in_both_precisions_and_orientations(dtype, q):
     # float32 input, labels of uneven class sizes, three modalities: every order statistic must equal
     # numpy's float64 one (the float32 sweep only chooses candidates; they are recomputed in float64).
@@ -262,3 +262,14 @@ def test_sizes_that_cannot_fit_are_refused_before_allocating():
     X = np.broadcast_to(np.float32(1.0), (2, 30_000_000, 1152))
     with pytest.raises(ConfigurationError, match=r"GiB.*over the limit"):
         analyze_pairs(X)
+
+
+def test_reversed_percentiles_and_negative_seed_are_refused():
+    # (95, 5) would compare the upper positives with the lower negatives: no margin of the data
+    from constellations.analysis import check_percentiles
+    X = np.random.default_rng(3).standard_normal((2, 12, 4))
+    with pytest.raises(ConfigurationError, match="reversed"):
+        analyze_pairs(X, percentiles=(95, 5), gap=False)
+    assert check_percentiles((5, 95)) == (5.0, 95.0) and check_percentiles(("50", 50)) == (50.0, 50.0)
+    with pytest.raises(ConfigurationError, match="seed"):
+        analyze_pairs(X, gap=False, seed=-1)

@@ -151,7 +151,7 @@ def test_plane_free_equals_polygon(N):
     polygon = math.sin(math.pi / N) ** 2
     b = margin_upper_free(N, 2)
     assert polygon - 1e-15 <= b.value <= polygon + 1e-9
-    assert b.method == "shell-polygon-exact" or b.method == "shell-obtuse"
+    assert b.method.startswith("corollary-5.4+") and b.details["optimal"] is True
     assert b.value < margin_upper(N, 2).value - 0.1  # the sandwich is far above
 
 

@@ -133,3 +133,22 @@ def test_exact_mode_refuses_large_inputs():
     with pytest.raises(ConfigurationError, match="limit"):
         certified_margin(big, exact=True)
     assert 240 ** 2 * 12 < EXACT_MAX_WORK
+
+
+def test_claims_as_exact_numbers():
+    # E8 (m = 1/4, b_rel = 3/4) against claims a + b sqrt(D), as the exact-number grammar reads them
+    from constellations.solvers.bounds.exact import parse_exact
+    c = construct("e8", 8)
+    ok = check_claim(c, parse_exact("1/8 + sqrt(2)/100"), Fraction(3, 4), exact=True)
+    assert ok.holds
+    # m = (1 + sqrt 2)/8 = 0.3017... > 1/4: b_rel + m = 7/8 + sqrt(2)/8 > 1 fails at a matched pair
+    bad = check_claim(c, parse_exact("(1 + sqrt(2))/8"), Fraction(3, 4), exact=True)
+    v = bad.violation
+    assert bad.refuted and v.kind == "matched" and v.value_exact == "1" and v.required_exact == "7/8 + sqrt(2)/8"
+    f = check_claim(c, parse_exact("(1 + sqrt(2))/8"), Fraction(3, 4))
+    assert f.refuted and f.violation.required_exact == "7/8 + sqrt(2)/8"
+    # a decimal is its exact value: 0.26 is 13/50, so b_rel + m = 101/100
+    v = check_claim(c, Fraction("0.26"), Fraction(3, 4), exact=True).violation
+    assert (v.value_exact, v.required_exact) == ("1", "101/100")
+    with pytest.raises(ConfigurationError, match="different square roots"):
+        check_claim(c, parse_exact("sqrt(2)/8"), parse_exact("sqrt(3)/2"))

@@ -24,7 +24,8 @@ def test_e8_cell_json():
     d = json.loads(p.stdout)
     assert d["margin_upper"] >= 0.25
     assert d["margin_lower"] == 0.25 and "e8" in d["margin_lower_method"]
-    assert d["margin_upper_certificate"]["code_bound"]["value"] < 240
+    assert d["margin_upper"] == 0.25 and d["optimal"] is True
+    assert d["margin_upper_certificate"]["tied_optimum"]["certificate"]["levenshtein_at_c"] == "240"
 
 
 def test_text_and_dimension_mode():

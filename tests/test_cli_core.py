@@ -96,7 +96,7 @@ def test_construct_all_kinds(tmp_path):
         assert r.returncode == 0, (kind, r.stderr)
         o = json.loads(r.stdout)
         if o["margin_exact"] is not None:
-            assert o["margin"] == pytest.approx(o["margin_exact"], abs=1e-12)
+            assert o["margin"] == pytest.approx(o["margin_closed_form"], abs=1e-12)
 
 
 @pytest.mark.parametrize("target", ["out.txt", "nodir/x.npz", "/proc/x.npz", "."])
@@ -142,7 +142,8 @@ def test_construct_json_vocabulary(tmp_path):
     o = json.loads(r.stdout)
     # icosahedron: c = 1/sqrt(5), m = (1 - 1/sqrt 5)/2, b_rel = (1 + 1/sqrt 5)/2
     assert o["margin"] == pytest.approx((1 - 5 ** -0.5) / 2, abs=1e-14)
-    assert o["margin_exact"] == pytest.approx((1 - 5 ** -0.5) / 2, abs=1e-16)
+    assert o["margin_exact"] == "1/2 - sqrt(5)/10"
+    assert o["margin_closed_form"] == pytest.approx((1 - 5 ** -0.5) / 2, abs=1e-16)
     assert o["b_rel"] == pytest.approx((1 + 5 ** -0.5) / 2, abs=1e-14) and o["seed"] is None
 
 

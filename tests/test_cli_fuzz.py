@@ -45,8 +45,11 @@ from conftest import REPO
 
 EXAMPLES = int(os.environ.get("CONSTELLATIONS_FUZZ_EXAMPLES", "25"))
 SUBPROCESS = os.environ.get("CONSTELLATIONS_FUZZ_SUBPROCESS") == "1"
-TIMEOUT = 60.0  # seconds per run before it counts as a hang
-GRACE = 15.0  # seconds allowed between SIGINT and exit
+# A hang, not a timing: the slowest case takes a few seconds on an idle machine, and a hang (say a huge
+# --restarts without a time limit that the CLI failed to refuse) never ends; under load (every core
+# busy, the suite's other workers included) a case may take many times longer, so the bound is generous.
+TIMEOUT = 300.0  # seconds per run before it counts as a hang
+GRACE = 60.0  # seconds allowed between SIGINT and exit
 # No shrinking: a failing run is reported as found (with its argv), within the time budget.
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 derandomize=os.environ.get("CONSTELLATIONS_FUZZ_RANDOM") != "1",
@@ -63,7 +66,7 @@ EXPLOITS = ["__import__('os').system('touch PWNED')", "os:system", "os:getcwd", 
             "0-1,1-2,2-99", "0-0", "-", ":", "::", "1:0", "0:10**18", "2:1000000000:1", "1,1", "8:32:0"]
 GRAPHS = ["complete", "star", "0-1", "0-1,1-2", "1-0", "0-2", "0-5", "nonsense", "0-1,0-1", ""]
 OUTPUTS = ["out.npz", "out.txt", "out.json", "out.csv", "out.md", "out.png", "nodir/out.npz", "/proc/out.npz", ".",
-           "", "sub", "in.npz"]
+           "", "sub", "in.npz", "A" * 300 + ".npz", "d" * 300 + "/out.npz", "out.xlsx"]
 
 
 class V:
@@ -74,6 +77,8 @@ class V:
         self.hostile = st.one_of(plausible, hostile) if hostile is not None else plausible
 
 
+# Worker counts: "auto" or at most the cores (one process in these cases); absurd counts exit 2 at once.
+WORKER_COUNTS = V(st.sampled_from(["1", "auto"]), st.sampled_from(["100000", "0", "-1", "x", "1.5", "1e9"]))
 HOSTILE_NUMBER = st.one_of(st.sampled_from(SPECIAL_NUMBERS), st.floats(allow_nan=True, allow_infinity=True).map(repr),
                            st.sampled_from(EXPLOITS), st.text(max_size=8))
 
@@ -464,7 +469,9 @@ def test_fuzz_construct(workdir, words, extra, intr):
 
 
 claim = st.one_of(st.just([]), st.tuples(real(0, 0.5).plausible, real(-1, 1).plausible).map(
-    lambda mb: ["--margin", mb[0], "--b-rel", mb[1]]))
+    lambda mb: ["--margin", mb[0], "--b-rel", mb[1]]),
+    st.tuples(st.sampled_from(["1/4", "0.25", "(1+sqrt(5))/8", "1/0", "sqrt(-1)", "1e999"]),
+              st.sampled_from(["3/4", "1/2", "-1/3"])).map(lambda mb: ["--margin", mb[0], "--b-rel", mb[1]]))
 
 
 @FUZZ
@@ -478,6 +485,7 @@ def test_fuzz_verify(workdir, f, c, opts, intr):
 @given(options(required=("n", "dim", "restarts"), n=number(2, 10), dim=number(1, 4), modalities=number(2, 3),
                graph=text(GRAPHS), tied=None, restarts=V(small_int(1, 2), HOSTILE_NUMBER),
                time_limit=real(0.05, 2), seed=number(0, 9), backend=V(st.just("numpy"), st.sampled_from(["auto", "numba", "torch", "x"])),
+               jobs=WORKER_COUNTS,
                init=choice(["in.npz", "in.npz", "missing.npz", "sub"]), output=out("best.npz"), json=None),
        input_file, interrupt)
 def test_fuzz_search(workdir, opts, f, intr):
@@ -486,7 +494,8 @@ def test_fuzz_search(workdir, opts, f, intr):
 
 BOUNDS_MODES = st.sampled_from([["--n", "--dim"], ["--n", "--margin"], ["--n", "--dim", "--b-rel"],
                                 ["--codes", "--dim", "--max-ip"], ["--n", "--dim", "--sdp"]])
-BOUNDS_VALUES = {"--n": number(2, 300), "--dim": number(1, 10), "--margin": real(-0.1, 1.1),
+BOUNDS_VALUES = {"--n": V(st.one_of(small_int(2, 300), st.sampled_from(["1024", "2048", "300", "1000"])), HOSTILE_NUMBER),
+                 "--dim": V(st.one_of(small_int(1, 10), st.sampled_from(["1", "512", "1024"])), HOSTILE_NUMBER), "--margin": real(-0.1, 1.1),
                  "--b-rel": real(-1.1, 1.1), "--max-ip": V(st.sampled_from(["0.5", "1/2", "1/sqrt(5)", "-1/3", "0"]),
                                                            HOSTILE_NUMBER)}
 
@@ -508,8 +517,9 @@ def test_fuzz_bounds(workdir, mode, data, opts, intr):
                graph=text(GRAPHS), t0=real(0, 20), b_rel0=real(-1, 1), fix_t=None, fix_bias=None,
                frozen=number(0, 1), adapter=None, delta0=real(0.05, 0.95), init=choice(["in.npz", "missing.npz"]),
                optimizer=choice(["adam", "sgd"]), lr=real(1e-4, 0.5),
-               steps=V(small_int(0, 20)), seeds=text(["1", "2", "0,1", "1:3"]),
+               steps=V(small_int(0, 20), st.sampled_from(["1e12", "1e30", "-1"])), seeds=text(["1", "2", "0,1", "1:3"]),
                reduction=choice(["sum", "mean"]), record_every=V(small_int(1, 5)), loss_every=V(small_int(1, 5)),
+               threads=WORKER_COUNTS,
                dtype=choice(["float32", "float64"]), output=out("run.npz"), history=out("h.csv"), json=None),
        input_file, interrupt)
 def test_fuzz_train(workdir, opts, f, intr):
@@ -528,7 +538,8 @@ def test_fuzz_reproduce(workdir, study, opts, intr):
 
 @FUZZ
 @given(input_file, options(graph=text(GRAPHS), no_labels=None, percentiles=text(["5,95", "0,100", "50,50", "95,5"]),
-                           no_gap=None, json=None), interrupt)
+                           no_gap=None, json=None, seed=V(st.sampled_from(["0", "3"]), st.sampled_from(["-1", "x", "1e30"]))),
+       interrupt)
 def test_fuzz_analyze(workdir, f, opts, intr):
     fuzz(workdir, ["analyze", "in.npz", *opts], files=[("in.npz", f)], interrupt_after=intr)
 

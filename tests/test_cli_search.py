@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import start_on_a_terminal, run_cli
 
 
 def test_search_json_and_output(tmp_path):
@@ -57,30 +57,43 @@ def _one_line_error(r):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("delay,jobs", [(1.0, 1), (3.0, 1), (6.0, 1), (3.0, 2), (20.0, 2)])
+
+
+@pytest.mark.parametrize("delay,jobs", [(0.0, 1), (2.0, 1), (5.0, 1), (2.0, 2), (19.0, 2)])
 def test_ctrl_c_exits_130_with_a_valid_file(tmp_path, delay, jobs):
-    """SIGINT at any moment: exit 130, one line on stderr, and the best so far written.  With worker
-    processes the signal reaches the process group (as from a terminal); they may be starting up
-    (3 s) or basin hopping in parallel (20 s: the tied phase's restarts take its first 13 s)."""
+    """SIGINT at any moment of the search: exit 130, one line on stderr, and the best so far written.  The
+    signal is sent ``delay`` seconds after the progress bar appears (the search has begun: however loaded
+    the machine, Python's start-up is over; the CLI takes stop signals as a flag from then on).  With
+    worker processes the signal reaches the process group (as from a terminal); they may be starting up
+    (2 s) or basin hopping in parallel (19 s: the tied phase's restarts take its first 13 s).  A missing
+    file is the regression this guards: it fails."""
     import os
     import signal
-    import subprocess
-    import sys
     import time
 
-    from conftest import REPO
     f = tmp_path / "x.npz"
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    p = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", "search", "--n", "100", "--dim", "10",
-                          "--time-limit", "60", "--jobs", str(jobs), "-o", str(f)], cwd=REPO, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(delay)
-    os.killpg(p.pid, signal.SIGINT)  # the whole group, as Ctrl-C in a terminal or `timeout` do
-    out, err = p.communicate(timeout=60)
-    if err.startswith("constellations: interrupted") and not f.exists():
-        pytest.skip("SIGINT arrived while Python was still starting up (loaded machine)")
-    assert p.returncode == 130, err
-    assert err.strip() == "constellations: interrupted" and "Traceback" not in err
+    p, master, seen, reader = start_on_a_terminal(["search", "--n", "100", "--dim", "10", "--time-limit", "60",
+                                              "--jobs", str(jobs), "-o", str(f)])
+    try:
+        t0 = time.time()
+        while b"search N=100 d=10" not in seen and p.poll() is None and time.time() - t0 < 300:
+            time.sleep(0.05)
+        assert b"search N=100 d=10" in seen, ("no progress bar", p.poll(), bytes(seen))
+        time.sleep(delay)
+        os.killpg(p.pid, signal.SIGINT)  # the whole group, as Ctrl-C in a terminal or `timeout` do
+        out, _ = p.communicate(timeout=300)
+        reader.join(timeout=30)  # it ends when the last holder of the terminal (the CLI, a worker) closes it
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        os.close(master)
+    err = bytes(seen).decode(errors="replace")
+    lines = [ln.strip() for ln in err.replace("\r", "\n").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("search N=100 d=10")]  # the bar's redraws
+    assert p.returncode == 130, (p.returncode, err)
+    assert lines == ["constellations: interrupted"] and "Traceback" not in err, err
+    assert f.exists(), f"interrupted after {delay} s of search (jobs={jobs}) and no file written: {out!r}"
     with np.load(f) as z:
         assert z["X"].shape == (2, 100, 10)
         assert json.loads(str(z["meta"]))["interrupted"] is True
@@ -102,12 +115,13 @@ def test_negative_seed_is_one_line():
 
 @pytest.mark.parametrize("path", ["/proc/x.npz", "nodir/x.npz", "x.txt"])
 def test_bad_output_refused_before_the_search(tmp_path, path):
-    """A search of many restarts would take minutes: the refusal comes at once, and nothing is written."""
+    """A search of 100 restarts at N = 2000 would take an hour: the refusal comes before it (the bound leaves
+    a loaded machine two minutes for Python's start-up), and nothing is written."""
     import time
     t0 = time.time()
     r = run_cli("search", "--n", 2000, "--dim", 16, "--restarts", 100, "-o", path, cwd=tmp_path)
     _one_line_error(r)
-    assert time.time() - t0 < 60 and list(tmp_path.iterdir()) == []
+    assert time.time() - t0 < 120 and list(tmp_path.iterdir()) == []
 
 
 def test_huge_n_refused_with_the_estimate_and_the_limit():
@@ -144,8 +158,11 @@ def test_strategy_and_structure_in_json():
 
 def test_search_32768_in_768_returns_the_gold_code_within_any_time_limit():
     """Issue 14's done-when: N = 32,768, d = 768 with a 5 s limit returns m >= 15/32 (the Gold code
-    m = 9, zero-padded: m = 240/511), certified by the code's structure (no O(N^2 d) pass)."""
+    m = 9, zero-padded: m = 240/511), certified by the code's structure (no O(N^2 d) pass, which alone
+    would take many minutes), on time (late_bound: a deadline under load, not a timing)."""
     import time
+
+    from test_search import late_bound  # tests/ is on sys.path (rootdir conftest)
     t = time.time()
     r = run_cli("search", "--n", 32768, "--dim", 768, "--time-limit", 5, "--json")
     wall = time.time() - t
@@ -155,8 +172,8 @@ def test_search_32768_in_768_returns_the_gold_code_within_any_time_limit():
     assert o["construction_margin"] == o["margin"] and o["construction"]["margin_exact"] == "240/511"
     assert o["found_by"].startswith("construction:gold(m=9)") and o["certified_by"].startswith("structure")
     assert o["search_skipped"] and o["restarts"] == 0
-    assert o["seconds"] <= 1.1 * 5 + 1 + 2  # the time-limit promise, 2 s of slack for the shared CPU
-    assert wall < 60
+    assert o["seconds"] <= late_bound(5)
+    assert wall <= late_bound(5) + 60  # plus Python's start-up and the imports, on a loaded machine
 
 
 def test_no_constructions_flag():

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import stored_cells
+
 from constellations.solvers.tables.runner import construction_cell
 
 REPO = Path(__file__).resolve().parents[1]
@@ -205,7 +207,7 @@ def test_partial_markers_in_markdown_and_plot():
 
 def _wait_for_cells(proc, store, k):
     deadline = time.time() + 150
-    while time.time() < deadline and (not store.exists() or _count(store) < k):
+    while time.time() < deadline and (not store.exists() or stored_cells(store) < k):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
 
@@ -229,7 +231,7 @@ def test_ctrl_c_is_clean_and_marks_outputs_partial(tmp_path, workers):
     assert len(lines) == 1 and lines[0].startswith("constellations: interrupted: "), stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert "PARTIAL" in lines[0] and stdout == ""
-    done = _count(store)
+    done = stored_cells(store)
     assert 3 <= done < 46
     con = sqlite3.connect(store)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -284,15 +286,6 @@ def test_more_restarts_improve_never_worsen(tmp_path):
     assert d["summary"]["kept"] == 1 and d["cells"][0]["margin"] == m6
 
 
-def _count(store):
-    try:
-        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 def test_resume_after_sigkill(tmp_path):
@@ -302,13 +295,13 @@ def test_resume_after_sigkill(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", "table", *map(str, args)], cwd=REPO, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while time.time() < deadline and (not store.exists() or _count(store) < 3):
+    while time.time() < deadline and (not store.exists() or stored_cells(store) < 3):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    done = _count(store)
+    done = stored_cells(store)
     assert 3 <= done < 12
     p = table(*args)
     assert p.returncode == 0, p.stderr
@@ -395,7 +388,8 @@ def test_shipped_table_reverifies():
 
 def test_shipped_table_two_ceilings():
     """Issue 13: a code ceiling (tied cells) and a free ceiling (every cell), both re-checked by verify;
-    d = 2 tied cells reach the exact optimum sin^2(pi/N) of the N-gon (Fejes Toth) and are labelled."""
+    the d = 2 tied cells come within float rounding of the proved optimum sin^2(pi/N) of the N-gon
+    (Fejes Toth), which an irrational optimum never lets a float configuration reach: labelled "within"."""
     import math
     from constellations.solvers.bounds import margin_upper, margin_upper_free, margin_upper_tied
     obj = json.loads(table("verify", "--store", SHIPPED, "--json", timeout=300).stdout)
@@ -405,13 +399,17 @@ def test_shipped_table_two_ceilings():
     for r in tied:
         if r["dim"] == 2:
             assert r["margin_upper_tied"] == pytest.approx(math.sin(math.pi / r["n"]) ** 2, rel=1e-14)
-            assert r["optimal"] and r["upper_tied_method"] == "polygon-exact"
-    # the cross-polytope cells N = 16, d = 8..12 reach 1/2: optimal for codes and for constellations
-    assert all(r["optimal"] for r in obj["results"] if r["n"] == 16 and r["dim"] >= 8)
+            assert r["upper_tied_method"] == "polygon-exact" and not r["optimal"]
+            assert r["optimality"]["optimum"] >= math.sin(math.pi / r["n"]) ** 2 * (1 - 1e-15)
+            assert r["optimality"]["theorem"] and "within" in r["optimality"]["label"]   # sin^2(pi/8) in closed form
+    # N = 16, d = 8..12: the optimum 1/2 is proved (Rankin); "proved optimal" only where the stored rows
+    # reach it exactly (an exact cross-polytope), never for a search result a few ulps below it
+    for r in (r for r in obj["results"] if r["n"] == 16 and r["dim"] >= 8):
+        assert r["optimality"]["optimum_exact"] == "1/2" and r["optimal"] == (r["margin_exact"] == "1/2")
     assert not any(r["optimal"] for r in obj["results"] if r["n"] == 128 and r["dim"] == 3)
     # the Markdown shows both ceilings and the labels; the CSV carries them per cell
     md = table("show", "--store", SHIPPED, "--n", 32, "--dims", "2,3").stdout
-    assert "| 2 | 0.0096 | 0.0096 | 0.0096 | 0.0096 | 0.0096 | 1.000 opt |" in md
+    assert "| 2 | 0.0096 | 0.0096 | 0.0096 | 0.0096 | 0.0096 | 1.000 |" in md
     rows = list(csv.DictReader(io.StringIO(table("show", "--store", SHIPPED, "--n", 32, "--dims", 3,
                                                  "--format", "csv").stdout)))
     assert {float(r["margin_upper_free"]) for r in rows} == {margin_upper_free(32, 3).value}
@@ -445,3 +443,56 @@ def test_device_cuda_without_cuda_is_one_line(tmp_path):
     assert "cuda" in p.stderr and "no CUDA device" in p.stderr
     assert not (tmp_path / "c.sqlite").exists()   # refused before the store is opened
     _one_line_error(table("--n", "8", "--dims", "3", "--device", "tpu", "--store", tmp_path / "c.sqlite"))
+
+
+def test_proved_optimal_means_proved(tmp_path):
+    """A configuration a few ulps below its proved optimum is "within" it, not optimal: the shipped tied
+    N = 16, d = 10 code (certified 0.4999999999998..., below 1/2 by 2e-13); the exact cross-polytope
+    (margin exactly 1/2 = the Rankin optimum) is proved optimal, in verify and in show alike."""
+    import shutil
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copy(SHIPPED, shipped / "m.sqlite")
+    p = table("verify", "--store", shipped / "m.sqlite", "--n", 16, "--dims", 10)
+    assert p.returncode == 0, p.stderr
+    line = next(x for x in p.stdout.splitlines() if x.startswith("N=16 d=10 tied:"))
+    assert line == ("N=16 d=10 tied: optimum proved: 1/2 (Rankin (cross-polytope)); "
+                    "this configuration is within 2e-13 of it"), line
+    obj = json.loads(table("verify", "--store", shipped / "m.sqlite", "--n", 16, "--dims", 10, "--tied",
+                           "--json").stdout)
+    (r,) = obj["results"]
+    assert not r["optimal"] and obj["optimal"] == 0 and r["margin_certified"] < 0.5
+    assert r["optimality"]["theorem"].startswith("Rankin") and 1e-13 < r["optimality"]["gap"] < 3e-13
+    rows = list(csv.DictReader(io.StringIO(table("show", "--store", shipped / "m.sqlite", "--n", 16, "--dims", 10,
+                                                 "--tied", "--format", "csv").stdout)))
+    assert [r["optimal"] for r in rows] == ["False"] and rows[0]["optimum_exact"] == "1/2"
+    assert os.listdir(shipped) == ["m.sqlite"]
+    # the octahedron (N = 6, d = 3) built exactly: its exact margin is the optimum 1/2
+    store = tmp_path / "o.sqlite"
+    assert table("--n", 6, "--dims", 3, "--tied-only", "--solver", "construction", "--workers", 1,
+                 "--store", store, "--no-midpoint").returncode == 0
+    v = table("verify", "--store", store)
+    assert "N=6 d=3 tied: optimum proved: 1/2 (Rankin (cross-polytope)); this configuration reaches it" in v.stdout
+    assert "1 proved optimal" in v.stdout
+    (c,) = json.loads(table("show", "--store", store, "--format", "json").stdout)["cells"]
+    assert c["optimal"] is True and c["optimum_gap"] == 0.0 and c["margin_certified"] < 0.5   # exact, not float
+    assert "| 1.000 opt |" in table("show", "--store", store).stdout
+
+
+def test_verify_store_is_a_library_result(tmp_path):
+    """`table verify` only formats: the re-verification is solvers.tables.verification.verify_store."""
+    from constellations.solvers.tables.grid import make_grid
+    from constellations.solvers.tables.store import TableStore
+    from constellations.solvers.tables.verification import verify_store
+
+    with TableStore(tmp_path / "t.sqlite") as st:
+        for cell in make_grid("6,7", "3", "2", tied=True):
+            st.record(construction_cell(cell))
+        report = verify_store(st)
+    d = report.to_dict()
+    assert d["cells"] == 4 and d["failed"] == 0 and not report.failed
+    by = {(r["n"], r["tied"]): r for r in d["results"]}
+    assert by[(6, True)]["optimal"] and by[(6, True)]["margin_exact"] == "1/2"
+    assert not by[(7, True)]["optimal"]            # N = 7 in d = 3: no theorem gives the optimum
+    assert by[(7, True)]["optimality"]["optimum"] is None
+    assert d["optimal"] == report.proved == sum(r["optimal"] for r in d["results"])

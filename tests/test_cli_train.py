@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import start_on_a_terminal, run_cli
 
 
 def test_train_writes_configuration_history_and_plots(tmp_path):
@@ -186,40 +186,10 @@ def test_train_json_vocabulary(tmp_path):
 def _interrupt_on(args, marker: bytes, timeout=240):
     """Run the CLI with stderr on a pseudo-terminal (so it shows progress) and press Ctrl-C (SIGINT) once
     ``marker`` has appeared there, i.e. once the training loop is running.  Returns (rc, stdout, stderr)."""
-    import pty
     import signal
-    import subprocess
-    import sys
-    import threading
     import time
 
-    from conftest import REPO
-
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    # a fresh pty is 0 x 0 and tqdm then draws an empty bar: give it a real terminal's size
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    p = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", *map(str, args)], cwd=REPO, env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
-    os.close(slave)
-    buf = bytearray()
-
-    def drain():  # keep reading so the child never blocks on a full terminal buffer
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf.extend(chunk)
-
-    th = threading.Thread(target=drain, daemon=True)
-    th.start()
+    p, master, buf, th = start_on_a_terminal(args, text=False, new_session=False)
     deadline = time.time() + timeout
     try:
         while marker not in buf and p.poll() is None and time.time() < deadline:

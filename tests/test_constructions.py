@@ -147,3 +147,39 @@ def test_sizes_that_cannot_fit_are_refused_before_allocating():
         construct("kerdock", 1024)  # 1,050,624 x 1,024 float64 per modality
     with pytest.raises(ConfigurationError, match="largest member"):
         construct("gold", 200, 20000)
+
+
+# ---------------------------------------------------------------- exact values and zero padding (item 4)
+@pytest.mark.parametrize("kind, dim, n, m, b", [
+    ("icosahedron", 3, None, "1/2 - sqrt(5)/10", "1/2 + sqrt(5)/10"),   # c = 1/sqrt(5)
+    ("600-cell", 4, None, "3/8 - sqrt(5)/8", "5/8 + sqrt(5)/8"),        # c = (1 + sqrt 5)/4
+    ("polygon", 2, 8, "1/2 - sqrt(2)/4", "1/2 + sqrt(2)/4"),            # c = cos 45 deg
+    ("polygon", 2, 5, "5/8 - sqrt(5)/8", "3/8 + sqrt(5)/8"),            # c = cos 72 deg = (sqrt 5 - 1)/4
+    ("simplex", 4, 5, "5/8", "3/8"),                                    # c = -1/4
+    ("schlafli", 6, None, "3/8", "5/8"),
+])
+def test_exact_margins_in_meta(kind, dim, n, m, b):
+    c = construct(kind, dim, n)
+    assert (c.meta["margin_exact"], c.meta["b_rel_exact"]) == (m, b)
+
+
+def test_constructions_carry_exact_margins():
+    # Construction 1, simplex c = -1/3 (m = 2/3, b = 1/3), delta = 4/5, phi = 3/10: 32/75 and 1/30;
+    # Construction 2, cross-polytope c = 0, delta = 9/10, k = 3: m = 81/200, b = 81/200 - (19/100)/2 = 31/100;
+    # adapters, delta = 4/5: m = 32/75, b = (16/25)(1/3) - 9/25 = -11/75
+    lf = construct("lift", 5, 4, base="simplex", delta=0.8, phi=0.3)
+    ms = construct("modality-simplex", 6, 8, 3, base="cross-polytope")
+    ad = construct("adapters", 4, 4, base="simplex", delta=0.8)
+    got = [(x.meta["margin_exact"], x.meta["b_rel_exact"]) for x in (lf, ms, ad)]
+    assert got == [("32/75", "1/30"), ("81/200", "31/100"), ("32/75", "-11/75")]
+    assert margin_stats(lf).margin == pytest.approx(32 / 75, abs=1e-14)
+    assert "margin_exact" not in construct("lift", 4, 7, base="polygon").meta  # cos(2 pi/7): no closed surd
+
+
+def test_padded_codes_say_so():
+    k = construct("kerdock", 15)
+    assert (k.N, k.d, k.meta["native_dim"], k.meta["code"]) == (24, 15, 4, "kerdock(d=4)")
+    assert k.meta["note"].startswith("no kerdock code lives in R^15 (kerdock codes: R^4, R^16, R^64")
+    assert "24 points in R^4, zero-padded to R^15" in k.meta["note"]
+    assert "note" not in construct("kerdock", 16).meta and "note" not in construct("e8", 8).meta
+    assert construct("e8", 9).meta["note"] == "e8: 240 points in R^8, zero-padded to R^9"

@@ -120,3 +120,24 @@ def test_load_checks_memory(tmp_path, monkeypatch):
     # X alone is 2 x 240 x 8 float64 = 30 KiB, counted twice (the array and its validated copy)
     with pytest.raises(ConfigurationError, match=r"loading .*needs about 6\d(\.\d)? KiB.*limit of 9.77 KiB"):
         io.load(p)
+
+
+# ---------------------------------------------------------------- names the file system cannot hold
+def test_overlong_names_are_file_format_errors(tmp_path):
+    # ENAMETOOLONG is an OSError of its own: every entry point turns it into a FileFormatError naming the limit
+    long_name = tmp_path / ("a" * 300 + ".npz")
+    long_path = tmp_path.joinpath(*["a"] * 2100, "x.npz")
+    c = construct("simplex", 3, 4)
+    for p, limit in ((long_name, "255 per name"), (long_path, "path too long")):
+        for call in (lambda: io.check_writable(p, ".npz"), lambda: io.load(p), lambda: io.save(p, c),
+                     lambda: io.atomic_write_text(p, "x")):
+            with pytest.raises(FileFormatError, match=limit):
+                call()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scratch_names_fit_beside_a_long_name(tmp_path):
+    # a 250-byte name is legal; its temporary ".NAME.<random>.tmp" and probe names must be legal too
+    p = tmp_path / ("b" * 246 + ".npz")
+    io.save(p, construct("simplex", 3, 4))
+    assert [q.name for q in tmp_path.iterdir()] == [p.name] and io.load(p).N == 4

@@ -122,8 +122,9 @@ def test_deferred_search_polishes_once_at_the_end(monkeypatch):
 
     monkeypatch.setattr(moves, "polish", no_lp)
     monkeypatch.setattr(driver, "polish", counted)
-    r = search(4, 3, 2, tied=False, restarts=None, time_limit=3.0, seed=0, constructions=False, backend="numba")
-    assert calls, "the phase's best was never polished"
+    # counts, not a time limit: a deadline could skip the polish on a loaded machine
+    r = search(4, 3, 2, tied=False, restarts=2, hops=2, seed=0, constructions=False, backend="numba")
+    assert r.extra["hops"] == 2 and calls, "the phase's best was never polished"
     assert abs(r.margin - 2 / 3) < 1e-12
 
 
@@ -140,7 +141,8 @@ def test_deferred_polish_respects_polish_top_zero(monkeypatch):
         raise AssertionError("LP polish with polish_top=0")
 
     monkeypatch.setattr(driver, "polish", no_lp)
-    r = search(4, 3, 2, tied=False, restarts=None, time_limit=1.0, seed=0, constructions=False, backend="numba",
+    # counts, not a time limit: only polish_top = 0 (no deadline) can be what keeps the LP from running
+    r = search(4, 3, 2, tied=False, restarts=2, hops=2, seed=0, constructions=False, backend="numba",
                polish_top=0)
     assert r.margin <= 2 / 3 + 1e-15 and np.isfinite(r.margin)
 

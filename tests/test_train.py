@@ -202,8 +202,11 @@ def test_divergence_names_the_step_and_suggests_a_smaller_rate():
 
 def test_memory_estimate_and_refusals_before_allocating():
     spec = TrainSpec(n=100_000, dim=3, dtype="float32")
-    # 4 live tensors of S E N^2 float32 logits: 4 * 1e10 * 4 bytes = 160e9 bytes, plus the embeddings
-    assert train_memory_bytes(spec, 1) == 4 * 10 ** 10 * 4 + 4 * 2 * 100_000 * 3 * 4 + 2 * 100_000 * 3 * 8
+    # 4 live tensors of S E N^2 float32 logits: 4 * 1e10 * 4 bytes = 160e9 bytes, plus the embeddings,
+    # plus the float64 loss curve of 2001 steps and 202 history rows of 9 float64 (+200 bytes of objects)
+    curve, history = 8 * 2001, 202 * (8 * 9 + 200)
+    assert train_memory_bytes(spec, 1) == (4 * 10 ** 10 * 4 + 4 * 2 * 100_000 * 3 * 4 + 2 * 100_000 * 3 * 8
+                                           + curve + history)
     with pytest.raises(ConfigurationError, match=r"GiB.*over the limit"):
         train(spec, seeds=[0])
     small = TrainSpec(n=50, dim=3, steps=1)

@@ -41,7 +41,7 @@ from .bound import Bound
 from .exact import exact_str, float_down, float_up, to_exact, to_int
 from .levenshtein import levenshtein_bound, levenshtein_float
 
-__all__ = ["margin_upper", "margin_lower", "dim_lower", "dim_upper", "theorem34_upper",
+__all__ = ["margin_upper", "d1_bound", "simplex_optimum_details", "margin_lower", "dim_lower", "dim_upper", "theorem34_upper",
            "code_bound", "exponent_lower", "exponent_upper", "kl_exponent", "construction_candidates"]
 
 _M_BITS = 52  # margins tried by the certified step are multiples of 2^-52
@@ -216,8 +216,39 @@ def _delsarte_threshold(N: int, n: int, m_lev: float) -> float:
     return _lp_threshold_bisect(lp, N, m_lev)
 
 
+D1_PROOF = ("d = 1, N >= 3: on one edge (U, V) every U_i is +1 or -1, so two coincide, U_i = U_j (i != j); "
+            "then the matched <U_i, V_i> >= b + m equals the non-matched <U_j, V_i> <= b - m, so m <= 0; "
+            "all vectors equal attain m = 0")
+
+
+def d1_bound(N: int, optimal: bool = True) -> Bound:
+    """m*(N, 1) = 0 exactly for N >= 3 (any M >= 2, any graph with an edge).
+
+    *Proof.*  Take one edge (k, l) and write U = X[k], V = X[l]; in R^1 the unit vectors are +1 and
+    -1.  Among N >= 3 values U_1..U_N in {+1, -1} two coincide (pigeonhole), U_i = U_j with i != j.
+    Then <U_i, V_i> = <U_j, V_i>: the first is matched (>= b + m), the second is not (<= b - m), so
+    b + m <= b - m and m <= 0.  Every vector equal to +1 gives pos = neg = 1, i.e. m = 0 (b_rel = 1),
+    so m*(N, 1) = 0.  (N = 2 is different: U = V = (+1, -1) has pos = 1, neg = -1, m = 1, which is
+    Theorem 3.4's N/(2(N-1)), so m*(2, 1) = 1.)  ``optimal`` is False when the value is only a
+    ceiling (at a fixed b_rel, m = 0 need not be attained).
+    """
+    det = {"certified": True, "exact": "0"}
+    if optimal:
+        det.update({"optimal": True, "optimum_exact": "0", "theorem": "d = 1"})
+    return Bound(0.0, "exact-d1", {"type": "shell-d1", "N": N, "d": 1, "m": "0", "proof": D1_PROOF}, det)
+
+
+def simplex_optimum_details(N: int) -> dict:
+    """Details marking N/(2(N-1)) as the proved optimum for d >= N - 1 (Theorem 3.4, simplex)."""
+    m = Fraction(N, 2 * (N - 1))
+    return {"optimal": True, "optimum_exact": exact_str(m), "theorem": "Theorem 3.4 (simplex)",
+            "note": "d >= N-1: the regular simplex attains Theorem 3.4 (optimal for free b_rel)"}
+
+
 @lru_cache(maxsize=8192)
 def _margin_upper_cached(N: int, d: int, b_rel, method: str) -> Bound:
+    if d == 1 and N >= 3:  # exact, and no sandwich on S^1 (its polynomial degree grows with N)
+        return d1_bound(N, optimal=b_rel is None)
     thm = theorem34_upper(N, b_rel)
     m_cap = theorem34_upper(N)
     det = {"theorem34": float_up(thm), "theorem34_exact": exact_str(thm), "certified": True,
@@ -225,6 +256,8 @@ def _margin_upper_cached(N: int, d: int, b_rel, method: str) -> Bound:
     if d >= N - 1:
         # the regular simplex in R^{N-1} attains N/(2(N-1)): no code bound can do better
         det["note"] = "d >= N-1: the regular simplex attains Theorem 3.4 (optimal for free b_rel)"
+        if b_rel is None:
+            det.update(simplex_optimum_details(N))
         found = None
     else:
         try:

@@ -35,7 +35,7 @@ import numpy as np
 from constellations.errors import ConfigurationError, ConstellationsError
 
 __all__ = ["Quadratic", "to_exact", "parse_exact", "ACCEPTED_FORMS", "to_int", "float_up", "float_down",
-           "floor_exact", "exact_str",
+           "floor_exact", "exact_str", "compact_str", "is_printable", "exact_bits", "PRINT_BITS",
            "rational_upper", "rational_lower", "as_float"]
 
 
@@ -194,7 +194,10 @@ class Quadratic:
     def __str__(self):
         if self.b == 0:
             return str(self.a)
-        return f"{self.a} + {self.b}*sqrt({self.D})" if self.a else f"{self.b}*sqrt({self.D})"
+        if not self.a:
+            return f"{self.b}*sqrt({self.D})"
+        sign, b = ("-", -self.b) if self.b < 0 else ("+", self.b)
+        return f"{self.a} {sign} {b}*sqrt({self.D})"
 
 
 def to_int(x, name: str, lo: int, too_small: str) -> int:
@@ -480,3 +483,33 @@ def float_down(x) -> float:
 def exact_str(x) -> str:
     """A JSON-friendly exact representation ("p/q" or "a + b*sqrt(D)")."""
     return str(x)
+
+
+PRINT_BITS = 4096
+"""Largest numerator or denominator (in bits, about 1233 decimal digits) that :func:`compact_str` prints;
+Python refuses int-to-decimal conversions above 4300 digits, and such numbers make unreadable JSON."""
+
+
+def exact_bits(x) -> int:
+    """The bit length of the largest integer in the exact number ``x`` (int, Fraction or Quadratic)."""
+    if isinstance(x, Quadratic):
+        return max(exact_bits(x.a), exact_bits(x.b), int(x.D).bit_length())
+    if isinstance(x, Fraction):
+        return max(x.numerator.bit_length(), x.denominator.bit_length())
+    return int(x).bit_length() if isinstance(x, int) else 0
+
+
+def is_printable(x) -> bool:
+    """True unless an integer inside the exact number ``x`` exceeds :data:`PRINT_BITS` bits, or has more
+    decimal digits than this interpreter converts to text (``sys.get_int_max_str_digits``)."""
+    import sys
+    bits = exact_bits(x)
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    return bits <= PRINT_BITS and (limit == 0 or bits * 0.30103 + 1 < limit)
+
+
+def compact_str(x) -> str:
+    """:func:`exact_str`, or for a huge exact number a short non-exact description (never a huge int-to-str)."""
+    if is_printable(x):
+        return exact_str(x)
+    return f"~{float(x):.17g} (exact value with {exact_bits(x)}-bit integers, not printed)"

@@ -40,7 +40,7 @@ import numpy as np
 from constellations.errors import ConfigurationError, ConstellationsError
 
 from .bound import Bound
-from .exact import exact_str, float_up, floor_exact, to_exact, to_int
+from .exact import compact_str, exact_bits, exact_str, float_up, floor_exact, is_printable, to_exact, to_int
 from .polynomials import (divide_linear, jacobi_monomials, poly_eval, poly_mul, poly_scale,
                           poly_sub, to_gegenbauer)
 
@@ -230,16 +230,34 @@ def levenshtein_bound(n, s) -> Bound:
     tau, value, coeffs = best
     f0 = coeffs[0]
     cert = {"type": "delsarte-polynomial", "n": n, "s": exact_str(s), "degree": tau,
-            "gegenbauer_coefficients": [exact_str(c / f0) for c in coeffs],
-            "bound": exact_str(value),
+            **_coefficients_field([c / f0 for c in coeffs]), "bound": compact_str(value),
             "proof": "f = (t-s)K^2 or (t+1)(t-s)K^2 is <= 0 on [-1,s]; coefficients checked exactly >= 0"}
     return Bound(floor_exact(value), "levenshtein", cert,
-                 {"real": float(value), "real_upper": float_up(value), "exact": exact_str(value),
+                 {"real": float(value), "real_upper": float_up(value), "exact": compact_str(value),
                   "degree": tau, "certified": True})
+
+
+def _coefficients_field(coeffs) -> dict:
+    """The certificate's Gegenbauer coefficients: exact strings, or a note when they are too long to print.
+
+    At high degree with a dyadic s the exact coefficients reach thousands of digits (beyond Python's
+    4300-digit int-to-str limit); they are then left out of the certificate, which keeps (n, s, degree),
+    from which :func:`levenshtein_polynomial` and ``to_gegenbauer`` rebuild them exactly.
+    """
+    if all(is_printable(c) for c in coeffs):
+        return {"gegenbauer_coefficients": [exact_str(c) for c in coeffs]}
+    bits = max(exact_bits(c) for c in coeffs)
+    return {"gegenbauer_coefficients": None,
+            "gegenbauer_coefficients_omitted": (f"{len(coeffs)} exact coefficients of up to {bits} bits, all checked "
+                                                ">= 0 (f_0 > 0); rebuild them from (n, s, degree) with "
+                                                "levenshtein_polynomial and to_gegenbauer")}
 
 
 def levenshtein_float(n: int, s: float) -> float:
     """Floating-point value of L(n, s) (not certified; used to steer bisections).
+
+    Returns ``math.inf`` ("excludes nothing") where the float evaluation overflows or breaks down
+    (large n), so that a steering caller never sees NaN or a spurious small value.
 
     Uses the kernel sum K(t, s) = sum_{i<k} P_i(t) P_i(s) / h_i with the Jacobi norms h_i, and
     f_0 by Gauss-Gegenbauer quadrature, which is exact for the degree of f.
@@ -258,8 +276,9 @@ def levenshtein_float(n: int, s: float) -> float:
     # log of the Jacobi norm h_i (DLMF 18.3), up to the common factor 2^(a+b+1)
     logh = (np.log(1.0 / (2 * i + a + b + 1)) + gammaln(i + a + 1) + gammaln(i + b + 1)
             - gammaln(i + a + b + 1) - gammaln(i + 1))
-    ps = np.array([eval_jacobi(j, a, b, s) for j in range(k)])
-    w = ps * np.exp(-(logh - logh.max()))
+    with np.errstate(all="ignore"):
+        ps = np.array([eval_jacobi(j, a, b, s) for j in range(k)])
+        w = ps * np.exp(-(logh - logh.max()))
 
     def K(t):
         t = np.atleast_1d(t)
@@ -271,9 +290,11 @@ def levenshtein_float(n: int, s: float) -> float:
         return v * (t + 1) if tau % 2 == 0 else v
 
     q = tau // 2 + 2
-    x, wq = roots_jacobi(q, alpha, alpha)
-    f0 = float(np.dot(wq, f(x)) / wq.sum())
-    return float(f(1.0)[0] / f0)
+    with np.errstate(all="ignore"):  # large n: the float terms may overflow; then the value is inf
+        x, wq = roots_jacobi(q, alpha, alpha)
+        f0 = float(np.dot(wq, f(x)) / wq.sum())
+        v = float(f(1.0)[0] / f0)
+    return v if math.isfinite(v) and v > 0 else math.inf
 
 
 def kissing_bound(n, method: str = "levenshtein") -> Bound:

@@ -104,11 +104,21 @@ certificate's (N, d, m) alone.  Cost: a cold cell with d <= 12, N <= 128 takes a
 Levenshtein (sandwich included; benchmarks/bench_ceilings.py), about 4-6 s with the Delsarte LP.
 
 For d = 1 and N >= 3 the ceiling is exactly 0 (two of the U_i coincide, U_i = U_j, so
-<U_i, V_i> = <U_j, V_i> and pos <= neg); for d >= N - 1 Theorem 3.4 is attained by the simplex.
+<U_i, V_i> = <U_j, V_i> and pos <= neg; :func:`.constellation.d1_bound` has the proof); for
+d >= N - 1 Theorem 3.4 is attained by the simplex.
 
 :func:`margin_upper_free` returns the smallest of this ceiling, the several-shell one (searched
 below min(best so far, m_reg(N))) and the sandwich (:func:`.constellation.margin_upper`); each is a
 certified upper bound on m*(N, d), so the smallest one is.
+
+**Proved optima** (:func:`free_optimum`).  Where a theorem gives m*(N, d) exactly, that value
+(rounded up) replaces the dyadic ceiling and ``details["optimal"]`` is True: d = 1 (0 for N >= 3),
+d >= N - 1 (Theorem 3.4, the simplex), and by the corollary above every proved tied optimum
+m*_tied >= m_reg(N): the cross-polytope's 1/2 for d + 2 <= N <= 2d (Rankin), the N-gon's
+sin^2(pi/N) for 5 <= N <= 8 in the plane, the Levenshtein-sharp codes.  The condition
+m*_tied >= m_reg(N) is decided exactly: it is equivalent to 4m >= 1 or q m >= (1 - 4m)^2 with
+q = 2(1 - 1/N), evaluated in Fractions or quadratic surds at m (or at the lower end of the interval
+enclosure of sin^2(pi/N); on m < 1/4 the difference increases with m).
 """
 from __future__ import annotations
 
@@ -124,12 +134,13 @@ import numpy as np
 from constellations.errors import ConfigurationError, ConstellationsError
 
 from .bound import Bound
-from .constellation import (MAX_ITEMS, _check_d, _check_n, _check_size, _delsarte_lp_value, _dyadic_up,
-                           _lp_threshold_bisect, _margin_upper_cached, code_bound, margin_upper, theorem34_upper)
-from .exact import exact_str, float_up, to_int
+from .constellation import (MAX_ITEMS, _check_b, _check_d, _check_n, _check_size, _delsarte_lp_value, _dyadic_up,
+                           _lp_threshold_bisect, _margin_upper_cached, code_bound, d1_bound, margin_upper,
+                           simplex_optimum_details, theorem34_upper)
+from .exact import exact_str, float_up, parse_exact, to_int
 from .levenshtein import levenshtein_float
 
-__all__ = ["margin_upper_free", "margin_upper_shell", "shell_inner_product", "shell_inner_product_float", "shell_floor",
+__all__ = ["margin_upper_free", "free_optimum", "margin_upper_shell", "shell_inner_product", "shell_inner_product_float", "shell_floor",
            "code_regime_floor", "midpoint_code", "MidpointCode", "annulus_inner_product",
            "polygon_code_bound", "verify_shell_certificate", "margin_upper_large", "LARGE_N_DEGREE"]
 
@@ -348,9 +359,7 @@ def _shell_lp_threshold(N: int, d: int, m_lev: Fraction, m_cap: Fraction):
 def _shell_cached(N: int, d: int, method: str) -> Bound | None:
     m_cap = theorem34_upper(N)
     if d == 1 and N >= 3:
-        cert = {"type": "shell-d1", "N": N, "d": 1, "m": "0",
-                "proof": "two of N >= 3 points of S^0 coincide, U_i = U_j, so <U_i, V_i> = <U_j, V_i>: pos <= neg"}
-        return Bound(0.0, "exact-d1", cert, {"certified": True, "exact": "0"})
+        return d1_bound(N)
     if d >= N - 1:
         return None  # Theorem 3.4 is attained by the simplex: nothing to improve
     found = _shell_threshold(N, d, m_cap)
@@ -457,9 +466,10 @@ def _float_count(d: int, s: float) -> float:
         if 0 < i < len(xs) and vs[i - 1] == vs[i]:
             return vs[i]
     try:
-        v = math.floor(levenshtein_float(d, s) + 1e-9)
+        x = levenshtein_float(d, s)
     except ConfigurationError:
-        v = math.inf
+        x = math.inf
+    v = math.floor(x + 1e-9) if math.isfinite(x) else math.inf  # inf: beyond floats, excludes nothing
     if s < 0:
         v = min(v, d + 1)
     with _STEER_LOCK:
@@ -567,12 +577,17 @@ def _shells_cached(N: int, d: int, hi: float, method: str) -> Bound | None:
     return None
 
 
-def margin_upper_free(n, dim, method: str = "levenshtein") -> Bound:
+def margin_upper_free(n, dim, method: str = "levenshtein", b_rel=None) -> Bound:
     """Certified upper bound on the margin m*(N, d) of N-item constellations in R^d (any M, graph, b_rel).
 
-    The smallest of the sandwich :func:`.constellation.margin_upper` (docs/math.md 5.2, codes on
-    S^d, and Theorem 3.4), the shell bound :func:`margin_upper_shell` (codes on S^{d-1}) and the
-    several-shell bound (annuli, module docstring).  All are certified, hence so is the minimum.
+    The best certified ceiling of the toolkit (the one ``constellations bounds --n N --dim D``
+    reports): the smallest of the sandwich :func:`.constellation.margin_upper` (docs/math.md 5.2,
+    codes on S^d, and Theorem 3.4), the shell bound :func:`margin_upper_shell` (codes on S^{d-1})
+    and the several-shell bound (annuli, module docstring); all are certified, hence so is the
+    minimum.  Where a theorem gives m*(N, d) exactly (:func:`free_optimum`: d = 1, d >= N - 1, and
+    Corollary 5.4 at the proved tied optima) that exact value, rounded up, is the ceiling and
+    ``details["optimal"]`` is True (with ``optimum_exact`` and ``theorem``;
+    :func:`.optimality.optimality` reads them).
 
     Parameters
     ----------
@@ -586,21 +601,113 @@ def margin_upper_free(n, dim, method: str = "levenshtein") -> Bound:
         cell with Levenshtein, 0.2-0.6 s where the several-shell search runs (d = 2, 3 and
         (4, 128)), about 4-6 s per cell with the LP; d = 2, N = 5000 takes 7 s.  Results are
         cached per argument tuple.
+    b_rel : number in [-1, 1], optional
+        A fixed relative bias: Theorem 3.4's two inequalities at b_rel
+        (:func:`.constellation.margin_upper` with ``b_rel``) are used too where smaller; needs
+        N <= MAX_ITEMS.  No optimum is claimed at a fixed b_rel.
 
     Returns
     -------
     Bound
         ``value`` >= m*(N, d), rounded up; ``method`` names the winning bound ("theorem-3.4",
-        "sandwich-...", "shell-...", "shells-...", "exact-d1"); ``certificate`` its exact data
-        (:func:`verify_shell_certificate` re-checks the shell ones); ``details["sandwich"]``,
-        ``details["shell"]`` and ``details["shells"]`` the separate values (None where that bound
-        proves nothing or was not searched).
+        "sandwich-...", "shell-...", "shells-...", "exact-d1", "corollary-5.4+..."); ``certificate``
+        its exact data (:func:`verify_shell_certificate` re-checks the shell ones);
+        ``details["sandwich"]``, ``details["shell"]`` and ``details["shells"]`` the separate values
+        (None where that bound proves nothing or was not searched).
     """
     N, d = _check_n(n), _check_d(dim)
     _check_method(method)
+    if b_rel is not None:
+        b = _check_b(b_rel)
+        _check_size(N)
+        free = margin_upper_free(N, d, method)
+        fixed = margin_upper(N, d, b_rel=b, method=method)
+        best = fixed if fixed.value < free.value else free
+        det = {k: v for k, v in best.details.items() if k not in ("optimal", "optimum_exact", "theorem",
+                                                                  "optimum_enclosure")}
+        for key in ("sandwich", "sandwich_method", "shell", "shells", "skipped"):
+            if key in free.details:
+                det[key] = free.details[key]
+        return Bound(best.value, best.method, best.certificate, det)
     if N > MAX_ITEMS:
-        return margin_upper_large(N, d)
-    return _free_cached(N, d, method)
+        return _with_optimum(N, d, margin_upper_large(N, d))
+    return _with_optimum(N, d, _free_cached(N, d, method))
+
+
+# ------------------------------------------------------------------------------ proved optima
+def _code_regime_exact(N: int, m) -> dict | None:
+    """Exact proof that m >= m_reg(N) (Corollary 5.4's condition), or None if it fails.
+
+    m >= m_reg(N) iff r_* = sqrt(q m) >= 1 - 4m (q = 2(1 - 1/N)), i.e. 4m >= 1 or q m >= (1 - 4m)^2;
+    on m < 1/4 the difference q m - (1 - 4m)^2 increases with m, so checking a lower bound of m
+    suffices.  ``m`` is a Fraction or a Quadratic (compared exactly).
+    """
+    q = 2 * (1 - Fraction(1, N))
+    if 4 * m >= 1:
+        return {"m_lower": exact_str(m), "check": "4m >= 1, so r_* >= 0 >= 1 - 4m"}
+    lhs, rhs = q * m, (1 - 4 * m) ** 2
+    if lhs >= rhs:
+        return {"m_lower": exact_str(m), "q": exact_str(q),
+                "check": "q m >= (1 - 4m)^2 with q = 2(1 - 1/N), so r_* = sqrt(q m) >= 1 - 4m"}
+    return None
+
+
+def free_optimum(n, dim) -> Bound | None:
+    """m*(N, d) exactly where a theorem gives it, else None (no bisection; cheap).
+
+    * d = 1, N >= 3: 0 (:func:`.constellation.d1_bound` has the proof); d >= N - 1: N/(2(N-1))
+      (Theorem 3.4, attained by the tied simplex);
+    * Corollary 5.4 (module docstring): m*_free(N, d) <= max(m*_tied(N, d), m_reg(N)), and a tied
+      code is a constellation, so m*_free = m*_tied whenever m*_tied >= m_reg(N).  m*_tied comes
+      from :func:`.tied.tied_optimum` (Rankin's cross-polytope 1/2 for d + 2 <= N <= 2d, the
+      regular N-gon sin^2(pi/N) in the plane, the Levenshtein-sharp codes); the condition is
+      checked exactly (:func:`_code_regime_exact`, at the exact value or at the lower end of
+      its interval enclosure).
+
+    Returns
+    -------
+    Bound or None
+        ``details["optimal"]`` True, ``details["optimum_exact"]``, ``details["theorem"]`` (and
+        ``optimum_enclosure`` for sin^2(pi/N)); the certificate holds the tied optimum's
+        certificate and the exact code-regime check.
+    """
+    from .tied import tied_optimum
+    N, d = _check_n(n), _check_d(dim)
+    if d == 1 and N >= 3:
+        return d1_bound(N)
+    if d >= N - 1:
+        m = theorem34_upper(N)
+        return Bound(float_up(m), "theorem-3.4", {"type": "theorem-3.4", "N": N, "value": exact_str(m),
+                                                  "formula": "N/(2(N-1))"},
+                     {"certified": True, "exact": exact_str(m), **simplex_optimum_details(N)})
+    t = tied_optimum(N, d)
+    if t is None:
+        return None
+    enc = t.details.get("optimum_enclosure")
+    low = Fraction(enc[0]) if enc else parse_exact(t.details["optimum_exact"])
+    check = _code_regime_exact(N, low)
+    if check is None:
+        return None
+    theorem = f"Corollary 5.4 + {t.details['theorem']}"
+    cert = {"type": "free-optimum", "N": N, "d": d, "m": t.details["optimum_exact"],
+            "theorem": "docs/math.md 5.6, Corollary 5.4: m*_free(N, d) <= max(m*_tied(N, d), m_reg(N))",
+            "tied_optimum": {"method": t.method, "certificate": t.certificate}, "code_regime": check,
+            "conclusion": "m*_tied >= m_reg(N), so m*_free(N, d) = m*_tied(N, d)"}
+    det = {k: v for k, v in t.details.items() if k != "note"}
+    det.update({"theorem": theorem, "note": f"free = tied: {t.details.get('note', t.method)}"})
+    return Bound(t.value, f"corollary-5.4+{t.method}", cert, det)
+
+
+def _with_optimum(N: int, d: int, best: Bound) -> Bound:
+    """``best``, replaced by the exact optimum where :func:`free_optimum` proves one (values kept in details)."""
+    opt = free_optimum(N, d)
+    if opt is None:
+        return best
+    keep = {k: best.details[k] for k in ("sandwich", "sandwich_method", "shell", "shells", "skipped", "large_n",
+                                         "theorem34", "theorem34_exact") if k in best.details}
+    if best.value < opt.value:  # a dyadic ceiling below the enclosure's upper end: keep it, mark the optimum
+        return Bound(best.value, best.method, best.certificate, {**best.details, **opt.details})
+    return Bound(opt.value, opt.method, opt.certificate, {**keep, **opt.details})
 
 
 # ------------------------------------------------------------------------------ N > MAX_ITEMS

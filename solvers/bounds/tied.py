@@ -17,9 +17,15 @@ own dimension.  Exact cases come first:
 * **d + 2 <= N <= 2d** (Rankin): among d + 2 unit vectors in R^d two have a non-negative inner
   product, so c >= 0, attained by the cross-polytope: m = 1/2 exactly.
 * **d = 2**: A(2, cos t) = floor(2 pi / t) (some two of N points on a circle are within angle
-  2 pi / N), so c*(N, 2) = cos(2 pi/N) and m = sin^2(pi/N), attained by the regular N-gon.  The
-  value is enclosed with mpmath interval arithmetic (``mpmath.iv``, 100 bits) and its upper end
-  rounded up to a float.
+  2 pi / N), so c*(N, 2) = cos(2 pi/N) and m = sin^2(pi/N), attained by the regular N-gon.  For
+  N in {5, 6, 8, 10, 12} cos(2 pi/N) is rational or a quadratic surd and m is exact; otherwise the
+  value is enclosed with mpmath interval arithmetic (``mpmath.iv``, 100 bits), its upper end
+  rounded up to a float, and the optimum is named "sin^2(pi/N)" with the enclosure in
+  ``details["optimum_enclosure"]``.
+
+Every exact case carries ``details["optimal"] = True``, ``details["optimum_exact"]`` and
+``details["theorem"]`` (read by :func:`.optimality.optimality`); :func:`tied_optimum` returns them
+without the bisection of the general case.
 * **Levenshtein-sharp codes** (icosahedron, Clebsch 16, Schlafli 27, Gosset 56, E8 240):
   the exact Levenshtein value L(d, c) equals N at the code's exact c.  L(d, s) is continuous and
   strictly increasing in s (Levenshtein 1992), so A(d, s) <= L(d, s) < N for every s < c: c* = c and
@@ -45,10 +51,10 @@ from functools import lru_cache
 
 from .bound import Bound
 from .constellation import _check_d, _check_n, _check_size, _lp_threshold, _sandwich_threshold
-from .exact import exact_str, float_up, parse_exact
+from .exact import exact_str, float_up, parse_exact, rational_upper
 from .levenshtein import levenshtein_bound
 
-__all__ = ["margin_upper_tied", "SHARP_CODES", "TAMMES_PROVED", "KNOWN_OPTIMAL"]
+__all__ = ["margin_upper_tied", "tied_optimum", "SHARP_CODES", "TAMMES_PROVED", "KNOWN_OPTIMAL"]
 
 # (d, N) -> (construction, exact c): the Levenshtein-sharp codes the toolkit can build
 SHARP_CODES = {
@@ -75,60 +81,93 @@ KNOWN_OPTIMAL = {
 }
 
 
-def _polygon_upper(N: int):
-    """sin^2(pi/N) enclosed by mpmath interval arithmetic; (float rounded up, exact upper end)."""
+# cos(2 pi/N) in closed form for the N > 4 whose value is rational or a quadratic surd
+_POLYGON_COS = {5: "(sqrt(5) - 1)/4", 6: "1/2", 8: "sqrt(2)/2", 10: "(1 + sqrt(5))/4", 12: "sqrt(3)/2"}
+
+
+def _polygon_enclosure(N: int):
+    """sin^2(pi/N) enclosed by mpmath interval arithmetic (100 bits): exact rationals (lo, hi)."""
     from mpmath import iv
     from mpmath.libmp import to_rational
     old = iv.prec
     try:
         iv.prec = 100
         x = iv.sin(iv.pi / N) ** 2
-        p, q = to_rational(x._mpi_[1])
+        lo, hi = (Fraction(*to_rational(e)) for e in x._mpi_)
     finally:
         iv.prec = old
-    hi = Fraction(p, q)
-    return float_up(hi), hi
+    return lo, hi
 
 
-def _exact_bound(N, d, m, method, cert, note, optimal=True):
-    det = {"certified": True, "optimal": optimal, "exact": exact_str(m), "note": note}
+def _exact_bound(N, d, m, method, cert, note, theorem):
+    det = {"certified": True, "optimal": True, "exact": exact_str(m), "optimum_exact": exact_str(m),
+           "theorem": theorem, "note": note}
     return Bound(float_up(m), method, {"type": "tied-exact", "N": N, "d": d, "m": exact_str(m), **cert}, det)
+
+
+def tied_optimum(N: int, d: int) -> Bound | None:
+    """The proved optimum m*_tied(N, d) where a theorem of the module docstring gives it, else None.
+
+    Cheap (no bisection): d = 1, d >= N - 1 (Rankin, simplex), d + 2 <= N <= 2d (Rankin,
+    cross-polytope), d = 2 (the regular N-gon) and the Levenshtein-sharp codes.  The Bound carries
+    ``details["optimal"] = True``, ``details["optimum_exact"]`` (exact string, or "sin^2(pi/N)" with
+    ``details["optimum_enclosure"]`` = exact [lo, hi]) and ``details["theorem"]``.
+    """
+    if d == 1:
+        m = Fraction(1) if N == 2 else Fraction(0)
+        return _exact_bound(N, d, m, "exact-d1", {"proof": "S^0 = {+1, -1}: three points repeat one"},
+                            "two antipodal points" if N == 2 else "N >= 3 points on S^0 repeat one: m = 0", "d = 1")
+    if d >= N - 1:
+        m = Fraction(N, 2 * (N - 1))
+        return _exact_bound(N, d, m, "rankin-simplex", {"proof": "|sum p_i|^2 >= 0 gives c >= -1/(N-1)"},
+                            "regular simplex (Rankin)", "Rankin (simplex)")
+    if N <= 2 * d:
+        return _exact_bound(N, d, Fraction(1, 2), "rankin-cross-polytope",
+                            {"proof": "d+2 unit vectors in R^d have two with inner product >= 0 (Rankin 1955)"},
+                            "cross-polytope (Rankin)", "Rankin (cross-polytope)")
+    if d == 2 and N in _POLYGON_COS:  # cos(2 pi/N) is rational or a quadratic surd: m exactly
+        m = (1 - parse_exact(_POLYGON_COS[N])) / 2
+        return _exact_bound(N, d, m, "polygon-exact",
+                            {"formula": "sin^2(pi/N) = (1 - cos(2 pi/N))/2", "cos_2pi_over_N": _POLYGON_COS[N],
+                             "upper_end": exact_str(rational_upper(m, 100)),
+                             "proof": "A(2, cos t) = floor(2 pi/t): some two of N points on a circle are within 2 pi/N"},
+                            "regular N-gon", "d = 2 polygon")
+    if d == 2:
+        lo, hi = _polygon_enclosure(N)
+        return Bound(float_up(hi), "polygon-exact",
+                     {"type": "tied-exact", "N": N, "d": 2, "formula": "sin^2(pi/N)", "upper_end": exact_str(hi),
+                      "proof": "A(2, cos t) = floor(2 pi/t): some two of N points on a circle are within 2 pi/N",
+                      "arithmetic": "mpmath.iv interval, 100 bits, upper end rounded up"},
+                     {"certified": True, "optimal": True, "note": "regular N-gon",
+                      "optimum_exact": f"sin^2(pi/{N})", "optimum_enclosure": [exact_str(lo), exact_str(hi)],
+                      "theorem": "d = 2 polygon"})
+    return _sharp_optimum(N, d)
+
+
+def _sharp_optimum(N: int, d: int) -> Bound | None:
+    """The Levenshtein-sharp codes: L(d, c) = N recomputed exactly (module docstring)."""
+    sharp = SHARP_CODES.get((d, N))
+    if sharp is None:
+        return None
+    c = parse_exact(sharp[1])
+    L = levenshtein_bound(d, c)
+    if L.details["exact"] != str(N):  # pragma: no cover - L(d, c) = N is a theorem for these codes
+        return None
+    m = (1 - c) / 2
+    return Bound(float_up(m), "levenshtein-sharp",
+                 {"type": "tied-exact", "N": N, "d": d, "construction": sharp[0], "c": exact_str(c),
+                  "m": exact_str(m), "levenshtein_at_c": L.details["exact"],
+                  "proof": "L(d, s) strictly increasing with L(d, c) = N: A(d, s) < N for s < c"},
+                 {"certified": True, "optimal": True, "exact": exact_str(m), "optimum_exact": exact_str(m),
+                  "theorem": "Levenshtein (sharp)", "note": f"{sharp[0]} attains the Levenshtein bound"})
 
 
 @lru_cache(maxsize=4096)
 def _tied_cached(N: int, d: int, method: str) -> Bound:
     known = KNOWN_OPTIMAL.get((d, N))
-    if d == 1:
-        m = Fraction(1) if N == 2 else Fraction(0)
-        return _exact_bound(N, d, m, "exact-d1", {"proof": "S^0 = {+1, -1}: three points repeat one"},
-                            "two antipodal points" if N == 2 else "N >= 3 points on S^0 repeat one: m = 0")
-    if d >= N - 1:
-        m = Fraction(N, 2 * (N - 1))
-        return _exact_bound(N, d, m, "rankin-simplex", {"proof": "|sum p_i|^2 >= 0 gives c >= -1/(N-1)"},
-                            "regular simplex (Rankin)")
-    if N <= 2 * d:
-        return _exact_bound(N, d, Fraction(1, 2), "rankin-cross-polytope",
-                            {"proof": "d+2 unit vectors in R^d have two with inner product >= 0 (Rankin 1955)"},
-                            "cross-polytope (Rankin)")
-    if d == 2:
-        value, hi = _polygon_upper(N)
-        return Bound(value, "polygon-exact",
-                     {"type": "tied-exact", "N": N, "d": 2, "formula": "sin^2(pi/N)", "upper_end": exact_str(hi),
-                      "proof": "A(2, cos t) = floor(2 pi/t): some two of N points on a circle are within 2 pi/N",
-                      "arithmetic": "mpmath.iv interval, 100 bits, upper end rounded up"},
-                     {"certified": True, "optimal": True, "note": "regular N-gon"})
-    sharp = SHARP_CODES.get((d, N))
-    if sharp is not None:
-        c = parse_exact(sharp[1])
-        L = levenshtein_bound(d, c)
-        if L.details["exact"] == str(N):  # L(d, c) = N exactly: the code is optimal
-            m = (1 - c) / 2
-            return Bound(float_up(m), "levenshtein-sharp",
-                         {"type": "tied-exact", "N": N, "d": d, "construction": sharp[0], "c": exact_str(c),
-                          "m": exact_str(m), "levenshtein_at_c": L.details["exact"],
-                          "proof": "L(d, s) strictly increasing with L(d, c) = N: A(d, s) < N for s < c"},
-                         {"certified": True, "optimal": True, "exact": exact_str(m),
-                          "note": f"{sharp[0]} attains the Levenshtein bound"})
+    exact = tied_optimum(N, d)
+    if exact is not None:
+        return exact
     cap = Fraction(N, 2 * (N - 1))
     found = _sandwich_threshold(N, d - 1, cap, "levenshtein")  # its code bound lives in dimension d
     if found is None:

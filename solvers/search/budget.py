@@ -1,6 +1,7 @@
 r"""The budget of a search: Ctrl-C, deadlines, memory and the time verification takes.
 
-- **Ctrl-C** is a flag (:data:`INTERRUPT`).  During a search SIGINT only sets it
+- **Ctrl-C** (SIGINT, and SIGTERM alike) is a flag (:data:`INTERRUPT`).  During a search a stop
+  signal only sets it
   (:func:`sigint_sets_flag`); every loop and every kernel polls it between row blocks, so the
   search returns its best so far instead of dying inside a Numba kernel.
 - **Deadlines** are ``time.time()`` seconds; :func:`expired` is the one test every loop uses.
@@ -13,13 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
 from contextlib import contextmanager
 
 import numpy as np
 
+from constellations import interrupts
 from constellations.errors import ConfigurationError
 
 __all__ = ["INTERRUPT", "expired", "sigint_sets_flag", "plan", "pass_seconds", "polish_fits"]
@@ -57,18 +57,14 @@ def expired(deadline) -> bool:
 
 @contextmanager
 def sigint_sets_flag():
-    """Within the block, SIGINT sets INTERRUPT instead of raising (main thread only); the old
-    handler comes back and the flag is cleared on the way out.  A flag already set on the way in
-    (a caller's Ctrl-C that came before the search) makes the search return at once."""
-    main = threading.current_thread() is threading.main_thread()
-    old = signal.getsignal(signal.SIGINT) if main else None
-    if main:
-        signal.signal(signal.SIGINT, lambda signum, frame: INTERRUPT.set())
+    """Within the block, SIGINT and SIGTERM set INTERRUPT instead of raising (main thread only,
+    :func:`constellations.interrupts.on_stop`: the signal is recorded, so the CLI exits 130 or
+    143); the old handlers come back and the flag is cleared on the way out.  A flag already set
+    on the way in (a caller's Ctrl-C that came before the search) makes the search return at once."""
     try:
-        yield
+        with interrupts.on_stop(lambda signum: INTERRUPT.set()):
+            yield
     finally:
-        if main:
-            signal.signal(signal.SIGINT, old)
         INTERRUPT.flag = False
 
 

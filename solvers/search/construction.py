@@ -51,7 +51,9 @@ class Floor:
     Attributes
     ----------
     code : ndarray (N, d)
-        The construction's rows, float64, as built from the recipe.
+        The construction's rows, float64, as built from the recipe; **read-only**
+        (``code.flags.writeable`` is False): the structural certificate holds for these exact
+        rows, so nobody may edit them in place (copy them to change them).
     recipe, name : str
         The catalogue's recipe and code name (``"gold(m=9)"``).
     margin_exact : str
@@ -79,6 +81,13 @@ class Floor:
     b_rel: float
     certified_by: str
     certification: str = ""
+
+    def __post_init__(self):
+        code = np.asarray(self.code, dtype=np.float64)
+        if code.flags.writeable:  # a read-only view: the rows cannot be edited through the floor
+            code = code.view()
+            code.flags.writeable = False
+        object.__setattr__(self, "code", code)
 
     def verified(self) -> "Floor":
         """This floor with ``margin``, ``b_rel`` and ``margin_certified`` known (one float64 pass
@@ -139,6 +148,7 @@ def lookup(n: int, dim: int, modalities: int) -> Floor | None:
     except ConfigurationError:  # too big to build: no floor (the search refuses such sizes too)
         return None
     P = np.ascontiguousarray(P, dtype=np.float64)
+    P.flags.writeable = False  # the floor's rows are final (a view could not be made writeable again)
     m = Fraction(entry.margin_exact)
     structural = same_magnitude_rows(P)
     how = "structure: rows in {0, +a, -a} are the exact code points, whose c the catalogue proved exactly"

@@ -53,6 +53,7 @@ from constellations.configuration import Configuration, as_array, tied as tied_c
 from constellations.errors import ConfigurationError
 from constellations.graphs import parse_graph
 from constellations.margins import code_margin
+from constellations.workers import WORKER_PROCESS_BYTES, resolve_count
 
 from ..objective_numpy import smoothing_gap
 from ..polish import polish
@@ -166,15 +167,33 @@ def check(n, dim, modalities, restarts, time_limit, n_jobs, seed=0):
             raise ConfigurationError(f"time limit must be a finite number >= 0 seconds, got {time_limit!r}")
     if restarts is None and time_limit is None:
         raise ConfigurationError("give restarts, a time limit or both")
-    if int(n_jobs) != n_jobs or n_jobs < 1:
-        raise ConfigurationError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    resolve_count(n_jobs, "n_jobs", WORKER_PROCESS_BYTES)
+
+
+#: With ``n_jobs="auto"`` and a time limit under this many seconds the search runs in this process:
+#: a spawned worker's start (imports, first compiled call) costs 2-4 s on an idle 2-core machine and
+#: several times that under load, which a short budget cannot pay back.
+AUTO_PARALLEL_SECONDS = 10.0
+
+
+def jobs(n_jobs, time_limit, batch=1, device="cpu") -> int:
+    """The number of worker processes: ``n_jobs`` checked against the machine
+    (:func:`constellations.workers.resolve_count`: at most the cores available, and memory for each
+    worker); "auto" is every core, except 1 for time limits under :data:`AUTO_PARALLEL_SECONDS`,
+    batched (``batch`` > 1) or GPU runs, which are one tensor program in this process."""
+    count = resolve_count(n_jobs, "n_jobs", WORKER_PROCESS_BYTES)
+    auto = n_jobs is None or isinstance(n_jobs, str) and n_jobs.strip().lower() == "auto"
+    if auto and ((time_limit is not None and time_limit < AUTO_PARALLEL_SECONDS) or batch != 1
+                 or str(device) != "cpu"):
+        return 1
+    return count
 
 
 # --------------------------------------------------------------------------- search
 
 def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = False, restarts: int | None = 8,
            time_limit: float | None = None, seed: int = 0, device: str = "cpu", backend: str = "auto",
-           init=None, n_jobs: int = 1, callback=None, betas=None, polish_top: int = 12,
+           init=None, n_jobs: int | str = 1, callback=None, betas=None, polish_top: int = 12,
            free_init: str = "random", jitter: float = 1e-3, polish_time: float | None = 20.0,
            polish_max_vars: int = 60_000, hops: int | None = None, hop_sigma: float = 0.3,
            batch: int = 1, strategy: str = "auto", constructions: bool = True) -> SearchResult:
@@ -206,8 +225,12 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         numpy or numba.  "triton" runs on CUDA, or on the CPU under TRITON_INTERPRET=1 (tests).
     init : Configuration or array (M, N, d), optional
         Starting point of the first restart.  The result is never worse than ``init``.
-    n_jobs : int
-        1: in-process, single process.  k > 1: k spawned worker processes (started once per phase):
+    n_jobs : int or "auto"
+        1: in-process, single process.  "auto": every core available to the process (1 under a time
+        limit below AUTO_PARALLEL_SECONDS = 10 s, or with ``batch`` > 1 or a GPU device), what the
+        CLI's ``--jobs`` defaults to.  More than the cores available is refused.  Worker start-up
+        counts against the time limit, and workers that have not answered shortly after a deadline
+        are abandoned (killed), so the limit holds.  k > 1: k spawned worker processes (started once per search):
         they run the restarts, and then, with a time limit, k independent basin-hopping runs from
         the best restart, each with its own random stream, portfolio and MBH chain, of which the
         best is kept (``extra["hop_workers"]``: the margin each ended at).  Hopping is a chain of
@@ -287,6 +310,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         hops = 0
     if free_init not in ("tied", "random"):
         raise ConfigurationError(f"free_init must be 'tied' or 'random', got {free_init!r}")
+    n_jobs = jobs(n_jobs, time_limit, batch, device)
     backend, batch = _check_backend(backend, device, n, dim, n_jobs, batch, time_limit)
     if betas is not None:
         betas = tuple(float(b) for b in betas)

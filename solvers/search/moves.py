@@ -52,7 +52,7 @@ from ..polish import polish
 from .budget import INTERRUPT, expired, polish_fits
 from .optimizer import SHARP_BETAS, default_schedule, normalize
 from .portfolio import GAIN_FLOOR, Portfolio
-from .restarts import Phase, Progress, gather, restart, submit
+from .restarts import WORKER_GRACE, Phase, Progress, gather, restart, submit
 
 __all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop",
            "basin_hop_parallel"]
@@ -455,7 +455,9 @@ def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
     futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline)
                for s in seeds.spawn(st.n_jobs)]
     m_before = ph.best_m
-    outs = gather(futures, event)
+    # a worker not back soon after the deadline is left out, within the 8% of the phase that follows it
+    give_up = None if deadline is None else deadline + min(WORKER_GRACE, 0.05 * max(0.0, deadline - t0))
+    outs = gather(futures, event, give_up)
     for X, m, found_by, _ in outs:
         if m > ph.best_m + GAIN_FLOOR:
             ph.offer(X, m, found_by)
@@ -464,6 +466,8 @@ def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
         ph.moves[key] = sum(int(mv.get(key, 0)) for mv in moves)
     ph.moves["hop_gain"] = float(ph.best_m - m_before)
     ph.moves["hop_workers"] = [float(m) for _, m, _, _ in outs]
+    if len(outs) < len(futures):
+        ph.moves["hop_workers_abandoned"] = len(futures) - len(outs)
     reports = [mv["portfolio"] for mv in moves if "portfolio" in mv]
     if reports:
         ph.moves["portfolio"] = _merged(reports)

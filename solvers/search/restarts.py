@@ -9,7 +9,7 @@ projection (:func:`tied_projection`) and keeps it when better.  Restarts draw th
 """
 from __future__ import annotations
 
-import signal
+import os
 import time
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from constellations import interrupts
 from constellations.margins import free_margin
 
 from .budget import INTERRUPT, expired
@@ -218,87 +219,121 @@ def _batched(pb, st, ph, starts, seeds, deadline, progress, holder):
             break
 
 
+#: Seconds past a deadline after which the parent stops waiting for a worker: one still starting up
+#: (imports, first compiled call) or inside a long kernel call is abandoned, its result lost, so that
+#: the time limit holds.  (Workers check the deadline themselves; the Event is for Ctrl-C alone, since
+#: the pool serves both phases of a free search.)
+WORKER_GRACE = 1.0
+
+
 @contextmanager
 def worker_pool(n_jobs):
     """``(executor, event)``: ``n_jobs`` spawned worker processes for a search's restarts and hops
     (started once per search: a worker's start, imports and first compiled call cost 2-4 s on a
-    2-core machine), and the Event that tells them Ctrl-C was pressed; ``(None, None)`` when
-    ``n_jobs`` is 1.  On an exception the workers are told, pending work is cancelled and nothing
-    waits for them."""
+    2-core machine), and the Event that tells them to stop; ``(None, None)`` when ``n_jobs`` is 1.
+
+    The workers never outlive this process (:func:`constellations.interrupts.die_with_parent`: they
+    die with it, SIGKILL included) and never wait to be joined: on the way out, normal or not, they
+    are told to stop, pending work is cancelled and the processes are killed (every result that
+    counts has been gathered by then)."""
     if n_jobs <= 1:
         yield None, None
         return
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
     event = ctx.Event()
-    ex = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_worker_init, initargs=(event,))
+    ex = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(event, os.getpid()))
     try:
         yield ex, event
-    except BaseException:
+    finally:
         event.set()
-        ex.shutdown(wait=False, cancel_futures=True)
-        raise
-    ex.shutdown(wait=True)
+        _kill_workers(ex)
 
 
-def gather(futures, event) -> list:
-    """Results of ``futures`` (in order), relaying Ctrl-C (INTERRUPT) to the workers through
-    ``event``: they stop at their next check and hand back their best so far."""
+def _kill_workers(ex) -> None:
+    """Cancel what is pending and kill the pool's processes without joining them (a worker still
+    importing, or inside a compiled kernel, would otherwise hold the parent for seconds)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.kill()
+        except (OSError, ValueError, AttributeError):  # already gone or closed
+            pass
+    for p in procs:
+        try:
+            p.join(timeout=1.0)
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
+def gather(futures, event, give_up=None) -> list:
+    """Results of the ``futures`` that finish (in order), relaying Ctrl-C (INTERRUPT) to the workers
+    through ``event``: they stop at their next check and hand back their best so far.  Those that
+    have not answered by ``give_up`` (``time.time()`` seconds; None: wait for all) are left out."""
     pending = set(futures)
-    while pending:
-        _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+    while pending and (give_up is None or time.time() < give_up):
+        _, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
         if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
             event.set()
-    return [f.result() for f in futures]
+    return [f.result() for f in futures if f.done() and not f.cancelled()]
 
 
 def _pool(pb, st, ph, starts, seeds, deadline, progress, pool):
     """Restarts in the ``pool``'s worker processes (:func:`worker_pool`), ``n_jobs`` at a time;
     on Ctrl-C they are told through the pool's Event, stop at their next check and hand back
-    their best so far."""
+    their best so far.  Restarts not back :data:`WORKER_GRACE` seconds after the deadline (at most a
+    quarter of the time the restarts had) are abandoned (the phase then has fewer results; :func:`salvage` makes sure there is one)."""
     ex, event = pool
     pending = {}
     i = 0
+    # give up on late workers WORKER_GRACE after the deadline, or sooner in a short phase
+    give_up = None if deadline is None else deadline + min(WORKER_GRACE, 0.25 * max(0.0, deadline - time.time()))
     try:
         while True:
             while len(pending) < st.n_jobs and more(st, ph, i, deadline):
                 fut = submit(ex, restart, pb, st, i, seeds.spawn(1)[0], starts.get(i), deadline)
                 pending[fut] = (i, time.time())
                 i += 1
-            if not pending:
+            if not pending or (give_up is not None and time.time() > give_up):
                 break
-            done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+            done, _ = wait(list(pending), timeout=0.05, return_when=FIRST_COMPLETED)
             if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
                 event.set()
             for fut in done:
-                j, t0 = pending.pop(fut)
-                X, m, late = fut.result()
-                ph.results[j] = (X, m)
-                ph.durations.append(time.time() - t0)
-                ph.time_limited |= late
-                progress.step(ph.best_restart())
+                _collect(ph, fut, *pending.pop(fut), progress)
+        if pending:
+            ph.time_limited = True
     except BaseException:
         event.set()
+        raise
+    finally:
         for fut in pending:
             fut.cancel()
-        raise
+
+
+def _collect(ph, fut, j, t0, progress) -> None:
+    X, m, late = fut.result()
+    ph.results[j] = (X, m)
+    ph.durations.append(time.time() - t0)
+    ph.time_limited |= late
+    progress.step(ph.best_restart())
 
 
 def submit(ex, *args):
-    """``ex.submit(*args)`` with SIGINT blocked: a worker spawned here inherits the blocked signal
-    (across exec), so Ctrl-C, which reaches the whole process group, cannot kill it half-started;
-    the parent gets the signal once it is unblocked and tells the workers through the Event."""
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+    """``ex.submit(*args)`` with the stop signals blocked (:func:`constellations.interrupts.blocked`):
+    a worker spawned here inherits the blocked signals (across exec), so Ctrl-C or SIGTERM sent to
+    the whole process group cannot kill it half-started; the parent gets the signal once it is
+    unblocked and tells the workers through the Event."""
+    with interrupts.blocked():
         return ex.submit(*args)
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        return ex.submit(*args)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _worker_init(event=None):
-    INTERRUPT.event = event  # set by the parent when it is interrupted (SIGINT stays blocked here)
+def _worker_init(event=None, parent_pid=None):
+    INTERRUPT.event = event  # set by the parent when it is interrupted (stop signals stay blocked here)
+    if parent_pid is not None:
+        interrupts.die_with_parent(parent_pid)  # spawned by the searching thread, alive as long as the pool
     try:
         import numba
         numba.set_num_threads(1)

@@ -4,23 +4,28 @@
 - :mod:`~solvers.tables.store`: :class:`TableStore` (SQLite, WAL, one transaction per cell,
   improve-never-worsen, corrupt files refused and left untouched);
 - :mod:`~solvers.tables.runner`: :func:`run_table` (in-process, local ``dask.distributed``
-  cluster, or an existing scheduler; only the client writes the store; Ctrl-C stops it cleanly),
+  cluster, or an existing scheduler; only the client writes the store; Ctrl-C or SIGTERM stops it
+  cleanly; :func:`plan_workers`: at most the workers the machine runs at once),
   :func:`midpoint_pass` (tied cells from the midpoint codes of free cells) and :func:`ceilings`
   (the code and the free ceiling of a cell, issue 13);
-- :mod:`~solvers.tables.worker_setup`: the local cluster's workers ignore Ctrl-C (the client handles it).
+- :mod:`~solvers.tables.verification`: :func:`~solvers.tables.verification.verify_store` (re-verify
+  stored cells from their configurations) and :func:`~solvers.tables.verification.cell_optimality`
+  ("proved optimal" from a theorem, never a tolerance); imported on use (it loads the bounds);
+- :mod:`~solvers.tables.worker_setup`: the local cluster's workers ignore Ctrl-C and SIGTERM (the
+  client handles them) and exit when the client process is gone.
 
 Formatting (Markdown, CSV, JSON, plots) is the CLI's job: ``cli/table.py``.
 """
 from .grid import Cell, TableGridError, cell_seed, make_grid, parse_int_list
-from .runner import (CELL_FUNCTIONS, OPTIMAL_RTOL, CellInterrupted, Ceilings, Progress, RunnerError, RunSummary,
-                     ceilings, construction_cell, default_workers, finish_cell, is_optimal, midpoint_pass, handdown_pass,
+from .runner import (CELL_FUNCTIONS, CellInterrupted, Ceilings, Progress, RunnerError, RunSummary, ceilings,
+                     construction_cell, default_workers, finish_cell, handdown_pass, midpoint_pass, plan_workers,
                      resolve_cell_function, run_table, search_cell, search_no_polish_cell, upper_bound, warm_start)
 from .store import CellResult, StoredCell, StoreError, TableStore, default_store_path
 
 __all__ = [
     "Cell", "TableGridError", "cell_seed", "make_grid", "parse_int_list", "CELL_FUNCTIONS", "CellInterrupted",
-    "Progress", "RunnerError", "RunSummary", "construction_cell", "default_workers", "finish_cell",
+    "Progress", "RunnerError", "RunSummary", "construction_cell", "default_workers", "plan_workers", "finish_cell",
     "resolve_cell_function", "run_table", "search_cell", "search_no_polish_cell", "upper_bound", "warm_start",
-    "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL", "midpoint_pass", "handdown_pass",
+    "Ceilings", "ceilings", "midpoint_pass", "handdown_pass",
     "CellResult", "StoredCell", "StoreError", "TableStore", "default_store_path",
 ]

@@ -5,7 +5,7 @@ Execution
 - ``workers=1`` (and no scheduler): every cell runs in this process, one after the other,
   with no Dask import at all (for debugging and profiling).
 - default: a local ``dask.distributed`` cluster with one single-threaded worker *process*
-  per core (``os.cpu_count()`` or ``workers``).
+  per core available (or ``workers``; never more than :func:`plan_workers` allows).
 - ``scheduler="tcp://host:port"``: the same tasks on an existing Dask cluster.
 
 In every mode the workers only compute: each returns a :class:`~solvers.tables.store.CellResult`
@@ -14,15 +14,26 @@ writes the store, one transaction per finished cell, as soon as the cell finishe
 a run (Ctrl-C, SIGTERM, SIGKILL) therefore loses at most the cells in flight; re-running fills
 in only the missing cells (:meth:`TableStore.pending`).
 
-Ctrl-C
-------
-The local cluster's worker processes ignore SIGINT (:mod:`~solvers.tables.worker_setup`), so
-a Ctrl-C, which a terminal sends to every process of the group, reaches only the client: it
-stops waiting, cancels the queued and running cells and closes the cluster (ignoring further
-Ctrl-C while it does, within bounded timeouts), and :func:`run_table` returns with
-``interrupted=True``.  In-process, a search stopped by Ctrl-C returns its best configuration so
-far; :func:`search_cell` passes the interrupt on as :class:`CellInterrupted` carrying it, and
-the store keeps it (if better) without counting the cell as done.
+Ctrl-C and SIGTERM
+------------------
+Both stop signals (:data:`constellations.interrupts.STOP_SIGNALS`) are handled the same way.
+The local cluster's worker processes ignore them (:mod:`~solvers.tables.worker_setup`), so a
+Ctrl-C, which a terminal sends to every process of the group (or a SIGTERM sent to the group by
+a batch scheduler), reaches only the client: it stops waiting, cancels the queued and running
+cells and closes the cluster (ignoring further stop signals while it does, within bounded
+timeouts), and :func:`run_table` returns with ``interrupted=True``.  A stop signal that arrives
+while a finished cell is being committed is held until the commit is done.  In-process, a search
+stopped by a stop signal returns its best configuration so far; :func:`search_cell` passes the
+interrupt on as :class:`CellInterrupted` carrying it, and the store keeps it (if better) without
+counting the cell as done.
+
+Workers
+-------
+A local cluster has at most one worker per core available to this process, and no more than the
+memory holds (:func:`plan_workers`, the rule of :mod:`constellations.workers`); a larger count is
+refused with :class:`RunnerError` before anything starts.  Its workers never outlive
+this process: each watches it (:func:`constellations.interrupts.die_with_parent`, installed by the
+worker preload) and exits when it is gone, SIGKILL included.
 
 Cell functions
 --------------
@@ -51,25 +62,28 @@ import importlib
 import logging
 import math
 import os
-import signal
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
+from multiprocessing import resource_tracker
 from typing import Callable
 
 import numpy as np
 
+from constellations import interrupts
 from constellations.errors import ConstellationsError
+from constellations.workers import WORKER_PROCESS_BYTES, available_cores, resolve_count
 
 from .grid import Cell
 from .store import CellResult, TableStore, config_to_blob
+from .worker_setup import PARENT_ENV
 
 __all__ = ["run_table", "RunSummary", "Progress", "RunnerError", "CellInterrupted", "search_cell",
            "search_no_polish_cell",
            "construction_cell", "finish_cell", "resolve_cell_function", "upper_bound", "warm_start", "solver_version",
-           "CELL_FUNCTIONS", "default_workers", "midpoint_pass", "handdown_pass", "Ceilings", "ceilings", "is_optimal", "OPTIMAL_RTOL"]
+           "CELL_FUNCTIONS", "default_workers", "plan_workers", "midpoint_pass", "handdown_pass", "Ceilings",
+           "ceilings"]
 
 
 class RunnerError(ConstellationsError, ValueError):
@@ -98,11 +112,33 @@ def solver_version() -> str:
 
 
 def default_workers() -> int:
-    """One worker per core available to this process."""
+    """One worker per core available to this process (:func:`constellations.workers.available_cores`)."""
+    return available_cores()
+
+
+def _cell_bytes(cells) -> int:
+    """The largest cell's configuration and two working copies (as ``make_grid`` checks them)."""
+    return max((8 * c.n * c.dim * (c.modalities + 2) for c in cells), default=0)
+
+
+def plan_workers(workers, cells=()) -> int:
+    """The number of local workers for ``cells``: ``workers``, or every core available when it is
+    None or ``"auto"``.
+
+    The machine's rule for every command (:func:`constellations.workers.resolve_count`): at most the
+    cores available to this process (more would only share them, each cell getting a fraction of its
+    time budget), and memory for each worker process (:data:`~constellations.workers.WORKER_PROCESS_BYTES`
+    plus the grid's largest cell).
+
+    Raises
+    ------
+    RunnerError
+        Not a positive integer or "auto", or more workers than the machine runs at once.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        return resolve_count(workers, "--workers", WORKER_PROCESS_BYTES + _cell_bytes(cells))
+    except ConstellationsError as exc:
+        raise RunnerError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------- bounds
@@ -112,11 +148,6 @@ def _simplex_upper(n: int) -> float:
     q = Fraction(n, 2 * (n - 1))
     x = float(q)
     return x if Fraction(x) >= q else math.nextafter(x, math.inf)
-
-
-OPTIMAL_RTOL = 1e-9
-"""A margin within this relative distance of its certified ceiling is labelled proved optimal: the
-ceilings are exact thresholds rounded up to a nearby dyadic or float (a few ulps), the margins float64."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +164,10 @@ class Ceilings:
         itself; ``tied_exact`` is True where it is the proved optimum (d = 2, Rankin, Levenshtein-sharp).
     sandwich, sandwich_method
         The sandwich alone (the single ceiling used before issue 13), for comparison.
+    free_bound, tied_bound
+        The two ceilings as :class:`solvers.bounds.Bound` objects, whose details say where a theorem
+        proves the optimum (read by :func:`solvers.bounds.optimality.optimality`: "proved optimal"
+        comes from that theorem, never from a tolerance).
     """
 
     free: float
@@ -144,6 +179,8 @@ class Ceilings:
     tied_exact: bool
     sandwich: float | None
     sandwich_method: str | None
+    free_bound: object = None
+    tied_bound: object = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -160,12 +197,8 @@ def ceilings(n: int, dim: int) -> Ceilings:
     except ConfigurationError:  # above its size limit: a code is a constellation, so the free ceiling holds
         t = f.__class__(f.value, f"free ({f.method})", f.certificate, {"optimal": False})
     return Ceilings(float(f.value), f.method, f.certificate, float(t.value), t.method, t.certificate,
-                    bool(t.details.get("optimal")), f.details.get("sandwich"), f.details.get("sandwich_method"))
-
-
-def is_optimal(margin, ceiling) -> bool:
-    """``margin`` reaches ``ceiling`` within :data:`OPTIMAL_RTOL` (relative): a proved optimum."""
-    return margin is not None and ceiling is not None and margin >= ceiling * (1 - OPTIMAL_RTOL)
+                    bool(t.details.get("optimal")), f.details.get("sandwich"), f.details.get("sandwich_method"),
+                    f, t)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -223,14 +256,16 @@ def search_cell(cell: Cell, init=None, init_source: str | None = None, device: s
     ``init`` (an (M, N, d) array, from a warm start) is passed to the search as the start of its
     first restart; the search never returns anything worse than it.  ``device`` ("cpu", "cuda",
     "cuda:K") is the search's; the result is re-verified in float64 on the CPU either way.
-    """
-    from constellations.solvers.search import search
 
-    solver = "search" if not search_options else "search-no-polish"
+    The cell's time limit counts from this call: the search's first import in a fresh worker
+    process (a second or more) is taken out of the search's own limit (:func:`_search_budget`).
+    """
     t0 = time.perf_counter()
+    search = _import_search()
+    solver = "search" if not search_options else "search-no-polish"
     res = search(cell.n, cell.dim, cell.modalities, None if cell.tied else cell.graph, tied=cell.tied,
-                 restarts=cell.restarts, time_limit=cell.time_limit, seed=cell.seed, init=init, device=device,
-                 **search_options)
+                 restarts=cell.restarts, time_limit=_search_budget(cell.time_limit, time.perf_counter() - t0),
+                 seed=cell.seed, init=init, device=device, **search_options)
     seconds = time.perf_counter() - t0
     X = np.asarray(res.config.X)
     if cell.tied and X.shape[0] != cell.modalities:  # a search may return a single code per modality count
@@ -242,6 +277,25 @@ def search_cell(cell: Cell, init=None, init_source: str | None = None, device: s
         # the search turns Ctrl-C into an early return: pass the interrupt on, with the best so far
         raise CellInterrupted(dataclasses.replace(result, restarts_requested=0, time_requested=0.0))
     return result
+
+
+def _import_search():
+    """``solvers.search.search``, imported on first use (a worker pays for it in its first cell)."""
+    from constellations.solvers.search import search
+
+    return search
+
+
+#: The least time a search is given when its cell's start-up used up the time limit (seconds).
+MIN_SEARCH_SECONDS = 0.05
+
+
+def _search_budget(time_limit, spent: float):
+    """What is left of a cell's ``time_limit`` after ``spent`` seconds of start-up (None: no limit),
+    at least :data:`MIN_SEARCH_SECONDS` so that the search still returns a configuration."""
+    if time_limit is None:
+        return None
+    return max(float(time_limit) - spent, min(float(time_limit), MIN_SEARCH_SECONDS))
 
 
 def search_no_polish_cell(cell: Cell, init=None, init_source: str | None = None, device: str = "cpu") -> CellResult:
@@ -587,7 +641,8 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
     cell_function : str or callable
         See :func:`resolve_cell_function`. Must be importable by the workers (module-level).
     workers : int, optional
-        1: in-process, no Dask. None: one local worker process per core. k > 1: k local workers.
+        1: in-process, no Dask. None or "auto": one local worker process per core available.
+        k > 1: k local workers, at most what the machine runs at once (:func:`plan_workers`).
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:port``); ``workers`` is then ignored.
     force : bool
@@ -617,12 +672,15 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
     t0 = time.perf_counter()
     fn = resolve_cell_function(cell_function)
     cells = list(cells)
-    if workers is not None and (int(workers) != workers or workers < 1):
-        raise RunnerError(f"workers must be a positive integer, got {workers}")
+    n_local = None  # local workers (None: the scheduler's or the client's)
+    if scheduler is None and client is None:
+        n_local = plan_workers(workers, cells)  # refuses more workers than the machine runs at once
+    elif workers not in (None, "auto") and (isinstance(workers, bool) or int(workers) != workers or workers < 1):
+        raise RunnerError(f"workers must be a positive integer, got {workers}")  # ignored, yet a count
     if device is not None:
         device = check_table_device(device)
         if device.startswith("cuda"):
-            if scheduler is not None or client is not None or (workers is not None and workers != 1):
+            if scheduler is not None or client is not None or workers not in (None, "auto", 1):
                 raise RunnerError(f"device {device!r}: the cells run in this process on one GPU; several workers "
                                   "or a scheduler would share it between processes (use --workers 1, the default "
                                   "with cuda)")
@@ -649,18 +707,18 @@ def run_table(cells, store: TableStore, *, cell_function="search", workers: int 
                 except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the table
                     tally.failure(cell, exc, 0)
                     continue
-                with _sigint_deferred():
+                with _stop_deferred():
                     tally.finished(store, cell, result, 0)
         except KeyboardInterrupt as exc:
             interrupted = True
-            with _sigint_ignored():  # already stopping: a second Ctrl-C must not lose the best-so-far
+            with interrupts.ignored():  # already stopping: a second signal must not lose the best-so-far
                 tally.interrupted(store, exc)
     else:
-        interrupted, n_workers = _run_dask(todo, store, fn, tally, workers, scheduler, client, warm_start)
+        interrupted, n_workers = _run_dask(todo, store, fn, tally, n_local, scheduler, client, warm_start)
     n_mid = n_down = 0
     if not interrupted:
         try:
-            with _sigint_deferred():
+            with _stop_deferred():
                 n_mid = midpoint_pass(store, cells) if midpoint else 0
                 n_down = handdown_pass(store, cells)
         except KeyboardInterrupt:
@@ -679,68 +737,75 @@ def _init_kwargs(store, cell, enabled) -> dict:
 
 
 @contextlib.contextmanager
-def _sigint_ignored():
-    """Ignore SIGINT inside the block (main thread only; elsewhere a no-op).
+def _stop_deferred():
+    """Hold a stop signal (SIGINT or SIGTERM) that arrives inside the block; raise KeyboardInterrupt
+    once it is left.
 
-    Worker processes spawned meanwhile inherit the ignored disposition (it survives ``exec``, and
-    Python and asyncio install their Ctrl-C handlers only over the default one).
+    Around the commit of a finished cell, so that a stop signal never rolls back a result already
+    computed.  The signal is recorded (:func:`constellations.interrupts.received`), so the CLI exits
+    with its status.  Main thread only; elsewhere a no-op.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-@contextlib.contextmanager
-def _sigint_deferred():
-    """Hold a Ctrl-C that arrives inside the block; raise KeyboardInterrupt once it is left.
-
-    Around the commit of a finished cell, so that a Ctrl-C never rolls back a result already
-    computed.  Main thread only; elsewhere a no-op.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     got = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
-    try:
+    with interrupts.on_stop(got.append):
         yield
-    finally:
-        signal.signal(signal.SIGINT, old)
     if got:
         raise KeyboardInterrupt
 
 
 def _start_local_cluster(n: int):
-    """A local cluster of ``n`` single-threaded worker processes that ignore Ctrl-C.
+    """A local cluster of ``n`` single-threaded worker processes that ignore the stop signals and
+    never outlive this process.
 
-    Ctrl-C in a terminal reaches every process of the foreground group; the workers must leave
-    it to the client (which cancels the tasks and closes the cluster) instead of dying with a
-    traceback each.  They are started while this process ignores SIGINT (so they inherit it),
-    and :func:`~solvers.tables.worker_setup.dask_setup` ignores it again in any worker that a
-    nanny restarts later.  A Ctrl-C during the start-up (a second or two) is therefore ignored.
+    Ctrl-C in a terminal (or a SIGTERM sent to the process group) reaches every process of the
+    group; the workers must leave it to the client (which cancels the tasks and closes the cluster)
+    instead of dying with a traceback each.  They are started with both stop signals blocked (the
+    threads that start them are created meanwhile, and a worker inherits their signal mask across
+    ``exec``), so that no signal reaches a half-started worker;
+    :func:`~solvers.tables.worker_setup.dask_setup` (the workers' preload, run again in any worker
+    that a nanny restarts) then ignores both for good and makes the worker exit when this process is
+    gone, however it ends (SIGKILL included): the worker processes are children of this process.
+    A stop signal that reaches this process during the start-up (a second or two) is held, then
+    closes the cluster and raises KeyboardInterrupt: it is never lost.
     """
+    got = []
+    cluster = None
+    # started now, unblocked: the tracker's start unblocks SIGINT and SIGTERM in the thread that starts it
+    # (CPython's resource_tracker), which would otherwise be the cluster's event loop, within the block
+    resource_tracker.ensure_running()
+    try:
+        with interrupts.on_stop(got.append):
+            with interrupts.blocked():
+                cluster = _new_local_cluster(n)
+            # a signal held by the block is delivered here, still to got.append
+    except RunnerError:
+        if not got:
+            raise
+    if got:
+        with interrupts.ignored():
+            _shut_down(None, cluster, {}, None)
+        raise KeyboardInterrupt
+    return cluster
+
+
+def _new_local_cluster(n: int):
     from distributed import LocalCluster
 
-    with _sigint_ignored():
-        try:
-            # no dashboard; the scheduler's HTTP routes on a free port (the fixed default 8787 warns when taken)
-            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                silence_logs=logging.CRITICAL, preload=[_WORKER_SETUP])
-        except Exception as exc:  # noqa: BLE001 - e.g. workers that cannot spawn
-            raise RunnerError(f"cannot start a local Dask cluster of {n} workers ({exc}); try --workers 1") from None
+    try:
+        # no dashboard; the scheduler's HTTP routes on a free port (the fixed default 8787 warns when taken)
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=logging.CRITICAL,
+                            preload=[_WORKER_SETUP], env={PARENT_ENV: str(os.getpid())})
+    except Exception as exc:  # noqa: BLE001 - e.g. workers that cannot spawn
+        raise RunnerError(f"cannot start a local Dask cluster of {n} workers ({exc}); try --workers 1") from None
 
 
 _WORKER_SETUP = "constellations.solvers.tables.worker_setup"
 
 
 def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
-    """Submit every cell, record each as it finishes; on Ctrl-C cancel the rest and shut down quietly."""
+    """Submit every cell, record each as it finishes; on a stop signal cancel the rest and shut down quietly.
+
+    ``workers``: the local cluster's size (None with a ``scheduler`` or a ``client``)."""
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover
@@ -758,7 +823,7 @@ def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
                 except (OSError, TimeoutError, ValueError) as exc:
                     raise RunnerError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
             else:
-                cluster = _start_local_cluster(default_workers() if workers is None else int(workers))
+                cluster = _start_local_cluster(int(workers))
                 client = Client(cluster)
         n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {}))) if not cluster else \
             len(cluster.workers)
@@ -780,13 +845,13 @@ def _run_dask(todo, store, fn, tally, workers, scheduler, client, warm=False):
             except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the table
                 tally.failure(cell, exc, running)
                 continue
-            with _sigint_deferred():
+            with _stop_deferred():
                 tally.finished(store, cell, result, running)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        # the shutdown is bounded by its timeouts; a second Ctrl-C must not orphan the workers
-        with _sigint_ignored():
+        # the shutdown is bounded by its timeouts; a second stop signal must not orphan the workers
+        with interrupts.ignored():
             _shut_down(client if own_client else None, cluster, futures, client)
     return interrupted, n_workers
 

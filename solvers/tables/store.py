@@ -12,6 +12,8 @@ Guarantees
 - **Concurrent runs.** Two processes writing the same store serialise on SQLite's write lock
   (``busy_timeout`` waits up to ``timeout`` seconds); the read-compare-write of a cell happens
   inside one immediate transaction, so neither can overwrite a better cell of the other.
+- **Readers leave no trace.** A read-only open (``table show``, ``verify``, ``export``) creates no
+  file beside the store (:class:`TableStore` ``readonly``).
 - **Corrupt files are refused, never overwritten.** Opening a file that is not an SQLite
   database, fails ``PRAGMA quick_check`` or is an SQLite database of another program raises
   :class:`StoreError` (a :class:`~constellations.errors.FileFormatError`) before anything is
@@ -30,12 +32,15 @@ import math
 import os
 import socket
 import sqlite3
+import stat
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from constellations.configuration import memory_limit
 from constellations.errors import FileFormatError
+from constellations.io import stat_or_none
 
 from .grid import Cell, CellKey
 
@@ -236,6 +241,71 @@ def _covers(stored_time: float | None, asked_time: float | None) -> bool:
     return stored_time >= asked_time
 
 
+#: Largest store that a read-only open reads into memory (bytes); a larger one is read in place.
+SNAPSHOT_LIMIT = 1 << 30
+
+
+def _quiet(p: Path) -> bool:
+    """No writer is at work on ``p``: neither a write-ahead log nor a rollback journal beside it."""
+    return not any(p.with_name(p.name + tail).exists() for tail in ("-wal", "-journal"))
+
+
+def _snapshot(p: Path) -> bytes | None:
+    """The bytes of the store ``p`` read while no writer is at work, or None.
+
+    A store in WAL mode keeps its ``-wal`` file while any connection is open, and its main file is
+    only written by a checkpoint, with the ``-wal`` there; a store in rollback mode is written with
+    its ``-journal`` there.  So the bytes read between two looks that find neither file, with the
+    file's size, inode and modification time unchanged, are the store as of its last commit.
+    None when a writer is at work (three tries), or the store is over :data:`SNAPSHOT_LIMIT`.
+    """
+    for _ in range(3):
+        if not _quiet(p):
+            return None
+        before = os.stat(p)
+        if before.st_size > min(SNAPSHOT_LIMIT, memory_limit() // 4):
+            return None
+        with open(p, "rb") as fh:
+            data = fh.read()
+        after = os.stat(p)
+        same = (before.st_ino, before.st_size, before.st_mtime_ns) == (after.st_ino, after.st_size, after.st_mtime_ns)
+        if same and len(data) == after.st_size and _quiet(p):
+            return data
+    return None
+
+
+def _snapshot_connection(p: Path):
+    """An in-memory SQLite connection holding :func:`_snapshot` of ``p``, or None.
+
+    Reading a store this way creates nothing beside it: SQLite opens a WAL-mode database, even
+    read-only (``mode=ro``), by creating its ``-wal`` and ``-shm`` files, which would then be left
+    beside the user's store.  The snapshot's header is marked rollback mode (bytes 18 and 19: a
+    WAL-mode image cannot be deserialised); its content is unchanged.
+    """
+    data = _snapshot(p)
+    if data is None or not hasattr(sqlite3.Connection, "deserialize"):
+        return None
+    image = bytearray(data)
+    if len(image) >= 20 and image[18:20] == b"\x02\x02":
+        image[18:20] = b"\x01\x01"
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        conn.deserialize(bytes(image))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _stat(path, action):
+    """``os.stat`` or None when nothing is there; an unusable path (a name too long, ...) is a
+    :class:`StoreError` of one line (:func:`constellations.io.stat_or_none`)."""
+    try:
+        return stat_or_none(path, action)
+    except FileFormatError as exc:
+        raise StoreError(str(exc)) from None
+
+
 class TableStore:
     """A margin-table store in one SQLite file.
 
@@ -246,7 +316,10 @@ class TableStore:
         already exist: it is never created, so a mistyped directory is reported.  Only the
         default location (``path`` None: :func:`default_store_path`) has its directory created.
     readonly : bool
-        Open without ever writing (``table show``); a missing file is then an error.
+        Open without ever writing (``table show``, ``verify``, ``export``); a missing file is then an
+        error.  Nothing is created beside the file: a store that no writer is using is read into
+        memory at once (:func:`_snapshot`); one being written is read in place through SQLite's
+        write-ahead log, whose ``-wal`` and ``-shm`` files its writer has created already.
     timeout : float
         Seconds to wait for another process's write lock.
 
@@ -264,9 +337,10 @@ class TableStore:
         self._timeout = float(timeout)
         self._conn = None
         p = self.path
-        if p.is_dir():
+        st = _stat(p, "open store")
+        if st is not None and stat.S_ISDIR(st.st_mode):
             raise StoreError(f"store {p} is a directory, not a file")
-        exists = p.exists() and p.stat().st_size > 0
+        exists = st is not None and st.st_size > 0
         if exists:
             self._check_header(p)
         elif readonly:
@@ -276,7 +350,7 @@ class TableStore:
                 p.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the directory of store {p}: {exc}") from None
-        elif not p.parent.is_dir():
+        elif (parent := _stat(p.parent, "open the directory of store")) is None or not stat.S_ISDIR(parent.st_mode):
             raise StoreError(f"cannot create store {p}: directory {p.parent} does not exist")
         elif not os.access(p.parent, os.W_OK | os.X_OK):
             raise StoreError(f"cannot create store {p}: permission denied")
@@ -314,9 +388,11 @@ class TableStore:
 
     def _connect(self, p: Path, readonly: bool):
         if readonly:
-            uri = "file:" + p.resolve().as_posix().replace("?", "%3f").replace("#", "%23") + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=self._timeout, isolation_level=None,
-                                   check_same_thread=False)
+            conn = _snapshot_connection(p)
+            if conn is None:  # a writer is at work (its -wal is there already), or a very large store
+                uri = "file:" + p.resolve().as_posix().replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=self._timeout, isolation_level=None,
+                                       check_same_thread=False)
         else:
             conn = sqlite3.connect(str(p), timeout=self._timeout, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
