@@ -74,7 +74,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
-    from constellations.analysis import analyze_pairs
+    from constellations.analysis.paired import analyze_pairs
 
     t = time.perf_counter()
     U, V = make_pairs(args.n, args.dim)
@@ -151,7 +151,7 @@ def main(argv=None):
     report["ok"] = bool(ok)
     print("checks:", "OK" if ok else "FAILED")
     if args.out:
-        from constellations.io import atomic_write_text, to_jsonable
+        from constellations.io.files import atomic_write_text, to_jsonable
         atomic_write_text(args.out, json.dumps(to_jsonable(report), indent=1) + "\n")
     return 0 if ok else 1
 

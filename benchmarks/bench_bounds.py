@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from constellations.io import atomic_write_text, to_jsonable  # noqa: E402
-from constellations.solvers import bounds as B  # noqa: E402
+from constellations.io.files import atomic_write_text, to_jsonable  # noqa: E402
+from constellations import bounds as B  # noqa: E402
 
 
 def _dims(spec: str):

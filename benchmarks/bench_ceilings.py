@@ -4,11 +4,11 @@
     python benchmarks/bench_ceilings.py --n 8 16 --dim 2 3 --method delsarte
 
 Columns: the best certified margin found on the shipped grid (data/tables/margins.csv, any M or tied),
-the best tied one, the sandwich ceiling (before), the free ceiling (after, solvers/bounds/shell.py),
+the best tied one, the sandwich ceiling (before), the free ceiling (after, src/constellations/bounds/shell.py),
 best/ceiling before and after, and "free = tied" where the best tied margin found meets the free
 ceiling within 1e-9 (then no free constellation beats that code), or "m* equal" where the tied
 margin found is >= m_reg(N), so that the optimal free and tied margins coincide (the corollary in
-solvers/bounds/shell.py) although neither is known exactly.  A summary follows: the share of
+src/constellations/bounds/shell.py) although neither is known exactly.  A summary follows: the share of
 d <= 6 cells on the shipped grid (N in 8..128) where the free ceiling is strictly below the sandwich,
 the median gain, and the time per cold cell.  ``--project`` adds, for every shipped free cell whose
 certified margin beats the tied cell's, the certified margin of its midpoint code (issue 13 item 6).
@@ -21,8 +21,8 @@ import statistics
 import time
 from pathlib import Path
 
-from constellations.solvers.bounds import margin_upper
-from constellations.solvers.bounds.shell import code_regime_floor, margin_upper_free
+from constellations.bounds import margin_upper
+from constellations.bounds.shell import code_regime_floor, margin_upper_free
 
 TABLE = Path(__file__).resolve().parents[1] / "data" / "tables" / "margins.csv"
 
@@ -73,7 +73,7 @@ def main(argv=None):
     print()
     print(f"free = tied proved, value known (tied found within 1e-9 of the free ceiling): {proved or 'none'}")
     print(f"free = tied proved, value unknown ('m* equal': tied found >= m_reg(N), the corollary in "
-          f"solvers/bounds/shell.py): {len(corollary)} cells")
+          f"src/constellations/bounds/shell.py): {len(corollary)} cells")
     grid = [(N, d) for N in (8, 16, 32, 64, 128) for d in range(2, 7)]
     # the summary is Levenshtein (the LP would take ~10 s a cell)
     gains = [margin_upper(N, d).value - margin_upper_free(N, d).value for N, d in grid]
@@ -89,8 +89,8 @@ def main(argv=None):
 
 def _project():
     """Issue 13 item 6 on the shipped store: every free cell above the tied one, projected to a code."""
-    from constellations.solvers.bounds.shell import code_regime_floor, midpoint_code
-    from constellations.solvers.tables.store import TableStore
+    from constellations.bounds.shell import code_regime_floor, midpoint_code
+    from constellations.tables.store import TableStore
     path = TABLE.with_name("margins.sqlite")
     with TableStore(path, readonly=True) as st:
         cells = st.cells()
@@ -104,8 +104,8 @@ def _project():
             if is_tied or c.margin_certified <= tied[(N, d)] + 1e-9:
                 continue
             mc = midpoint_code(st.configuration(c.key))
-            worse += mc.margin_cert < c.margin_certified - 1e-9
-            print(f"| {N} | {d} | {M} | {c.margin_certified:.9f} | {tied[(N, d)]:.9f} | {mc.margin_cert:.9f} | "
+            worse += mc.margin_certified < c.margin_certified - 1e-9
+            print(f"| {N} | {d} | {M} | {c.margin_certified:.9f} | {tied[(N, d)]:.9f} | {mc.margin_certified:.9f} | "
                   f"{code_regime_floor(N):.4f} |")
         print(f"\nfree cells whose projected code is worse than the free margin: {worse}")
 

@@ -5,7 +5,7 @@ Usage:
   PYTHONPATH=. python benchmarks/bench_codes.py certify [--full] [--leech-rows K]
 
 ``table``: for N in {1024, 4096, 16384, 65536} and d in {64, 128, 256, 512, 768, 1024}, the catalogue's
-best construction (constellations.catalogue.best_construction: exact margin, recipe, how c was proved,
+best construction (constellations.codes.catalogue.best_construction: exact margin, recipe, how c was proved,
 lookup seconds), and for the cells where a CPU search fits in the budget (N <= 4096, d <= 256) a
 tied search of ``--search-seconds`` seconds from a random start (certified margin), and also the same
 search started from the construction (does search improve it?).  Writes codes_table.json and
@@ -37,10 +37,10 @@ DIMS = (64, 128, 256, 512, 768, 1024)
 
 
 def table(search_seconds: float, out: Path, search_cells):
-    from constellations.catalogue import best_construction
-    from constellations.certify import certified_margin
-    from constellations.io import atomic_write_text
-    from constellations.solvers.search import search
+    from constellations.codes.catalogue import best_construction
+    from constellations.core.certify import certified_margin
+    from constellations.io.files import atomic_write_text
+    from constellations.search import search
     rows = []
     for n in NS:
         for d in DIMS:
@@ -59,7 +59,7 @@ def table(search_seconds: float, out: Path, search_cells):
                 r2 = search(n, d, 2, tied=True, restarts=1, time_limit=search_seconds, seed=0, init=cfg)
                 row["search_from_construction"] = {"margin_certified": r2.margin_certified,
                                                    "seconds": round(r2.seconds, 1),
-                                                   "construction_certified": certified_margin(cfg).margin_cert}
+                                                   "construction_certified": certified_margin(cfg).margin_certified}
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k not in ("recipe", "certification")}), flush=True)
     meta = {"command": f"PYTHONPATH=. python benchmarks/bench_codes.py table --search-seconds {search_seconds:g}",
@@ -70,7 +70,7 @@ def table(search_seconds: float, out: Path, search_cells):
     md = ["# Best construction vs short search (tied, M = 2)", "",
           f"Made by `{meta['command']}` ({meta['machine']}).", "",
           "m is HALF the gap.  Construction margins are exact (the code's max inner product c is proved in integer "
-          "arithmetic, see constellations/catalogue.py); search margins are certified float64 lower bounds after "
+          "arithmetic, see src/constellations/codes/catalogue.py); search margins are certified float64 lower bounds after "
           f"{search_seconds:g} s of `search(..., tied=True)` from a random start, and from the construction.", "",
           "| N | d | construction m | code | search m (random start) | search m (from construction) |",
           "| --- | --- | --- | --- | --- | --- |"]
@@ -100,8 +100,8 @@ def _full_gram_max(P: np.ndarray, rows: int | None = None) -> int:
 
 
 def certify(full: bool, leech_rows: int):
-    from constellations import binary_codes as bc
-    from constellations import lattices as lat
+    from constellations.codes import binary as bc
+    from constellations.codes import lattices as lat
     for d in (256, 1024):
         t = time.perf_counter()
         c = bc.kerdock_max_inner_product(d)

@@ -3,9 +3,9 @@
 Usage: PYTHONPATH=. python benchmarks/bench_compiled_stages.py [--steps 30] [--seed 0]
 
 For each code (N, d), anneals a random start, then times ``--steps`` MBH steps
-(solvers.search.moves: perturb every row by MBH_SIGMA theta / sqrt(d) times MBH_SCALES, then the
+(search.moves: perturb every row by MBH_SIGMA theta / sqrt(d) times MBH_SCALES, then the
 MBH_BETAS stages) twice on each perturbed start, one right after the other: with the pair lists of
-solvers.search.compiled (PAIR_SKIN) and with all pairs (PAIR_SKIN = 0, the baseline, measured in
+objective.compiled (PAIR_SKIN) and with all pairs (PAIR_SKIN = 0, the baseline, measured in
 this run).  Prints the median milliseconds of a step of each, their ratio, the share of pairs in a
 list at the final code, and whether both gave the same margins (they must: the list changes the
 speed, not the iterates).
@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from constellations.solvers.search import compiled  # noqa: E402
-from constellations.solvers.search.moves import MBH_BETAS, MBH_SCALES, MBH_SIGMA  # noqa: E402
-from constellations.solvers.search.optimizer import SHARP_BETAS, default_schedule  # noqa: E402
-from constellations.solvers.search.problem import Problem  # noqa: E402
+from constellations.objective import compiled  # noqa: E402
+from constellations.search.moves import MBH_BETAS, MBH_SCALES, MBH_SIGMA  # noqa: E402
+from constellations.search.optimizer import SHARP_BETAS, default_schedule  # noqa: E402
+from constellations.search.problem import Problem  # noqa: E402
 
 CASES = [(50, 3), (95, 3), (40, 6), (64, 8), (100, 10)]
 

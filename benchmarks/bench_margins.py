@@ -16,8 +16,8 @@ import tracemalloc
 
 import numpy as np
 
-from constellations.certify import certified_margin
-from constellations.margins import block_rows, margin_stats, retrieval_accuracy
+from constellations.core.certify import certified_margin
+from constellations.core.margins import block_rows, margin_stats, retrieval_accuracy
 
 
 def timed(fn, repeats):

@@ -33,9 +33,9 @@ LIBRARY = {}
 def run(args):
     """One (arm, seed): ``(arm, seed, margin, seconds to the target or None, steps)``."""
     arm, seed, n, dim, seconds, target = args
-    from constellations.solvers.search import moves
-    from constellations.solvers.search.problem import Problem, Settings
-    from constellations.solvers.search.restarts import Phase, Progress, restart
+    from constellations.search import moves
+    from constellations.search.problem import Problem, Settings
+    from constellations.search.restarts import Phase, Progress, restart
     LIBRARY.setdefault("steps", moves.RESEAT_CHAIN_STEPS)  # a worker runs several cases
     moves.RESEAT_CHAIN_STEPS = 1 << 40 if arm == "one" else LIBRARY["steps"]
     pb = Problem(n, dim, 2, ((0, 1),), True, "numba", "cpu")

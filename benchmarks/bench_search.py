@@ -7,7 +7,7 @@ Usage: PYTHONPATH=. python benchmarks/bench_search.py [--budget 60] [--adam-seed
    over the N^2 pairs, logits t (<u_i, v_j> - b_rel), t = exp(t') trainable from t = 10, b_rel trainable
    from 0; Adam lr 1e-2, 10,000 full-batch steps, rows renormalised after each step (torch, float32
    like the reference, CPU).  The margin m (half gap) is measured in float64 every 50 steps.
-2. This toolkit's free search (solvers.search.search) with a time budget; best margin over time from
+2. This toolkit's free search (search.search) with a time budget; best margin over time from
    the per-restart callback (before polish), final margin after polish, certified margin.
 3. The tied search (spherical codes, U = V) with the same budget: does free beat tied?
 
@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from constellations.solvers.search import search  # noqa: E402
+from constellations.search import search  # noqa: E402
 
 
 def margin_np(U, V):

@@ -3,9 +3,9 @@
 Usage: PYTHONPATH=. python benchmarks/bench_search_compiled.py [--repeats 7] [--seed 0]
 
 For each case, the same random starts run the default beta continuation
-(solvers.search.optimizer.default_schedule) twice: through ``optimize(..., kernel=numba value_and_grad)``
+(search.optimizer.default_schedule) twice: through ``optimize(..., kernel=numba value_and_grad)``
 (the Python L-BFGS; the baseline, measured in this run) and through ``optimize(..., compiled=True)``
-(solvers.search.compiled).  Prints per case the median seconds of a restart of each, their ratio, and
+(objective.compiled).  Prints per case the median seconds of a restart of each, their ratio, and
 the median float64 margin each reached (same algorithm: the margins agree up to the rounding that sends
 long runs apart).  Cases: the tied code N = 75 in d = 3 (Tammes), N = 300 in d = 4, and the free
 M = 2, N = 100, d = 10 problem of issue 11.
@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from constellations.margins import code_margin, free_margin  # noqa: E402
-from constellations.solvers.objective_numba import value_and_grad as numba_kernel  # noqa: E402
-from constellations.solvers.search.optimizer import default_schedule, optimize  # noqa: E402
+from constellations.core.margins import code_margin, free_margin  # noqa: E402
+from constellations.objective.numba_kernels import value_and_grad as numba_kernel  # noqa: E402
+from constellations.search.optimizer import default_schedule, optimize  # noqa: E402
 
 CASES = [("tied N=75 d=3", (75, 3), None), ("tied N=300 d=4", (300, 4), None),
          ("free M=2 N=100 d=10", (2, 100, 10), [(0, 1)])]

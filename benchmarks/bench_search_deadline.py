@@ -10,8 +10,8 @@ REFUSED.
 import sys
 import time
 
-from constellations.errors import ConfigurationError
-from constellations.solvers.search import search
+from constellations.core.errors import ConfigurationError
+from constellations.search import search
 
 
 def main(argv):

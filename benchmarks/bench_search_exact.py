@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from constellations.solvers.search import search  # noqa: E402
+from constellations.search import search  # noqa: E402
 
 CASES = [(4, 24, 1 / 2), (5, 16, 1 / 5), (6, 27, 1 / 4), (7, 56, 1 / 3), (8, 240, 1 / 2)]
 

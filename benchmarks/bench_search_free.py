@@ -12,7 +12,7 @@ summary; exit status 1 if an inequality or a budget (10% + 1 s) fails.
 import sys
 import time
 
-from constellations.solvers.search import search
+from constellations.search import search
 
 
 def main(per_cell: float = 2.0) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from constellations.solvers.search import search  # noqa: E402
+from constellations.search import search  # noqa: E402
 
 TARGET = 0.334
 

@@ -34,8 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from constellations.errors import ConstellationsError  # noqa: E402
-from constellations.io import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from constellations.core.errors import ConstellationsError  # noqa: E402
+from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
 
 TABLES = [REPO / "data" / "reference" / "spherical_codes.csv",
           REPO / "data" / "reference" / "spherical_codes_records.csv"]
@@ -78,7 +78,7 @@ def _one_thread():
 
 def run_case(d, n, time_per_n, seed, strategy="auto", n_jobs=1):
     """One tied search from random starts; never given the record."""
-    from constellations.solvers.search import search
+    from constellations.search import search
     t0 = time.perf_counter()
     try:
         r = search(n, d, tied=True, restarts=None, time_limit=time_per_n, seed=seed, constructions=False,

@@ -29,9 +29,11 @@ def peak_rss_mib():
 
 
 def cpu(n, d, budget, backends):
-    from constellations.solvers import objective_numba, objective_numpy, objective_torch
-    from constellations.solvers.polish import free_margin
-    from constellations.solvers.search import search
+    from constellations.objective import numba_kernels as objective_numba
+    from constellations.objective import reference as objective_numpy
+    from constellations.objective import torch_kernels as objective_torch
+    from constellations.search.polish import free_margin
+    from constellations.search import search
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2, n, d))
     X /= np.linalg.norm(X, axis=-1, keepdims=True)
@@ -55,7 +57,7 @@ def cpu(n, d, budget, backends):
 
 def cuda(n, d, reps=5):
     import torch
-    from constellations.solvers.objective_torch import value_and_grad_tensor
+    from constellations.objective.torch_kernels import value_and_grad_tensor
     assert torch.cuda.is_available(), "no CUDA device"
     dev = torch.device("cuda")
     g = torch.Generator(device=dev).manual_seed(0)

@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from constellations.errors import ConstellationsError  # noqa: E402
-from constellations.io import atomic_write_text, check_writable, to_jsonable  # noqa: E402
-from constellations.solvers.search import search  # noqa: E402
+from constellations.core.errors import ConstellationsError  # noqa: E402
+from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from constellations.search import search  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_search_records import records as all_records  # noqa: E402  (one reader of both tables)

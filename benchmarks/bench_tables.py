@@ -35,9 +35,9 @@ GRID = dict(n="8,16", dims="3:7", modalities="2,3")  # 2 x 5 x 2 = 20 cells
 
 CHILD = r"""
 import json, sys, time
-from constellations.solvers.tables.grid import make_grid
-from constellations.solvers.tables.runner import run_table
-from constellations.solvers.tables.store import TableStore
+from constellations.tables.grid import make_grid
+from constellations.tables.runner import run_table
+from constellations.tables.store import TableStore
 store, workers, solver, restarts, grid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
 cells = make_grid(grid["n"], grid["dims"], grid["modalities"], restarts=restarts, seed=0)
 assert len(cells) == 20, len(cells)
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     print(text)
     if a.out:
         sys.path.insert(0, str(REPO))
-        from constellations.io import atomic_write_text
+        from constellations.io.files import atomic_write_text
 
         atomic_write_text(a.out, text + "\n")
     return 0

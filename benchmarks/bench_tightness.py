@@ -6,7 +6,7 @@
 Prints two Markdown tables, rows d and columns N, each cell "before -> after":
 
 * tied: the stored tied margin (a spherical code) over the sandwich ceiling, then over the code ceiling
-  in R^d (constellations.solvers.bounds.margin_upper_tied);
+  in R^d (constellations.bounds.margin_upper_tied);
 * free: the best stored margin of the (N, d) cell (any M, or tied: a code is a constellation) over the
   sandwich, then over the free ceiling (margin_upper_free: the sandwich and the shell bounds);
 
@@ -22,15 +22,15 @@ import statistics
 import time
 from pathlib import Path
 
-from constellations.solvers.bounds import optimality
-from constellations.solvers.tables.runner import ceilings
-from constellations.solvers.tables.store import TableStore
+from constellations.bounds import optimality
+from constellations.tables.runner import ceilings
+from constellations.tables.store import TableStore
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "tables" / "margins.sqlite"
 
 
 def _proved(certified, bound) -> bool:
-    """Proved optimal by a theorem (:func:`constellations.solvers.bounds.optimality`), no tolerance."""
+    """Proved optimal by a theorem (:func:`constellations.bounds.optimality`), no tolerance."""
     return certified is not None and optimality(certified, bound).proved
 
 

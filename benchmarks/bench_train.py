@@ -1,7 +1,7 @@
 """Benchmark of the batched sigmoid-loss trainer (issue #4).
 
 1. Speed: S seeds x STEPS steps at N=100, d=10 (relative bias) as ONE batched run, against S sequential
-   single-seed runs of the same code path (``solvers.train.train`` with one seed), side by side in this
+   single-seed runs of the same code path (``training.trainer.train`` with one seed), side by side in this
    process, same dtype, same thread count.  The batched run is timed twice (before and after the
    sequential loop) to expose load drift on a shared machine.  Trajectories are checked to agree.
 2. The paper's claim: relative bias (logits t(<u,v> - b_rel)) against absolute bias (logits t<u,v> - b),
@@ -56,7 +56,7 @@ def main(argv=None):
 
     import torch
     torch.set_num_threads(a.threads)
-    from constellations.solvers.train import TrainSpec, train
+    from constellations.training.trainer import TrainSpec, train
 
     seeds = list(range(a.seeds))
     mk = lambda param: TrainSpec(n=a.n, dim=a.dim, steps=a.steps, lr=a.lr, param=param, dtype=a.dtype,
@@ -106,7 +106,7 @@ def main(argv=None):
 
     if a.skip_claim:
         if a.out:
-            from constellations.io import atomic_write_text
+            from constellations.io.files import atomic_write_text
             atomic_write_text(a.out, json.dumps(out, indent=1, default=float) + "\n")
             print("wrote", a.out)
         return
@@ -125,7 +125,7 @@ def main(argv=None):
     out["claim"] = claim
     print(json.dumps(claim, indent=1), flush=True)
     if a.out:
-        from constellations.io import atomic_write_text
+        from constellations.io.files import atomic_write_text
         atomic_write_text(a.out, json.dumps(out, indent=1, default=float) + "\n")
         print("wrote", a.out)
 

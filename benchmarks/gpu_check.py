@@ -11,20 +11,20 @@ so a killed run keeps what it measured).  Sections, each wrapped so that a failu
 rest still run, all under a global time guard (7 min 20 s; a section that would overrun is cut by an
 alarm and marked ``timed_out``):
 
-1. ``kernel``: the fused Triton objective + gradient (:mod:`constellations.solvers.objective_triton`)
+1. ``kernel``: the fused Triton objective + gradient (:mod:`constellations.objective.triton_kernels`)
    at N = 100,000, d = 256 and N = 32,768, d = 768 (M = 2, one edge, beta = 40), for each input
    precision (bf16, tf32, tf32x3, ieee) and a few tile shapes; each time divided by the time of one plain
    fp32 matmul X_0 @ X_1^T of the same shape (``allow_tf32=False``; target ratio <= 1.0).  Also the
-   torch fallback (:mod:`constellations.solvers.objective_torch`, fp32) and TF32 / bf16 matmuls for
+   torch fallback (:mod:`constellations.objective.torch_kernels`, fp32) and TF32 / bf16 matmuls for
    context.  Medians over repeats, each timed between ``torch.cuda.synchronize()`` calls.
 2. ``accuracy``: F and gradient at N = 4,096, d = 256 (free M = 2 and tied) against torch float64 on
    the GPU, at beta = 10, 40, 1000: max relative error per precision (target 1e-5 for fp32 ieee).
 3. ``search``: N = 32,768, d = 768, M = 2 from a random start with ``device="cuda"`` (backend
    "triton" when the search offers it; ``constructions=False``: no catalogue code as start or
    floor), 2 minute limit: target a positive certified margin.
-4. ``train``: 20 seeds x 10,000 steps at N = 100, d = 10 (:func:`constellations.solvers.train.train`,
+4. ``train``: 20 seeds x 10,000 steps at N = 100, d = 10 (:func:`constellations.training.trainer.train`,
    device cuda, float32; target <= 3 s; a second identical call is timed too, to show one-time setup).
-5. ``analyze``: N = 50,000 pairs, d = 1,152 (:func:`constellations.analysis.analyze_pairs`, on cuda
+5. ``analyze``: N = 50,000 pairs, d = 1,152 (:func:`constellations.analysis.paired.analyze_pairs`, on cuda
    when it takes a ``device``), with its defaults (modality-gap LPs included) and again without the
    LPs; target <= 10 s.
 """
@@ -132,7 +132,7 @@ class Check:
         return GLOBAL_LIMIT - (time.time() - self.t0)
 
     def save(self):
-        from constellations.io import atomic_write_text
+        from constellations.io.files import atomic_write_text
         self.report["seconds"] = time.time() - self.t0
         atomic_write_text(self.out, json.dumps(self.report, indent=1, default=float) + "\n")
 
@@ -170,7 +170,8 @@ class Check:
     # ---------------------------------------------------------------- sections
     def kernel(self, rec, end):
         torch = self.torch
-        from constellations.solvers import objective_torch, objective_triton
+        from constellations.objective import torch_kernels as objective_torch
+        from constellations.objective import triton_kernels as objective_triton
         cfg = self.cfg
         beta = cfg["kernel_beta"]
         rec["beta"] = beta
@@ -231,7 +232,7 @@ class Check:
                   + ", ".join(f"{p} {b['ratio']:.2f} ({b['tiles']})" for p, b in best.items()), flush=True)
 
     def _time_triton(self, X, beta, prec, tiles, t_mm):
-        from constellations.solvers import objective_triton
+        from constellations.objective import triton_kernels as objective_triton
         try:
             t = time.perf_counter()
             objective_triton.value_and_grad_tensor(X, beta, precision=prec, tiles=tiles)
@@ -251,7 +252,8 @@ class Check:
 
     def accuracy(self, rec, end):
         torch = self.torch
-        from constellations.solvers import objective_torch, objective_triton
+        from constellations.objective import torch_kernels as objective_torch
+        from constellations.objective import triton_kernels as objective_triton
         N, d = self.cfg["acc_n"], self.cfg["acc_d"]
         rec.update(n=N, dim=d, modalities=2, results=[])
         X = unit_tensor((1, 2, N, d), self.device, torch.float64, seed=1)
@@ -283,7 +285,7 @@ class Check:
     def train(self, rec, end):
         from dataclasses import fields
 
-        from constellations.solvers.train import TrainSpec, train
+        from constellations.training.trainer import TrainSpec, train
         c = self.cfg["train"]
         names = {f.name for f in fields(TrainSpec)}
         kw = dict(n=c["n"], dim=c["dim"], modalities=2, steps=c["steps"], device=self.device, dtype="float32",
@@ -323,7 +325,7 @@ class Check:
               f"margins {np.min(margin):.4f}..{np.max(margin):.4f}", flush=True)
 
     def analyze(self, rec, end):
-        from constellations.analysis import analyze_pairs
+        from constellations.analysis.paired import analyze_pairs
         c = self.cfg["analyze"]
         rng = np.random.default_rng(2)
         U = rng.standard_normal((c["n"], c["dim"]), dtype=np.float32)
@@ -347,7 +349,7 @@ class Check:
                 rec["meets_target"] = rec[key] <= TARGETS["analyze_seconds_max"]
 
     def search(self, rec, end):
-        from constellations.solvers import search as search_mod
+        from constellations import search as search_mod
         c = self.cfg["search"]
         backends = getattr(search_mod, "BACKENDS", ())
         backend = "triton" if "triton" in backends else "auto"
@@ -372,7 +374,7 @@ def main(argv=None):
     ap.add_argument("out", nargs="?", default="gpu_check.json", help="JSON output (default gpu_check.json)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes; runs on CPU under the Triton interpreter")
     args = ap.parse_args(argv)
-    from constellations.io import check_writable
+    from constellations.io.files import check_writable
     out = check_writable(args.out, ".json")
     chk = Check(out, args.smoke)
     for name in ("kernel", "accuracy", "search", "train", "analyze"):

@@ -5,8 +5,8 @@ Usage (from the repository root; needs triton, whose wheel ships ptxas and cuobj
     python benchmarks/triton_resources.py [--arch 90] [--dims 256,768] [--precisions bf16,tf32,tf32x3,ieee]
                                           [--tiles '{"block_m": 64}']
 
-For each (d, precision) it compiles :mod:`constellations.solvers.objective_triton`'s kernel with the
-default tiles of :func:`~constellations.solvers.objective_triton.tile_config` (or ``--tiles``
+For each (d, precision) it compiles :mod:`constellations.objective.triton_kernels`'s kernel with the
+default tiles of :func:`~constellations.objective.triton_kernels.tile_config` (or ``--tiles``
 overrides) for ``sm_<arch>`` and prints the dynamic shared memory per block, the registers per
 thread, the local-memory stack (register spills), and counts of tensor-core (HGMMA/HMMA), FMA and
 exp2 instructions in the SASS.  No timing: that needs the GPU (``benchmarks/gpu_check.py``).
@@ -32,7 +32,7 @@ def compile_kernel(d, precision, arch, tiles):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from constellations.solvers import objective_triton as ot
+    from constellations.objective import triton_kernels as ot
     kern = ot._kernel()
     cfg = ot.tile_config(d, 2 if precision == "bf16" else 4, precision, **tiles)
     warps, stages = cfg.pop("num_warps"), cfg.pop("num_stages")

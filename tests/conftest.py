@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
 
 
 def run_cli(*args, cwd=None, timeout=300, input=None):
     """Run the real console entry point in a subprocess; returns CompletedProcess."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "constellations.cli.main", *map(str, args)], cwd=cwd or REPO, env=env,
                           capture_output=True, text=True, timeout=timeout, input=input)
 
@@ -39,7 +40,7 @@ def start_on_a_terminal(argv, *, text=True, new_session=True):
     does only on a terminal), stdout on a pipe and no stdin; in its own process group unless
     ``new_session`` is False.  Returns (process, master fd, the bytes read from the terminal so far:
     a bytearray the returned reader thread keeps filling, so the child never blocks on it)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))  # tqdm draws nothing at 0 columns
     p = subprocess.Popen([sys.executable, "-m", "constellations.cli.main", *map(str, argv)], cwd=REPO, env=env,

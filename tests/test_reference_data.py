@@ -6,14 +6,15 @@ The file is part of the repository, so a missing file fails here instead of skip
 import ast
 import csv
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from constellations.constructions import code, code_max_inner_product, simplex_code
+from conftest import REPO
 
-REF = Path(__file__).resolve().parents[1] / "data" / "reference" / "spherical_codes.csv"
+from constellations.codes.constructions import code, code_max_inner_product, simplex_code
+
+REF = REPO / "data" / "reference" / "spherical_codes.csv"
 COLUMNS = ["dim", "n_points", "max_inner_product", "margin", "b_rel", "status", "closed_form",
            "c_uncertainty", "source", "proof"]
 
@@ -148,7 +149,7 @@ def test_three_dimensional_records_cover_4_to_30():
     assert proven == set(range(4, 15)) | {24}
 
 
-# rows that name a construction of constellations.constructions: the library's array must give c
+# rows that name a construction of constellations.codes.constructions: the library's array must give c
 _BUILT = {"regular tetrahedron": ("simplex", 4), "icosahedron": ("icosahedron", None), "24-cell": ("24-cell", None),
           "600-cell": ("600-cell", None), "E8 roots": ("e8", None), "Clebsch": ("clebsch", None),
           "Schlafli": ("schlafli", None), "Gosset": ("gosset", None), "regular simplex": ("simplex", None),
@@ -198,7 +199,7 @@ def test_coordinate_rows_match_their_header_angle(r):
 def test_records_below_certified_ceilings():
     """No record beats the certified ceiling on the tied margin; where the ceiling is attained, the
     row must say proven-optimal with the same value (the simplex/Rankin rows)."""
-    from constellations.solvers.bounds.tied import margin_upper_tied
+    from constellations.bounds.tied import margin_upper_tied
     for r in RECORD_ROWS:
         d, N, c, unc = int(r["dim"]), int(r["n_points"]), float(r["max_inner_product"]), float(r["c_uncertainty"])
         b = margin_upper_tied(N, d)
@@ -228,24 +229,24 @@ def test_petersen_code_row():
 
 # ------------------------------------------- code_sizes.csv: exact values (and best-known lower bounds) of A(n, s)
 
-SIZES = Path(__file__).resolve().parents[1] / "data" / "reference" / "code_sizes.csv"
+SIZES = REPO / "data" / "reference" / "code_sizes.csv"
 SIZE_COLUMNS = ["n", "s", "A", "status", "attained_by", "source", "proof"]
 
 SIZE_ROWS = _csv_rows(SIZES, SIZE_COLUMNS)
 
-# attained_by names that constellations.constructions can build cheaply: (kind, dim)
+# attained_by names that constellations.codes.constructions can build cheaply: (kind, dim)
 _SIZE_BUILT = {"regular hexagon": ("polygon", 6), "icosahedron": ("icosahedron", None),
                "24-cell": ("24-cell", None), "E8 roots": ("e8", None), "Clebsch": ("clebsch", None),
                "Schlafli": ("schlafli", None), "Gosset": ("gosset", None)}
 
 
-# attained_by names built from constellations.lattices: an exact integer check of c <= s
+# attained_by names built from constellations.codes.lattices: an exact integer check of c <= s
 _LATTICE_BUILT = {"Barnes-Wall lattice BW16": "bw16_min_vectors"}
 
 
 @pytest.mark.parametrize("r", SIZE_ROWS, ids=lambda r: f"n{r['n']}-s{r['s']}")
 def test_code_size_row(r):
-    from constellations.solvers.bounds import levenshtein_bound, to_exact
+    from constellations.bounds import levenshtein_bound, to_exact
     n, A = int(r["n"]), int(r["A"])
     s = to_exact(r["s"])
     assert r["status"] in ("exact", "best-known") and r["source"].strip() and r["proof"].strip()
@@ -275,7 +276,7 @@ def test_code_size_row(r):
         # integer rows of one squared norm q: c = max <x, y> / q exactly, every pair computed
         from fractions import Fraction
 
-        from constellations import lattices
+        from constellations.codes import lattices
         P = getattr(lattices, lattice)()
         q = int((P[0].astype(np.int64) ** 2).sum())
         assert P.shape == (A, n) and len(np.unique(P, axis=0)) == A

@@ -1,1 +1,0 @@
-"""Algorithms: search, polish, frozen-modality SOCP, training, certified bounds, tables."""
