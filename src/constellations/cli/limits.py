@@ -13,7 +13,7 @@ import psutil
 
 from constellations.core.workers import resolve_count
 
-__all__ = ["WorkersType", "WORKERS", "threads_option", "seconds_since_start", "remaining"]
+__all__ = ["WorkersType", "WORKERS", "check_workers", "threads_option", "seconds_since_start", "remaining"]
 
 
 class WorkersType(click.ParamType):
@@ -37,15 +37,17 @@ class WorkersType(click.ParamType):
 WORKERS = WorkersType()
 
 
-def _checked_threads(ctx, param, value):
-    resolve_count(value, "--threads")  # more than the cores available is refused before any work
+def check_workers(ctx, param, value):
+    """A click callback: more workers than the cores available is refused when the command line is
+    parsed, before any work, naming the option (:func:`constellations.core.workers.resolve_count`)."""
+    resolve_count(value, param.opts[0])
     return value
 
 
 def threads_option(help: str = "torch CPU threads, or auto (every core); at most the cores available."):
     """The shared ``--threads auto|N`` option of the torch commands (default 1), checked against the
     machine (:func:`constellations.core.workers.resolve_count`) when the command line is parsed."""
-    return click.option("--threads", type=WORKERS, default=1, show_default=True, callback=_checked_threads,
+    return click.option("--threads", type=WORKERS, default=1, show_default=True, callback=check_workers,
                         help=help)
 
 

@@ -8,7 +8,7 @@ from constellations.core import interrupts
 from constellations.search import INTERRUPT, search
 from constellations.search.driver import STRATEGIES
 
-from constellations.cli.limits import WORKERS, remaining
+from constellations.cli.limits import WORKERS, check_workers, remaining
 from constellations.cli.output import INTEGER, echo_err, emit_json, fmt, output_option, progress_bar
 
 #: The library's strategies (:data:`constellations.search.driver.STRATEGIES`), in its order.
@@ -34,7 +34,7 @@ __all__ = ["command"]
               show_default=True,
               help="Kernel of the smoothed margin; auto: triton on CUDA when installed, else torch; numpy or "
                    "numba on the CPU.  triton runs on the CPU only under TRITON_INTERPRET=1 (slow; tests).")
-@click.option("--jobs", "n_jobs", type=WORKERS, default="auto", show_default=True,
+@click.option("--jobs", "n_jobs", type=WORKERS, default="auto", show_default=True, callback=check_workers,
               help="Worker processes: they run the restarts, then (with --time-limit) as many basin-hopping "
                    "runs at once, the best kept.  auto: every core available (1 under a time limit below "
                    "10 s, where starting workers costs more than it gains); more than the cores is refused.")
