@@ -34,8 +34,6 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from constellations.codes.binary import golay_code, reed_muller1_code
 from constellations.core.errors import ConfigurationError
@@ -176,6 +174,9 @@ def _orbit_representatives(P: np.ndarray, symmetries) -> np.ndarray:
         src.append(np.arange(N))
         dst.append(order[pos])
     src, dst = np.concatenate(src), np.concatenate(dst)
+    from scipy.sparse import coo_matrix  # heavy (0.4 s to import): only for the orbit count
+    from scipy.sparse.csgraph import connected_components
+
     A = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(N, N))
     _, labels = connected_components(A, directed=True, connection="weak")
     _, first = np.unique(labels, return_index=True)

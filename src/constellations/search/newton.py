@@ -45,9 +45,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
-from scipy.optimize import nnls
 
 from constellations.core.errors import ConfigurationError
 from constellations.core.margins import code_margin
@@ -184,6 +181,8 @@ def _fit_multipliers(X, I, J):
     b = np.zeros(N * d + 1)
     b[-1] = 1.0
     try:
+        from scipy.optimize import nnls  # heavy (0.5 s): only when a Newton polish runs
+
         lam, misfit = nnls(M, b, maxiter=50 * max(K, 1))
     except RuntimeError:  # NNLS ran out of iterations: no usable fit
         return np.full(K, 1.0 / K), np.zeros(N), np.inf
@@ -213,6 +212,8 @@ def _residual(X, t, lam, mu, I, J):
 
 def _jacobian(X, lam, mu, I, J):
     """Dense dF/dz, z = (X (N d), t, lam (K), mu (N)); shape (K + N + N d + 1, N d + 1 + K + N)."""
+    import scipy.sparse as sp  # heavy (0.4 s to import): only when a Newton polish runs
+
     N, d = X.shape
     K = len(I)
     nx = N * d
@@ -248,6 +249,8 @@ def _lm_step(Jm, F):
     those with s << sqrt(nu) (the rotations, the free part of lam, whose s is O(|F|) off the
     solution set) are damped away.  With nu ~ |F| the iteration still converges quadratically
     to a non-isolated solution set (Yamashita and Fukushima 2001, local error bound)."""
+    import scipy.linalg  # heavy: only when a Newton step runs
+
     U, s, Vt = scipy.linalg.svd(Jm, full_matrices=False, lapack_driver="gesdd")
     nu = float(np.linalg.norm(F)) * s[0] ** 2
     return -(Vt.T @ ((s / (s * s + nu)) * (U.T @ F)))

@@ -34,8 +34,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from constellations.core.margins import code_margin, free_margin, pos_neg  # re-exported: imported from here
 
@@ -119,6 +117,8 @@ def _solve(A_ub_D, A_ub_s, slack, A_eq_D, cost_s, nD, r, mu, lp_time):
     inner products: the model stays accurate at r = 1e-9.  The L1 term (mu small) picks the
     smallest of the many optimal moves of a degenerate LP instead of an arbitrary vertex of the
     trust region.  Returns (D, s~) with D unscaled, or (None, None)."""
+    import scipy.sparse as sp  # heavy (0.4 s to import): only when a polish runs
+
     ns = A_ub_s.shape[1]
     A_ub = sp.hstack([A_ub_D, -A_ub_D, A_ub_s], format="csr")
     A_eq = sp.hstack([A_eq_D, -A_eq_D, sp.csr_matrix((A_eq_D.shape[0], ns))], format="csr")
@@ -129,6 +129,8 @@ def _solve(A_ub_D, A_ub_s, slack, A_eq_D, cost_s, nD, r, mu, lp_time):
         opts["time_limit"] = float(lp_time)
     # interior point for large LPs: dual simplex stalls on the highly degenerate ones (E8: 20 s vs 4 s)
     method = "highs-ipm" if nD > 1000 else "highs"
+    from scipy.optimize import linprog  # heavy (0.5 s): only when a polish runs
+
     res = linprog(cost, A_ub=A_ub, b_ub=np.asarray(slack) / r, A_eq=A_eq, b_eq=np.zeros(A_eq.shape[0]),
                   bounds=bounds, method=method, options=opts)
     if res.status != 0 or res.x is None:
@@ -137,6 +139,8 @@ def _solve(A_ub_D, A_ub_s, slack, A_eq_D, cost_s, nD, r, mu, lp_time):
 
 
 def _lp_code(C, r, tol, mu=1e-7, lp_time=None):
+    import scipy.sparse as sp  # heavy (0.4 s to import): only when a polish runs
+
     N, d = C.shape
     G = C @ C.T
     iu, ju = np.triu_indices(N, 1)
@@ -161,6 +165,8 @@ def _lp_code(C, r, tol, mu=1e-7, lp_time=None):
 
 
 def _lp_free(X, edges, r, tol, mu=1e-7, lp_time=None):
+    import scipy.sparse as sp  # heavy (0.4 s to import): only when a polish runs
+
     M, N, d = X.shape
     nD = M * N * d
     rows, cols, vals, b, srow = [], [], [], [], []
