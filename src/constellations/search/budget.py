@@ -20,6 +20,7 @@ import numpy as np
 
 from constellations.core.errors import ConfigurationError
 from constellations.core.interrupts import INTERRUPT, expired, sigint_sets_flag
+from constellations.core.workers import physical_memory
 
 __all__ = ["INTERRUPT", "expired", "sigint_sets_flag", "plan", "pass_seconds", "polish_fits"]
 
@@ -97,7 +98,7 @@ def plan(n, dim, modalities, n_edges, tied, time_limit, t_start, reserve_passes:
     or "time".
     """
     n_vars = n * dim if tied else modalities * n * dim
-    need, phys = _memory_estimate(n_vars, n, dim), _physical_memory()
+    need, phys = _memory_estimate(n_vars, n, dim), physical_memory()
     if phys is not None and need > MEMORY_SHARE * phys:
         raise _refuse("memory", f"N={n}, d={dim}, M={modalities} needs about {_gib(need)} of memory, more than "
                                 f"the limit of {_gib(MEMORY_SHARE * phys)} "
@@ -116,9 +117,3 @@ def plan(n, dim, modalities, n_edges, tied, time_limit, t_start, reserve_passes:
                               f"at least {math.ceil(reserve) + 1} s")
     return t_start + max(0.0, float(time_limit) - reserve), one
 
-
-def _physical_memory() -> int | None:
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # not POSIX
-        return None

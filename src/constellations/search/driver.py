@@ -187,7 +187,7 @@ class SearchResult(Result):
         return out
 
 
-def check(n, dim, modalities, restarts, time_limit, n_jobs, seed=0):
+def check(n, dim, modalities, restarts, time_limit, seed=0):
     for name, v, lo in (("n", n, 2), ("dim", dim, 1), ("modalities", modalities, 2), ("seed", seed, 0)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
             raise ConfigurationError(f"{name} must be an integer, got {v!r}")
@@ -200,7 +200,6 @@ def check(n, dim, modalities, restarts, time_limit, n_jobs, seed=0):
             raise ConfigurationError(f"time limit must be a finite number >= 0 seconds, got {time_limit!r}")
     if restarts is None and time_limit is None:
         raise ConfigurationError("give restarts, a time limit or both")
-    resolve_count(n_jobs, "n_jobs", WORKER_PROCESS_BYTES)
 
 
 #: With ``n_jobs="auto"`` and a time limit under this many seconds the search runs in this process:
@@ -334,7 +333,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         one whose rows certify by their structure.
     """
     t_start = time.time()
-    check(n, dim, modalities, restarts, time_limit, n_jobs, seed)
+    check(n, dim, modalities, restarts, time_limit, seed)
     n, dim, modalities, seed = int(n), int(dim), int(modalities), int(seed)
     G = parse_graph(graph, modalities)
     edges = [tuple(e) for e in G.edges]
