@@ -35,7 +35,7 @@ import math
 from fractions import Fraction
 from functools import lru_cache
 
-from constellations.codes.catalogue import improve_lower_bound
+from constellations.codes.catalogue import improve_lower_bound, smallest_dimension
 from constellations.codes import constructions
 from constellations.core import certify
 from constellations.core.configuration import Configuration, as_array, tied
@@ -576,8 +576,8 @@ def _extra_candidates(N: int, d: int, extra, labels=None):
 
 def _large_lower(N: int, d: int) -> Bound:
     """Above MAX_ITEMS: the catalogue only (exact c, no N^2 work), else the trivial 0."""
-    note = (f"N > {MAX_ITEMS}: only catalogue constructions (exact c, cost independent of N^2); "
-            "no random candidates are built")
+    note = (f"N > {MAX_ITEMS}: only catalogue constructions (exact or certified c; only the spiral, "
+            "N <= 10,000, costs ~N^2); no random candidates are built")
     trivial = Bound(0.0, "trivial", {"type": "trivial", "note": "all vectors equal: pos = neg, m = 0"},
                     {"certified": True, "note": note + "; none applies here"})
     b = improve_lower_bound(trivial, N, d)
@@ -638,8 +638,9 @@ def margin_lower(n, dim, extra=None, *, labels=None) -> Bound:
 def dim_upper(n, margin, max_random_dim: int = 2048, extra=None) -> Bound:
     """Smallest dimension in which a known construction certifiably reaches margin m.
 
-    Candidates: simplex (d = N-1, m <= N/(2(N-1))), cross-polytope (d = ceil(N/2), m <= 1/2), the
-    polygon and fixed codes in their native dimension, and random codes (seed 0, smallest d found
+    Candidates: the catalogue's smallest dimension
+    (:func:`constellations.codes.catalogue.smallest_dimension`: simplex, cross-polytope, polygon,
+    spiral, torus grids, polytopes, lattice shells and binary codes, with orthogonal copies), and random codes (seed 0, smallest d found
     by doubling and bisection, up to ``max_random_dim`` and below the best other candidate), and the
     optional ``extra`` configurations (see :func:`margin_lower`), each in its own dimension.
     ``value`` is ``math.inf`` if nothing is known.
@@ -658,15 +659,9 @@ def dim_upper(n, margin, max_random_dim: int = 2048, extra=None) -> Bound:
 
     if N == 2:
         consider(1, "cross-polytope")
-    if m <= Fraction(N, 2 * (N - 1)) and N > 2:
-        consider(N - 1, "simplex")
-    if m <= Fraction(1, 2) and N > 2:
-        consider((N + 1) // 2, "cross-polytope")
-    consider(2, "polygon")
-    for k in _FIXED:
-        d0 = _native_dim(k)
-        if d0 is not None and _fixed_size(k) >= N:
-            consider(d0, k)
+    e = smallest_dimension(N, m)  # the catalogue: polytopes, lattices, binary codes, spiral, torus grids
+    if e is not None and (best is None or e.dim < best[0]):
+        best = (e.dim, {**e.certificate(), "_exact": Fraction(e.margin_exact)}, e.margin)
     for item in extra or ():
         X = as_array(item.X if isinstance(item, Configuration) else item)
         d_x = X.shape[2]

@@ -4,9 +4,12 @@ Candidates (docs/math.md section 4), each a spherical code of native dimension d
 maximal inner product c:
 
 * simplex (N <= d + 1, c = -1/(N-1)), cross-polytope (N <= 2d, c = 0), the registry polytopes
-  (icosahedron, 24-cell, 600-cell, E8, Clebsch, Schlafli, Gosset);
+  (icosahedron, 24-cell, 600-cell, E8, Clebsch, Schlafli, Gosset, the E7 and E6 roots);
+* codes for any N (:mod:`constellations.codes.families`): the regular polygon, the Fibonacci spiral on
+  S^2 (N <= 10,000; c certified by the float64 rounding bound, ~N^2 work: 2.5 s at N = 10,000) and the torus grids on S^{2j-1}
+  (c = (j - 1 + cos(2 pi/k))/j, bounded above exactly like the polygon's cosine);
 * lattice shells: D_n roots, E8 shells of norm 2, 4, 6 (240, 2,160, 6,720 points, c = 1/2, 3/4, 5/6),
-  BW16 (4,320 points, c = 1/2), Leech (196,560, c = 1/2);
+  BW16 (4,320 points, c = 1/2) and its norm-6 shell (61,440 points, c = 2/3), Leech (196,560, c = 1/2);
 * binary codes: Gold (m odd), small Kasami (m even), narrow-sense BCH, the Golay code, each also
   with an overall parity bit and/or with the all-ones word added (:mod:`constellations.codes.binary`);
 * Kerdock / real mutually unbiased bases in d0 = 4^k: d0(d0 + 2) points, c = 1/sqrt(d0).
@@ -37,6 +40,7 @@ from typing import Callable
 import numpy as np
 
 from constellations.codes import binary as bc
+from constellations.codes import families as fam
 from constellations.codes import lattices as lat
 from constellations.codes import polytopes
 from constellations.codes.polytopes import check_size
@@ -46,7 +50,7 @@ from constellations.core.errors import ConfigurationError
 from constellations.core.exact import float_down, float_up
 
 __all__ = ["CatalogueEntry", "KnownCode", "best_construction", "known_codes", "code_by_name", "certified_c",
-           "improve_lower_bound"]
+           "improve_lower_bound", "smallest_dimension", "SPIRAL_MAX"]
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ def _lattice(name: str, dim: int, size: int, rows_int: Callable[[], np.ndarray],
     def certify():
         c = lat.shell_max_inner_product(name)
         how = ("exact integer Gram over orbit representatives of verified signed-permutation symmetries"
-               if name in ("leech",) or name.startswith("e8-shell") else "exact integer Gram of all pairs")
+               if name in ("leech", "bw16-norm6") or name.startswith("e8-shell") else "exact integer Gram of all pairs")
         return c, how
 
     def rows(a, b):
@@ -224,10 +228,13 @@ def _fixed_candidates() -> tuple[KnownCode, ...]:
         _registry("clebsch", 5, 16, Fraction(1, 5), True),
         _registry("schlafli", 6, 27, Fraction(1, 4), True),
         _registry("gosset", 7, 56, Fraction(1, 3), True),
+        _registry("e6", 6, 72, Fraction(1, 2), True),
+        _registry("e7", 7, 126, Fraction(1, 2), True),
         _lattice("e8-shell1", 8, 240, lambda: lat.e8_shell(1)),
         _lattice("e8-shell2", 8, 2160, lambda: lat.e8_shell(2), Fraction(3, 4)),
         _lattice("e8-shell3", 8, 6720, lambda: lat.e8_shell(3), Fraction(5, 6)),
         _lattice("bw16", 16, 4320, lat.bw16_min_vectors),
+        _lattice("bw16-norm6", 16, 61440, lat.bw16_norm6_vectors, Fraction(2, 3)),
         _lattice("leech", 24, 196560, lat.leech_min_vectors),
     ]
     out += [_lattice(f"dn-roots{n}", n, 2 * n * (n - 1), lambda n=n: lat.dn_roots(n)) for n in range(4, 65)]
@@ -308,6 +315,39 @@ def _polygon(N: int) -> KnownCode:
     return KnownCode("polygon", 2, N, claimed, certify, rows)
 
 
+#: The spiral is offered up to this many points (its certificate costs ~N^2 inner products).
+SPIRAL_MAX = 10000
+
+
+@lru_cache(maxsize=64)
+def _spiral(N: int) -> KnownCode:
+    offset = fam.spiral_offset(N)
+    P = fam.spiral_points(N, offset)
+    D = fam.min_distance(P)
+    claimed = Fraction(1 - D * D / 2) - Fraction(1, 10 ** 9)  # ordering only (a little optimistic)
+
+    def certify():
+        cm = _certify.certified_margin(tied(P))
+        return 1 - 2 * Fraction(cm.margin_certified), ("certified_margin float64 rounding bound "
+                                                       f"(Fibonacci spiral, end-cap offset {offset})")
+    return KnownCode(f"spiral(offset={offset})", 3, N, claimed, certify, lambda a, b: P[a:b])
+
+
+def _torus(N: int, dim: int) -> KnownCode | None:
+    shape = fam.torus_shape(N, dim)
+    if shape is None:
+        return None
+    j, k = shape
+
+    def certify():
+        # c = (j - 1 + cos(2 pi/k))/j; cos decreases on [0, pi] and 2 pi_low/k <= 2 pi/k <= 2 pi/3
+        c = (j - 1 + cos_upper(2 * _PI_LOW / k)) / j
+        return Fraction(float_up(c)), ("closed form c = (j - 1 + cos(2 pi/k))/j, cos bounded above in exact "
+                                       "rational arithmetic (as the polygon's), rounded up to a float")
+    return KnownCode(f"torus(j={j}, k={k})", 2 * j, k ** j, Fraction(fam.torus_c(j, k)), certify,
+                     lambda a, b: fam.torus_points(j, k, a, b))
+
+
 def _simplex(N: int) -> KnownCode:
     c = Fraction(-1, N - 1)
 
@@ -334,6 +374,10 @@ def known_codes(n: int, dim: int) -> list[KnownCode]:
         out.append(_cross(n))
     if dim >= 2 and 5 <= n <= 20000:  # the regular n-gon; certified in O(n^2)
         out.append(_polygon(n))
+    if dim >= 3 and 13 <= n <= SPIRAL_MAX:
+        out.append(_spiral(n))
+    if dim >= 4 and n >= 5 and (torus := _torus(n, dim)) is not None:
+        out.append(torus)
     for K in _fixed_candidates():
         if K.dim > dim:
             continue
@@ -385,6 +429,31 @@ def best_construction(n: int, dim: int, modalities: int = 2) -> CatalogueEntry |
                           max_inner_product=str(c), b_rel=float((1 + c) / 2), margin_certified=True,
                           certification=how, recipe=recipe, code=K.name, code_dim=K.dim, code_size=K.size,
                           copies=copies, _rows=K.rows)
+
+
+def smallest_dimension(n: int, margin, modalities: int = 2) -> CatalogueEntry | None:
+    """The catalogue's construction in the smallest dimension d whose certified margin is at least
+    ``margin`` (an exact number: Fraction, int, or a Quadratic), or None when none reaches it.
+
+    The best certified margin of the catalogue does not decrease with d (every code usable in R^d is
+    usable in R^{d+1}: zero padding, and copies fit at least as well), so d is found by bisection on
+    [1, n - 1] (the simplex in R^{n-1} has the largest margin any n items can have, Theorem 3.4).
+    The comparison with ``margin`` is exact.
+    """
+    _check(n, 1, modalities)
+
+    def reaches(d):
+        e = best_construction(n, d, modalities)
+        return e is not None and Fraction(e.margin_exact) >= margin
+
+    hi = max(1, n - 1)
+    if not reaches(hi):
+        return None
+    lo = 0  # reaches(lo) is False (no dimension 0), reaches(hi) is True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if reaches(mid) else (mid, hi)
+    return best_construction(n, hi, modalities)
 
 
 _CERTIFIED: dict[str, tuple[Fraction, str]] = {}

@@ -10,12 +10,16 @@ code               N          d     q      c
 D_n roots          2n(n-1)    n     2      1/2 (n >= 3)
 E8 shell k         240 s3(k)  8     8k     computed (k = 1: the 240 roots, c = 1/2)
 BW16 min vectors   4,320      16    8      1/2
+BW16 norm-6 shell  61,440     16    12     2/3
 Leech min vectors  196,560    24    32     1/2
 =================  =========  ====  =====  ==========================================
 
 E8 is taken scaled by 2 (coordinates all even or all odd, sum = 0 mod 4), so shell k (E8 norm 2k)
 has q = 8k and 240 sigma_3(k) vectors.  BW16: 480 vectors (+-2^2, 0^14) and 3,840 vectors
-(+-1^8, 0^8) supported on the 30 weight-8 words of RM(1, 4) with an even number of minus signs.
+(+-1^8, 0^8) supported on the 30 weight-8 words of RM(1, 4) with an even number of minus signs.  Its next shell (norm 6 when the minimum is 4; q = 12 here): 61,440 vectors (+-1^8) on a
+weight-8 word with an ODD number of minus signs, plus one +-2 on one of the word's 8 zero coordinates.
+BW16 is {x in Z^16 : x mod 2 in RM(1, 4), sum x = 0 mod 4}; the two shells above are all its vectors of
+norm 8 and 12 (an even x has norm 4k with sum of +-2's = 2 mod 4 for three of them; an odd x needs 16).
 Leech, from the extended Golay code G24: (+-2^8, 0^16) on the 759 octads with an even number of
 minus signs (97,152), (-3, 1^23) with signs changed on a codeword (98,304) and (+-4^2, 0^22) (1,104).
 
@@ -38,7 +42,7 @@ import numpy as np
 from constellations.codes.binary import golay_code, reed_muller1_code
 from constellations.core.errors import ConfigurationError
 
-__all__ = ["dn_roots", "e8_shell", "bw16_min_vectors", "leech_min_vectors", "integer_max_inner_product",
+__all__ = ["dn_roots", "e8_shell", "bw16_min_vectors", "bw16_norm6_vectors", "bw16_symmetries", "leech_min_vectors", "integer_max_inner_product",
            "leech_symmetries", "shell_max_inner_product", "E8_SHELL_SIZES"]
 
 #: 240 sigma_3(k): number of E8 vectors of norm 2k.
@@ -105,6 +109,42 @@ def _octad_vectors(words: np.ndarray, a: int) -> list[np.ndarray]:
         V[:, np.nonzero(o)[0]] = even
         parts.append(V)
     return parts
+
+
+def bw16_norm6_vectors() -> np.ndarray:
+    """The 61,440 vectors of the Barnes-Wall lattice BW16 of norm 6 (minimum norm 4), int8, scaled
+    so that q = 12 (module docstring); c = 2/3, since x - y is a nonzero lattice vector:
+    |x - y|^2 >= 8 gives <x, y> <= (12 + 12 - 8)/2 = 8 (proved again exactly by
+    :func:`shell_max_inner_product`)."""
+    words = reed_muller1_code(4).codewords()
+    odd = np.array([s for s in itertools.product((1, -1), repeat=8) if s.count(-1) % 2 == 1], dtype=np.int8)
+    parts = []
+    for w in words[words.sum(axis=1) == 8]:
+        ones, zeros = np.nonzero(w)[0], np.nonzero(1 - w)[0]
+        for p in zeros:
+            for two in (2, -2):
+                V = np.zeros((len(odd), 16), dtype=np.int8)
+                V[:, ones] = odd
+                V[:, p] = two
+                parts.append(V)
+    return np.vstack(parts)
+
+
+def bw16_symmetries() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Signed permutations preserving BW16 (so each of its shells), coordinates indexed by F_2^4 as in
+    :func:`constellations.codes.binary.reed_muller1_code`: sign changes on the 5 generators of RM(1, 4)
+    (each meets every codeword evenly, so sum x mod 4 is kept), the 4 translations i -> i XOR 2^k and
+    the affine maps swapping two bits or adding bit 1 to bit 0 (all preserve RM(1, 4)).  Each is
+    checked again by :func:`integer_max_inner_product` before it is used."""
+    i = np.arange(16)
+    ones = np.ones(16, dtype=np.int8)
+    gens = [(i, (1 - 2 * row.astype(np.int8))) for row in reed_muller1_code(4).generator]
+    gens += [(i ^ (1 << k), ones) for k in range(4)]
+    for k in range(3):  # swap bits k and k + 1
+        a, b = (i >> k) & 1, (i >> (k + 1)) & 1
+        gens.append((i ^ ((a ^ b) << k) ^ ((a ^ b) << (k + 1)), ones))
+    gens.append((i ^ ((i >> 1) & 1), ones))  # bit 0 += bit 1
+    return gens
 
 
 def bw16_min_vectors() -> np.ndarray:
@@ -226,6 +266,8 @@ def _shell_c(name: str) -> Fraction:
         P, sym = _leech(), leech_symmetries()
     elif name == "bw16":
         P, sym = bw16_min_vectors(), None
+    elif name == "bw16-norm6":
+        P, sym = bw16_norm6_vectors(), bw16_symmetries()
     elif name.startswith("e8-shell"):
         P, sym = e8_shell(int(name[len("e8-shell"):])), _d8_symmetries()
     elif name.startswith("dn-roots"):
@@ -238,5 +280,5 @@ def _shell_c(name: str) -> Fraction:
 
 
 def shell_max_inner_product(name: str) -> Fraction:
-    """Exact c of ``"leech"``, ``"bw16"``, ``"e8-shell<k>"`` or ``"dn-roots<n>"`` (cached per process)."""
+    """Exact c of ``"leech"``, ``"bw16"``, ``"bw16-norm6"``, ``"e8-shell<k>"`` or ``"dn-roots<n>"`` (cached per process)."""
     return _shell_c(name)

@@ -258,17 +258,20 @@ CODES = {
     "clebsch": (lambda n, dim: pad(clebsch_code(), dim, "Clebsch code"), lambda n, dim: 0.2),
     "schlafli": (lambda n, dim: pad(schlafli_code(), dim, "Schlafli code"), lambda n, dim: 0.25),
     "gosset": (lambda n, dim: pad(gosset_code(), dim, "Gosset code"), lambda n, dim: 1 / 3),
+    "e7": (lambda n, dim: pad(e7_code(), dim, "E7 roots"), lambda n, dim: 0.5),
+    "e6": (lambda n, dim: pad(e6_code(), dim, "E6 roots"), lambda n, dim: 0.5),
     "random": (None, None),
 }
 FIXED_N = {"icosahedron": 12, "24-cell": 24, "600-cell": 120, "e8": 240, "clebsch": 16, "schlafli": 27,
-            "gosset": 56}
-NATIVE_DIM = {"icosahedron": 3, "24-cell": 4, "600-cell": 4, "e8": 8, "clebsch": 5, "schlafli": 6, "gosset": 7}
+            "gosset": 56, "e7": 126, "e6": 72}
+NATIVE_DIM = {"icosahedron": 3, "24-cell": 4, "600-cell": 4, "e8": 8, "clebsch": 5, "schlafli": 6, "gosset": 7,
+              "e7": 7, "e6": 6}
 
 #: Exact c of the fixed codes as sums of square roots (docs/math.md section 4).
 _EXACT_C = {"icosahedron": SurdSum({5: Fraction(1, 5)}), "24-cell": SurdSum(Fraction(1, 2)),
             "600-cell": SurdSum({1: Fraction(1, 4), 5: Fraction(1, 4)}), "e8": SurdSum(Fraction(1, 2)),
             "clebsch": SurdSum(Fraction(1, 5)), "schlafli": SurdSum(Fraction(1, 4)),
-            "gosset": SurdSum(Fraction(1, 3))}
+            "gosset": SurdSum(Fraction(1, 3)), "e7": SurdSum(Fraction(1, 2)), "e6": SurdSum(Fraction(1, 2))}
 #: cos(2 pi / n) for the regular polygons where it is rational or one square root.
 _POLYGON_C = {2: SurdSum(-1), 3: SurdSum(Fraction(-1, 2)), 4: SurdSum(0),
               5: SurdSum({1: Fraction(-1, 4), 5: Fraction(1, 4)}), 6: SurdSum(Fraction(1, 2)),
