@@ -16,6 +16,15 @@ subprocess's peak RSS (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) are printed aga
 
 Run:  PYTHONPATH=. python benchmarks/bench_analyze.py [--n 50000 --dim 1152 --threads 2 --dtype float64
       --out FILE.json]   (BENCH_TMP=DIR puts the two .npy files there)
+
+``--logits`` measures the SigLIP-model checks instead (issue "The practitioner's view"): one .npz of N x d
+pairs (default N = 20,000, d = 64), ``constellations analyze`` run three times in subprocesses -- ``--no-fit``,
+the default (with the fit of (t*, b*)), and with a given model ``--t 10 --bias -10`` -- each timed (wall and
+CPU of the child), the fit's status, exact passes and gradient printed; then on a subsample of ``--check-n``
+items the fit against :func:`constellations.analysis.temperature.fit_scores` on the float64 brute-force
+products, and the model's loss against a brute-force sum.
+
+      PYTHONPATH=. python benchmarks/bench_analyze.py --logits [--n 20000 --dim 64 --out FILE.json]
 """
 from __future__ import annotations
 
@@ -62,17 +71,80 @@ def brute(U, V, q=(5.0, 95.0)):
             "r_kl": float(np.mean(G.argmax(1) == np.arange(N))), "r_lk": float(np.mean(G.argmax(0) == np.arange(N)))}
 
 
+def _timed_cli(args, env):
+    """Run ``constellations analyze ARGS --json --quiet --no-gap``: (wall s, child CPU s, parsed JSON)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "constellations.cli.main", "analyze", *args, "--json", "--quiet",
+                        "--no-gap"], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"analyze failed ({r.returncode}): {r.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, json.loads(r.stdout)
+
+
+def logits_main(args) -> int:
+    """The --logits benchmark (see the module docstring)."""
+    from constellations.analysis.paired import analyze_pairs
+    from constellations.analysis.temperature import fit_scores
+
+    U, V = make_pairs(args.n, args.dim)
+    report = {"n": args.n, "dim": args.dim, "cpus": os.cpu_count(), "loadavg_before": os.getloadavg(), "runs": {}}
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        f = os.path.join(tmp, "pairs.npz")
+        np.savez(f, U=U, V=V)
+        for name, extra in (("no_fit", ["--no-fit"]), ("fit", []), ("model_and_fit", ["--t", "10", "--bias", "-10"])):
+            wall, cpu, out = _timed_cli([f, *extra], env)
+            fit = out["fit"] or {}
+            report["runs"][name] = {"wall_s": wall, "cpu_s": cpu, "analyze_seconds": out["seconds"],
+                                    "fit": {k: fit.get(k) for k in ("status", "t", "b", "passes", "grad_norm")}}
+            print(f"analyze {' '.join(extra) or '(default: fit)'}: wall {wall:.1f} s, CPU {cpu:.1f} s; fit "
+                  f"{fit.get('status')} in {fit.get('passes')} pass(es), t* {fit.get('t')}, b* {fit.get('b')}, "
+                  f"|grad| {fit.get('grad_norm')}", flush=True)
+    rng = np.random.default_rng(1)
+    sel = np.sort(rng.choice(args.n, size=min(args.check_n, args.n), replace=False))
+    res = analyze_pairs((U[sel], V[sel]), gap=False, t=10.0, bias=-10.0)
+    Un, Vn = (A[sel].astype(np.float64) for A in (U, V))
+    Un /= np.linalg.norm(Un, axis=1, keepdims=True)
+    Vn /= np.linalg.norm(Vn, axis=1, keepdims=True)
+    S = Un @ Vn.T
+    P = np.eye(len(sel), dtype=bool)
+    z = 10.0 * S - 10.0
+    loss = np.logaddexp(0, -z)[P].sum() + np.logaddexp(0, z)[~P].sum()
+    ref = fit_scores(S, P)
+    check = {"n": len(sel), "loss_rel_diff": abs(res.model.loss.loss_sum / loss - 1),
+             "fit_t_rel_diff": abs(res.fit.t / ref.t - 1), "fit_b_rel_diff": abs(res.fit.b / ref.b - 1)}
+    report["subsample_check"] = check
+    ok = max(check["loss_rel_diff"], check["fit_t_rel_diff"], check["fit_b_rel_diff"]) < 1e-8
+    print(f"subsample of {len(sel)}: loss vs brute force {check['loss_rel_diff']:.1e}, fit vs fit_scores "
+          f"t {check['fit_t_rel_diff']:.1e}, b {check['fit_b_rel_diff']:.1e}: {'OK' if ok else 'FAILED'}")
+    report["ok"] = bool(ok)
+    if args.out:
+        from constellations.io.files import atomic_write_text, to_jsonable
+        atomic_write_text(args.out, json.dumps(to_jsonable(report), indent=1) + "\n")
+    return 0 if ok else 1
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=50_000)
-    ap.add_argument("--dim", type=int, default=1152)
+    ap.add_argument("--n", type=int, default=None, help="items (default 50000; 20000 with --logits)")
+    ap.add_argument("--dim", type=int, default=None, help="dimension (default 1152; 64 with --logits)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--check-n", type=int, default=3000)
     ap.add_argument("--check-rows", type=int, default=200)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--logits", action="store_true", help="benchmark the SigLIP-model checks (default N 20000, d 64)")
     args = ap.parse_args(argv)
+    args.n = args.n or (20_000 if args.logits else 50_000)
+    args.dim = args.dim or (64 if args.logits else 1152)
+    if args.logits:
+        args.check_n = min(args.check_n, 1500)
+        return logits_main(args)
 
     from constellations.analysis.paired import analyze_pairs
 

@@ -67,3 +67,28 @@ def start_on_a_terminal(argv, *, text=True, new_session=True):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread within a test (reproducible sums, no oversubscription beside xdist); used by the
+    training tests through ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def keeps_signal_handlers():
+    """Restore the SIGINT and SIGTERM handlers after a test that runs the CLI's ``main`` in this process
+    (``main`` installs its own, :func:`constellations.core.interrupts.install`), so that no later test in
+    the same worker sees them."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)

@@ -89,7 +89,7 @@ def test_delsarte_method_is_at_least_as_tight():
 
 def test_dimension_bounds():
     lo, hi = dim_lower(100, 0.25), dim_upper(100, 0.25)
-    assert lo.value <= hi.value == 8
+    assert lo.value <= hi.value == 7  # 100 of the 126 E7 roots (c = 1/2) in R^7
     # the excluded dimension lo-1 has margin_upper <= m
     assert margin_upper(100, lo.value - 1).value <= 0.25 + 1e-12
     assert dim_upper(5, 0.6).value == 4 and dim_upper(5, 0.6).method == "construction:simplex"
@@ -119,19 +119,15 @@ def test_bad_input(call):
 
 def test_extra_configurations_hook():
     import numpy as np
-    from constellations.core.configuration import tied as _tied
-    # 100 Fibonacci-sphere points in R^3 (a "search result") beat the built-in polygon for N = 100, d = 3
-    k = np.arange(100) + 0.5
-    z = 1 - 2 * k / 100
-    r, phi = np.sqrt(1 - z * z), np.pi * (1 + 5 ** 0.5) * k
-    F = np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
-    X = _tied(F / np.linalg.norm(F, axis=1, keepdims=True))
-    base = margin_lower(100, 3)
-    lo = margin_lower(100, 3, extra=[X])
+    from constellations.io import load
+    # Sloane's 19-point packing in R^3 (data/reference, min angle 47.69 deg) beats the catalogue's spiral
+    X = load(REPO / "data" / "reference" / "coordinates" / "sloane" / "pack.3.19.txt")
+    base = margin_lower(19, 3)
+    lo = margin_lower(19, 3, extra=[X])
     assert lo.method == "construction:extra[0]" and lo.value > base.value
     assert lo.value == certified_margin(X).margin_certified
-    assert margin_lower(100, 4, extra=[X]).value >= lo.value  # padded into R^4
-    hi = dim_upper(100, lo.value / 2, extra=[np.asarray(X.X)])
+    assert margin_lower(19, 4, extra=[X]).value >= lo.value  # padded into R^4
+    hi = dim_upper(19, Fraction(lo.value), extra=[np.asarray(X.X)])  # above the spiral: only the extra reaches it in R^3
     assert hi.value <= 3
     with pytest.raises(ConstellationsError):
         margin_lower(10, 3, extra=[np.full((2, 10, 3), np.nan)])

@@ -348,12 +348,9 @@ def test_shipped_free_cells_project_to_codes_as_good():
 
 # ------------------------------------------------------------------ N > MAX_ITEMS (issue 14)
 def test_large_n_ceiling_uses_only_quick_bounds():
-    import time
     from constellations.bounds.constellation import MAX_ITEMS
     from constellations.bounds.shell import margin_upper_large
-    t = time.perf_counter()
     b = margin_upper_free(32768, 768)
-    assert time.perf_counter() - t < 60  # measured ~1 s
     # the Gold code m = 9 (c = 31/511) is a constellation, so it lies below; Theorem 3.4 above
     assert Fraction(240, 511) <= Fraction(b.value) <= Fraction(32768, 2 * 32767)
     assert b.details["large_n"] and "several_shells" in b.details["skipped"]

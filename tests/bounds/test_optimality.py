@@ -8,6 +8,8 @@ from fractions import Fraction
 
 import pytest
 
+from constellations.core.results import VOCABULARY
+
 from conftest import REPO
 
 from constellations.core.certify import certified_margin
@@ -81,7 +83,8 @@ def test_free_ceiling_names_corollary_5_4():
     assert o.proved and o.optimum_exact == "1/4"
     assert "Corollary 5.4" in o.theorem and "Levenshtein (sharp)" in o.theorem
     d = o.to_dict()
-    assert set(d) == {"proved", "optimum", "optimum_exact", "theorem", "gap", "label"}
+    assert set(d) == {"proved", "optimum", "optimum_exact", "theorem", "gap", "label"} | set(VOCABULARY)
+    assert list(d)[:len(VOCABULARY)] == list(VOCABULARY) and d["message"] == o.label()
     assert d["label"] == o.label() and json.loads(json.dumps(d)) == d
 
 

@@ -99,14 +99,14 @@ def test_construct_all_kinds(tmp_path):
             assert o["margin"] == pytest.approx(o["margin_closed_form"], abs=1e-12)
 
 
-@pytest.mark.parametrize("target", ["out.txt", "nodir/x.npz", "/proc/x.npz", "."])
+@pytest.mark.parametrize("target", ["out.bin", "nodir/x.npz", "/proc/x.npz", "."])
 def test_construct_output_checked_before_work(tmp_path, target):
     if target.startswith("/proc") and not Path("/proc/self").is_dir():
         pytest.skip("needs Linux /proc")
     r = run_cli("construct", "e8", "--dim", "8", "-o", target, cwd=tmp_path)
     msg = assert_one_line_error(r)
     assert "cannot write" in msg and r.stdout == ""
-    assert list(tmp_path.iterdir()) == []  # neither out.txt nor out.txt.npz nor a temp file
+    assert list(tmp_path.iterdir()) == []  # neither out.bin nor out.bin.npz nor a temp file
 
 
 def test_construct_refuses_huge_sizes_before_allocating(tmp_path):

@@ -481,7 +481,7 @@ def test_fuzz_verify(workdir, f, c, opts, intr):
     fuzz(workdir, ["verify", "in.npz", *c, *opts], files=[("in.npz", f)], interrupt_after=intr, ok_codes=(0, 1, 3))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=max(1, EXAMPLES // 2))  # each example runs a search: the suite's slowest test
 @given(options(required=("n", "dim", "restarts"), n=number(2, 10), dim=number(1, 4), modalities=number(2, 3),
                graph=text(GRAPHS), tied=None, restarts=V(small_int(1, 2), HOSTILE_NUMBER),
                time_limit=real(0.05, 2), seed=number(0, 9), backend=V(st.just("numpy"), st.sampled_from(["auto", "numba", "torch", "x"])),

@@ -183,9 +183,10 @@ def test_train_json_vocabulary(tmp_path):
     assert all(isinstance(run[k], float) for k in ("loss", "t", "b_rel", "margin", "b_rel_star"))
 
 
-def _interrupt_on(args, marker: bytes, timeout=240):
-    """Run the CLI with stderr on a pseudo-terminal (so it shows progress) and press Ctrl-C (SIGINT) once
-    ``marker`` has appeared there, i.e. once the training loop is running.  Returns (rc, stdout, stderr)."""
+def _interrupt_on(args, marker: bytes, timeout=240, sig=None):
+    """Run the CLI with stderr on a pseudo-terminal (so it shows progress) and press Ctrl-C (SIGINT; or send
+    ``sig``) once ``marker`` has appeared there, i.e. once the training loop is running.  Returns (rc, stdout,
+    stderr)."""
     import signal
     import time
 
@@ -195,7 +196,7 @@ def _interrupt_on(args, marker: bytes, timeout=240):
         while marker not in buf and p.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         assert marker in buf, bytes(buf)
-        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGINT if sig is None else sig)
         out, _ = p.communicate(timeout=timeout)
     finally:
         if p.poll() is None:  # never leave the long run behind
@@ -218,6 +219,65 @@ def test_ctrl_c_on_train_writes_the_state_reached_and_says_so(tmp_path):
     meta = json.loads(str(z["meta"]))
     assert meta["interrupted"] is True and 0 < meta["steps"] < 10 ** 7 and meta["steps_planned"] == 10 ** 7
     assert (tmp_path / "run.history.csv").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty") or os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_sigterm_writes_a_checkpoint_that_resumes_to_the_uninterrupted_run(tmp_path, capsys):
+    """SIGTERM through the real entry point writes the checkpoint; the same command with --resume (run
+    in-process, one subprocess less) ends where the uninterrupted run ends, bit for bit."""
+    import signal
+
+    import torch
+
+    from constellations.cli.train import command
+    from constellations.training.trainer import TrainSpec, train
+
+    ck, out = tmp_path / "ck.npz", tmp_path / "out.npz"
+    common = ["--n", "8", "--dim", "3", "--batch-size", "4", "--record-every", "50", "--checkpoint", str(ck)]
+    rc, _, stderr = _interrupt_on(["train", *common, "--steps", 10 ** 6, "--checkpoint-every", 10 ** 5], b"| 50/",
+                                  sig=signal.SIGTERM)
+    assert rc == 143, stderr
+    assert "Traceback" not in stderr and f"checkpoint {ck} at step" in stderr and "--resume" in stderr
+    with np.load(ck, allow_pickle=False) as z:
+        k = json.loads(str(z["meta"]))["step"]
+    assert 50 <= k < 10 ** 6
+    threads = torch.get_num_threads()
+    try:
+        rv = command.main([*common, "--steps", str(k + 20), "--resume", "--json", "-o", str(out)],
+                          standalone_mode=False)
+        torch.set_num_threads(1)  # the CLI's default
+        # the same run without the interruption: the same final embeddings, bit for bit
+        whole = train(TrainSpec(n=8, dim=3, steps=k + 20, record_every=50, batch_size=4), seeds=[0])  # --seeds 1
+    finally:
+        torch.set_num_threads(threads)
+    o = json.loads(capsys.readouterr().out)
+    assert rv == 0 and o["resumed_from"] == k and o["steps"] == k + 20 and o["batch_size"] == 4
+    assert not o["interrupted"] and o["files"]["checkpoint"] == str(ck)
+    with np.load(out) as z:
+        assert np.array_equal(z["X_runs"], whole.X) and np.array_equal(z["t"], whole.t)
+
+
+def test_minibatch_and_checkpoint_bad_input(tmp_path):
+    """One line, exit 2, nothing written: through the real entry point once, in-process for the rest
+    (click raises what cli/main.py turns into exit 2)."""
+    import click
+
+    from constellations.cli.train import command
+    from constellations.core.errors import ConstellationsError
+
+    _one_error_line(run_cli("train", "--n", 20, "--dim", 3, "--batch-size", 30), "batch size 30", "2..N = 20")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    out = tmp_path / "out.npz"
+    for args, msg in [(["--batch-size", 1], "batch size"), (["--resume"], "--checkpoint"),
+                      (["--checkpoint", bad, "--checkpoint-every", 0], ">= 1"),
+                      (["--checkpoint", bad, "--resume"], "cannot resume"),
+                      (["--checkpoint", tmp_path / "none.npz", "--resume"], "no such file"),
+                      (["--checkpoint", tmp_path / "ck.txt"], ".npz")]:
+        with pytest.raises((click.ClickException, ConstellationsError), match=msg):
+            command.main(["--n", "20", "--dim", "3", "--steps", "3", "--quiet", "-o", str(out), *map(str, args)],
+                         standalone_mode=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz"]
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty") or os.name != "posix", reason="needs a POSIX pseudo-terminal")

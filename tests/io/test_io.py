@@ -78,9 +78,10 @@ def test_check_writable(tmp_path):
     (tmp_path / "d.npz").mkdir()
     with pytest.raises(FileFormatError, match="directory"):
         io.check_writable(tmp_path / "d.npz", ".npz")
-    with pytest.raises(FileFormatError, match="must be a .npz"):
-        io.save(tmp_path / "out.txt", construct("simplex", 2, 3))
-    assert not (tmp_path / "out.txt").exists() and not (tmp_path / "out.txt.npz").exists()
+    # a configuration goes to .npz or to text (.txt, .dat, .csv: one code); any other name is refused
+    with pytest.raises(FileFormatError, match=r"must be a \.npz, \.txt, \.dat or \.csv file"):
+        io.save(tmp_path / "out.bin", construct("simplex", 2, 3))
+    assert list(tmp_path.iterdir()) == [tmp_path / "d.npz"]  # neither out.bin nor out.bin.npz
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")

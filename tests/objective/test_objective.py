@@ -1,7 +1,11 @@
 """The smoothed-margin objective: NumPy reference vs Numba vs torch, gradients, bounds."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from constellations.core.deadline import Deadline
 from constellations.objective import numba_kernels as objective_numba
 from constellations.objective import reference as objective_numpy
 from constellations.objective import torch_kernels as objective_torch
@@ -112,13 +116,24 @@ def test_no_overflow_at_huge_beta():
 
 @pytest.mark.parametrize("module", [objective_numpy, objective_numba, objective_torch])
 def test_stop_abandons_an_evaluation(module):
+    """``stop`` a callable, or the search's Deadline (passed: it stops; NEVER: it changes nothing)."""
     X = unit(np.random.default_rng(4).standard_normal((2, 30, 3)))
-    with pytest.raises(objective_numpy.Stopped):
-        module.value_and_grad(X, 10.0, stop=lambda: True)
+    for stop in (lambda: True, Deadline(10.0, clock=lambda: 11.0)):
+        with pytest.raises(objective_numpy.Stopped):
+            module.value_and_grad(X, 10.0, stop=stop)
     # a stop that never fires changes nothing
     f0, g0 = objective_numpy.value_and_grad(X, 10.0)
-    f, g = module.value_and_grad(X, 10.0, stop=lambda: False)
-    assert abs(f - f0) <= 1e-10 and np.abs(g - g0).max() <= 1e-10
+    for stop in (lambda: False, Deadline.NEVER):
+        f, g = module.value_and_grad(X, 10.0, stop=stop)
+        assert abs(f - f0) <= 1e-10 and np.abs(g - g0).max() <= 1e-10
+
+
+def test_importing_the_search_does_not_load_numba():
+    """Numba (half a second to import) loads when a Numba kernel first runs, not with the search
+    (core/jit.py; the other tests of this file run the kernels, so it does load then).  A fresh
+    interpreter, since this one may have run a Numba kernel already."""
+    code = "import sys, constellations.search; assert 'numba' not in sys.modules, 'numba was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_numba_row_ranges_agree(monkeypatch):

@@ -64,3 +64,21 @@ def test_stop_returns_the_input_unchanged():
     r = polish(C, tied=True, stop=lambda: True)
     assert r.reason == "stopped" and r.iterations == 0 and np.array_equal(r.X, C)
     assert r.margin == r.margin_before == code_margin(C)
+
+
+def test_a_passed_deadline_and_the_stop_flag_return_the_input_unchanged():
+    """The search passes its Deadline as the time limit: passed, no LP step starts ("time_limit"); the
+    stop flag (Ctrl-C) set, none starts either ("stopped"); seconds are still accepted (a user's time limit)."""
+    from constellations.core.deadline import Deadline
+    from constellations.core.interrupts import INTERRUPT
+    C = unit(np.random.default_rng(5).standard_normal((9, 3)))
+    r = polish(C, time_limit=Deadline(10.0, clock=lambda: 11.0))
+    assert r.reason == "time_limit" and r.iterations == 0 and np.array_equal(r.X, C)
+    INTERRUPT.set()
+    try:
+        r = polish(C, time_limit=Deadline.NEVER)
+    finally:
+        INTERRUPT.flag = False
+    assert r.reason == "stopped" and r.iterations == 0 and np.array_equal(r.X, C)
+    a, b = polish(C, max_iter=15), polish(C, max_iter=15, time_limit=3600.0)
+    assert np.array_equal(a.X, b.X) and a.iterations == b.iterations

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from constellations.core.configuration import Configuration
+from constellations.core.deadline import Deadline
 from constellations.core.errors import ConfigurationError
 from constellations.core.margins import margin_stats
 from constellations.search.polish import code_margin
@@ -314,7 +315,7 @@ def test_each_move_reaches_the_octahedron(name):
     from constellations.search.optimizer import default_schedule
     pb = Problem(6, 3, 2, ((0, 1),), True)
     C = _near_octahedron(0)
-    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), Deadline.NEVER, 20.0)
     best = code_margin(C)
     for k in range(3):  # a move is random: a few tries, as the hopping loop would make
         Y, m, late = MOVES[name](pb, C, code_margin(C), np.random.default_rng(k), hop)
@@ -342,7 +343,7 @@ def test_reseat_moves_one_point_and_its_nearest_neighbours(monkeypatch, used):
     pb = Problem(40, 5, 2, ((0, 1),), False)
     X0 = pb.random(np.random.default_rng(0))
     X = np.stack([X0[0], X0[0]])  # two modalities, one code: the neighbours are the same in both
-    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), Deadline.NEVER, 20.0)
     hop.used["reseat"] = used
     reseat(pb, X, 0.0, np.random.default_rng(1), hop)
     k, s = RESEAT_SHAPES[used]
@@ -372,7 +373,7 @@ def test_reseat_chain_starts_again_from_a_fresh_restart(monkeypatch):
     from constellations.search import moves
     from constellations.search.moves import RESEAT_CHAIN_STEPS, Hop, luby, reseat
     pb = Problem(12, 3, 2, ((0, 1),), True)
-    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0, settings=Settings())
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), Deadline.NEVER, 20.0, settings=Settings())
     X = pb.random(np.random.default_rng(0))
     other = pb.random(np.random.default_rng(1))
     rng = np.random.default_rng(2)
@@ -405,7 +406,7 @@ def test_kick_sharpens_before_polishing_when_it_is_not_small(monkeypatch, used, 
     C, m, _ = pb.sharpen(C)
     big = KICK_SIGMAS[used] * np.sqrt(3) > KICK_NUDGE * _angle(C)
     assert big != polished
-    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), Deadline.NEVER, 20.0)
     hop.used["kick"] = used
     calls = []
     real = Hop.polish
@@ -428,7 +429,7 @@ def test_a_micro_kick_lifts_the_lp_stall_of_tammes_18(used):
     m = code_margin(C)
     assert m < rec - 1e-5 and polish(C, tied=True).reason == "converged"
     assert KICK_SIGMAS[used] <= 0.003 and KICK_SIGMAS[used] * np.sqrt(3) < 0.1 * KICK_NUDGE * _angle(C)
-    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), None, 20.0)
+    hop = Hop(tuple(b for b in default_schedule(3) if b >= 160.0), Deadline.NEVER, 20.0)
     hop.used["kick"] = used
     Y, mY, late = kick(Problem(18, 3, 2, ((0, 1),), True), C, m, np.random.default_rng(0), hop)
     assert not late and abs(mY - rec) < 1e-8 and mY == code_margin(Y)
@@ -576,10 +577,12 @@ def test_plan_refuses_when_the_least_run_cannot_fit(monkeypatch):
 
     monkeypatch.setattr(budget, "pass_seconds", lambda n, dim: 2.5)
     assert budget.MIN_PASSES == 3
+    start = Deadline(0.0, clock=lambda: 0.0)  # a clock that stands still at the run's start
     with pytest.raises(ConfigurationError, match="at least 3 such passes"):
-        budget.plan(20000, 64, 2, 1, False, 5.0, 0.0)
-    end, one = budget.plan(20000, 64, 2, 1, False, 6.0, 0.0)
-    assert one == 2.5 and end == 0.0  # no time left for the search proper: the least run only
+        budget.plan(20000, 64, 2, 1, False, 5.0, start.later(5.0))
+    end, one = budget.plan(20000, 64, 2, 1, False, 6.0, start.later(6.0))
+    assert one == 2.5 and end.at == 6.0 - 3 * 2.5  # the 3 passes reserved: no time left for the search proper
+    assert end.expired() and end.left() == 0.0
 
 
 def test_free_margin_of_code_copies_needs_no_pass():

@@ -7,6 +7,7 @@ from constellations.core.margins import code_margin, free_margin
 from constellations.objective.reference import value_and_grad as reference
 from constellations.objective import compiled
 from constellations.search.budget import INTERRUPT
+from constellations.core.deadline import Deadline
 from constellations.search.optimizer import normalize, optimize, rlbfgs
 from constellations.search.problem import Problem
 
@@ -58,7 +59,7 @@ def test_chunking_changes_nothing(monkeypatch):
 def test_deadline_and_interrupt_return_the_start():
     X = normalize(np.random.default_rng(9).standard_normal((2, 6, 3)))
     holder = {}
-    Y, F, late = compiled.rlbfgs_stage(X, 100.0, [(0, 1)], deadline=0.0, holder=holder)
+    Y, F, late = compiled.rlbfgs_stage(X, 100.0, [(0, 1)], deadline=Deadline(0.0), holder=holder)
     assert late and np.array_equal(Y, X) and np.array_equal(holder["X"], X)
     INTERRUPT.set()
     try:

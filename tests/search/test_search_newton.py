@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from constellations.codes.constructions import code, cross_polytope_code, icosahedron_code, polygon_code, simplex_code
+from constellations.core.deadline import Deadline
 from constellations.core.errors import ConfigurationError
 from constellations.core.margins import code_margin
 from constellations.search.polish import polish
@@ -188,26 +189,26 @@ def _no_step_may_run(monkeypatch):
 def test_deadline_passed_returns_at_once(monkeypatch):
     Y = shaken(icosahedron_code(), seed=2)
     _no_step_may_run(monkeypatch)
-    r = newton_polish(Y, deadline=time.time() - 1.0)
+    r = newton_polish(Y, deadline=Deadline(10.0, clock=lambda: 11.0))  # a clock that stands past it
     assert r.reason == "deadline passed before the start"
     assert not r.improved and np.array_equal(r.X, Y) and r.iterations == 0
 
 
 def test_far_deadline_changes_nothing():
     Y = shaken(icosahedron_code(), seed=4)
-    a, b = newton_polish(Y), newton_polish(Y, deadline=time.time() + 3600.0)
+    a, b = newton_polish(Y), newton_polish(Y, deadline=Deadline.after(3600.0))
     assert a.improved and np.array_equal(a.X, b.X) and a.reason == b.reason == "converged"
 
 
 def test_deadline_too_short_for_a_step(monkeypatch):
     """Schlafli: 405 unknowns, a step is estimated (from the size, not timed) to take far longer than
-    1 ms, so none starts: the Gram matrix of 27 points is all it computes (or, on a machine too loaded
-    to compute even that within 1 ms, the deadline has passed before the start)."""
+    1 ms, so none starts: the Gram matrix of 27 points is all it computes.  The deadline's clock stands
+    still 1 ms before it, so the machine's load cannot make it pass before the start."""
     P, _ = code("schlafli", 6)
     Y = shaken(P, seed=1)
     _no_step_may_run(monkeypatch)
-    r = newton_polish(Y, deadline=time.time() + 1e-3)
-    assert r.reason.startswith(("deadline: no time for a step", "deadline passed before the start")), r.reason
+    r = newton_polish(Y, deadline=Deadline(1e-3, clock=lambda: 0.0))
+    assert r.reason.startswith("deadline: no time for a step"), r.reason
     assert not r.improved and r.iterations == 0
 
 
@@ -222,6 +223,12 @@ def test_deadline_too_short_for_a_step(monkeypatch):
 def test_bad_input(bad):
     with pytest.raises(ConfigurationError):
         newton_polish(bad)
+
+
+def test_a_deadline_in_seconds_is_refused():
+    """A bare number is not a deadline (seconds from now, or a point on which clock?): refused."""
+    with pytest.raises(ConfigurationError, match="Deadline"):
+        newton_polish(icosahedron_code(), deadline=time.time() + 10.0)
 
 
 @pytest.mark.parametrize("kw", [{"tol": -1.0}, {"tol": float("nan")}, {"max_iter": -1}, {"max_iter": 1.5}])

@@ -5,6 +5,7 @@ import types
 import numpy as np
 import pytest
 
+from constellations.core.deadline import Deadline
 from constellations.core.margins import code_margin
 from constellations.search import search
 from constellations.search.driver import PORTFOLIO, STRATEGIES
@@ -171,7 +172,7 @@ def test_mbh_chain_restarts_after_its_idle_seconds(monkeypatch, seconds, restart
     monkeypatch.setattr(moves, "MBH_PATIENCE_SECONDS", seconds)
     pb = Problem(6, 3, 2, ((0, 1),), True, "numba")
     octa = np.vstack([np.eye(3), -np.eye(3)])
-    hop = moves.Hop(default_schedule(0), None, None, settings=Settings())
+    hop = moves.Hop(default_schedule(0), Deadline.NEVER, None, settings=Settings())
     moves.mbh(pb, octa, code_margin(octa), np.random.default_rng(0), hop)
     assert (hop.chain["restarts"] > 0) == restarted
 

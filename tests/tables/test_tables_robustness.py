@@ -248,6 +248,7 @@ def test_local_workers_ignore_stop_signals_and_watch_their_parent():
     """The preload: both stop signals ignored, and a die-with-parent watchdog on this process."""
     from distributed import Client
 
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN when pytest runs in the background
     cluster = runner._start_local_cluster(1)
     try:
         with Client(cluster) as client:
@@ -257,7 +258,7 @@ def test_local_workers_ignore_stop_signals_and_watch_their_parent():
         (sigint, sigterm, threads, ppid, watched), = got.values()
         assert sigint == sigterm == signal.SIG_IGN
         assert "die-with-parent" in threads and ppid == os.getpid() and watched == str(os.getpid())
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored here
+        assert signal.getsignal(signal.SIGINT) is before   # restored here
     finally:
         cluster.close()
 

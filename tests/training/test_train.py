@@ -11,13 +11,7 @@ from constellations.training.reproduce import TABLES, plan, reproduce
 from constellations.training.trainer import (MAX_SEEDS, TrainingDiverged, TrainSpec, margin_stats_torch, train,
                                           train_memory_bytes)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_relative_bias_reaches_positive_margin_n20_d3():

@@ -31,7 +31,7 @@ from .order import Extreme, Population, Tail
 from .retrieval import TopTwo
 from .rows import ROW_CHUNK
 
-__all__ = ["float32_gram_error", "sweep_block", "check_memory", "exact_float32", "Gram", "Sweep", "Exact"]
+__all__ = ["float32_gram_error", "sweep_block", "check_memory", "exact_float32", "Gram", "Sweep", "Exact", "run_pass"]
 
 _BLOCK_BYTES = 1 << 27     # one Gram block (128 MiB)
 _SAMPLE_ENTRIES = 1 << 24  # products in the percentile-window sample, per edge
@@ -66,12 +66,14 @@ def sweep_block(N: int, dtype: str, block: int | None = None) -> int:
     return int(block or max(1, min(N, _BLOCK_BYTES // _itemsize(dtype) // N)))
 
 
-def check_memory(M: int, N: int, d: int, dtype: str, block: int, dev) -> None:
-    """Refuse (ConfigurationError) sizes whose rows and Gram blocks would not fit on ``dev``."""
+def check_memory(M: int, N: int, d: int, dtype: str, block: int, dev, host_extra: int = 0) -> None:
+    """Refuse (ConfigurationError) sizes whose rows and Gram blocks would not fit on ``dev`` (with
+    ``host_extra`` bytes more when ``dev`` is the CPU: the recall lists of :mod:`.pairsums`)."""
     item = _itemsize(dtype)
     # rows at the sweep precision, two blocks of products (one is a masked copy with labels), a chunk of
     # float64 rows while normalising
     need = M * N * d * item + 2 * block * N * item + 2 * ROW_CHUNK * d * 8
+    need += host_extra if dev.type == "cpu" else 0
     limit = device_memory_limit(dev)
     if need > limit:
         raise ConfigurationError(
@@ -160,12 +162,14 @@ class Exact:
 class Sweep:
     """One sweep over the Gram blocks of every edge, and what it keeps (see the module docstring).
 
+    ``consumers`` (e.g. :class:`~.pairsums.PairSums`) see every block of the main sweep, ``take(e, a, G)``.
     After :meth:`run`: ``tops`` (a :class:`~.retrieval.TopTwo` per edge), ``sweeps`` (1, or 3 when a
     percentile window had to be found by histogram), and :meth:`exact`.
     """
 
-    def __init__(self, gram: Gram, eps: float, qp: float, qn: float, n_pos: int, n_neg: int):
+    def __init__(self, gram: Gram, eps: float, qp: float, qn: float, n_pos: int, n_neg: int, consumers=()):
         self.gram, self.eps, self.qp = gram, eps, qp
+        self.consumers = tuple(consumers)  # each takes (e, a, G) of every block before it is overwritten
         E, distinct = len(gram.edges), gram.distinct
         self.neg = Population("negative", qn, n_neg)
         self.pos = Population("positive", qp, n_pos) if not distinct else None
@@ -191,6 +195,8 @@ class Sweep:
                 top = TopTwo(torch, gram.N, gram.rows.dev.dtype, gram.dev)
                 for a, G in gram.blocks(e):
                     top.update(G, a)
+                    for consumer in self.consumers:
+                        consumer.take(e, a, G)
                     self._take(e, a, G)
                     del G
                     done += 1
@@ -294,3 +300,26 @@ class Sweep:
             p_pos = self.stats["positive"]
             off_max = [max(neg_max[e], self.ext_off[e].exact(gram.recompute)[0]) for e in range(E)]
         return Exact(diag, pos_min, neg_max, off_max, p_pos, self.stats["negative"])
+
+
+def run_pass(gram: Gram, consumer, progress=None) -> None:
+    """One more sweep over every block of every edge, fed to ``consumer.take(e, a, G)`` (G at the sweep
+    precision); ``progress(done, total)`` after every block of this pass.
+
+    On the CPU the blocks are NumPy products of the same rows (OpenBLAS runs small products on one thread,
+    where torch wakes its pool for each; the error bound is the same, true float32 or float64 sums), on a
+    GPU torch products with TF32 off."""
+    torch = gram.torch
+    E = len(gram.edges)
+    per = math.ceil(gram.N / gram.block)
+    on_cpu = gram.dev.type == "cpu"
+    with torch.no_grad(), exact_float32(torch):
+        for e, (k, l) in enumerate(gram.edges):
+            U, V = (gram.rows.dev[k].numpy(), gram.rows.dev[l].numpy()) if on_cpu else (None, None)
+            blocks = ((a, U[a:a + gram.block] @ V.T) for a in range(0, gram.N, gram.block)) if on_cpu \
+                else gram.blocks(e)
+            for a, G in blocks:
+                consumer.take(e, a, G)
+                del G
+                if progress is not None:
+                    progress(e * per + a // gram.block + 1, E * per)

@@ -5,12 +5,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from constellations.core.results import Result, Status
+
 __all__ = ["Bound"]
 
 
 @dataclass(frozen=True)
-class Bound:
+class Bound(Result):
     """A bound and how it was obtained.
+
+    It speaks the result vocabulary (:data:`constellations.core.results.VOCABULARY`): a bound is a
+    number about a problem, not a configuration, so ``config``, ``margin`` and ``margin_certified``
+    are None (the bound itself is ``value``); ``n``, ``dim``, ``modalities`` and ``seconds`` are read
+    from ``details`` where the computation put them, else None.
 
     Attributes
     ----------
@@ -37,9 +44,40 @@ class Bound:
     def certified(self) -> bool:
         return bool(self.details.get("certified", self.certificate is not None))
 
+    config = margin = margin_certified = None  # a bound, not a configuration (see the class docstring)
+
+    @property
+    def status(self) -> Status:
+        """COMPLETED: a bound object is only made once its computation ended."""
+        return Status.COMPLETED
+
+    @property
+    def message(self) -> str:
+        """One line: the bound and its method, or "no bound"."""
+        v = self.value
+        if isinstance(v, float) and math.isinf(v):
+            return f"no bound ({self.method})"
+        return f"{v} ({self.method}{'' if self.certified else ', not certified'})"
+
+    @property
+    def seconds(self):
+        return self.details.get("seconds")
+
+    @property
+    def n(self):
+        return self.details.get("n")
+
+    @property
+    def dim(self):
+        return self.details.get("dim")
+
+    @property
+    def modalities(self):
+        return self.details.get("modalities")
+
     def to_dict(self) -> dict:
         v = self.value
         if isinstance(v, float) and math.isinf(v):
             v = None
-        return {"value": v, "method": self.method, "certified": self.certified,
+        return {**self.vocabulary(), "value": v, "method": self.method, "certified": self.certified,
                 "certificate": self.certificate, "details": dict(self.details)}

@@ -30,6 +30,7 @@ from fractions import Fraction
 from constellations.core.errors import ConfigurationError, ConstellationsError
 
 from constellations.core.exact import Quadratic, exact_str, float_up, parse_exact
+from constellations.core.results import Result, Status
 
 from constellations.bounds.tied import _POLYGON_COS
 
@@ -37,8 +38,11 @@ __all__ = ["Optimality", "optimality", "format_gap", "construction_margin", "cei
 
 
 @dataclass(frozen=True)
-class Optimality:
+class Optimality(Result):
     """Whether a configuration is proved optimal, and by which theorem.
+
+    It speaks the result vocabulary: a verdict, not a configuration, so ``config``, ``margin``,
+    ``margin_certified``, ``seconds`` and the sizes are None; ``message`` is :meth:`label`.
 
     Attributes
     ----------
@@ -73,9 +77,20 @@ class Optimality:
             return head
         return head + f"; this configuration is within {format_gap(self.gap)} of it"
 
+    config = margin = margin_certified = seconds = n = dim = modalities = None  # a verdict (class docstring)
+
+    @property
+    def status(self) -> Status:
+        """COMPLETED: the verdict is decided when the object is made."""
+        return Status.COMPLETED
+
+    @property
+    def message(self) -> str:
+        return self.label()
+
     def to_dict(self) -> dict:
-        """JSON-able form (with the label)."""
-        return {"proved": self.proved, "optimum": self.optimum, "optimum_exact": self.optimum_exact,
+        """JSON-able form (the vocabulary, then the verdict with its label)."""
+        return {**self.vocabulary(), "proved": self.proved, "optimum": self.optimum, "optimum_exact": self.optimum_exact,
                 "theorem": self.theorem, "gap": self.gap, "label": self.label()}
 
 

@@ -17,11 +17,13 @@ Numbers typed by users (b_rel, m, s) are read exactly (:func:`constellations.cor
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from constellations.core.errors import ConfigurationError
 from constellations.core.exact import exact_str, to_exact
+from constellations.core.results import Result, Status
 
 from constellations.bounds.bound import Bound
 from constellations.bounds.constellation import dim_lower, dim_upper, margin_lower
@@ -49,9 +51,39 @@ def _ratio(lower: Bound, upper: Bound):
     return (lower.value / upper.value) if upper.value > 0 else None
 
 
+class _Report(Result):
+    """The vocabulary of a report (:data:`constellations.core.results.VOCABULARY`): a report is about a
+    problem, not one configuration, so ``config`` is None; ``status`` is COMPLETED (a report is made
+    only when every bound in it ended); ``seconds`` is the time the report function took."""
+
+    config = None
+
+    @property
+    def status(self) -> Status:
+        return Status.COMPLETED
+
+
+class _MarginReport(_Report):
+    """Margin reports (free and tied): ``margin`` and ``margin_certified`` are the certified lower
+    bound (the best construction's margin, rounded down); ``message`` is the interval of m*."""
+
+    @property
+    def margin(self) -> float:
+        return float(self.lower.value)
+
+    @property
+    def margin_certified(self) -> float | None:
+        return float(self.lower.value) if self.lower.certified else None
+
+    @property
+    def message(self) -> str:
+        tail = "; optimal: proved" if self.optimality.proved else ""
+        return f"{self.lower.value!r} <= m*({self.n}, {self.dim}) <= {self.upper.value!r}{tail}"
+
+
 # ----------------------------------------------------------------------------- free constellations
 @dataclass(frozen=True)
-class FreeReport:
+class FreeReport(_MarginReport):
     """Margin bounds of N-item constellations in R^d (:func:`free_report`).
 
     ``upper`` is :func:`.shell.margin_upper_free` (at ``b_rel`` when given), ``lower`` the certified
@@ -67,12 +99,13 @@ class FreeReport:
     optimality: Optimality
     sdp: Bound | None = None
     modalities: int | None = None
+    seconds: float | None = None
 
     def to_dict(self) -> dict:
         up, lo, det = self.upper, self.lower, self.upper.details
         low = lo.details or {}
         fixed = self.b_rel is not None
-        out = {"n": self.n, "dim": self.dim, "b_rel": float(self.b_rel) if fixed else None,
+        out = {**self.vocabulary(), "n": self.n, "dim": self.dim, "b_rel": float(self.b_rel) if fixed else None,
                **({"b_rel_exact": exact_str(self.b_rel)} if fixed else {}),
                "margin_upper": up.value, "margin_upper_exact": ceiling_exact(up),
                "margin_upper_method": up.method, "margin_upper_certificate": up.certificate,
@@ -81,7 +114,6 @@ class FreeReport:
                **({"margin_upper_skipped": det["skipped"]} if det.get("skipped") else {}),
                "margin_lower": lo.value, "margin_lower_exact": _text(construction_margin(lo)),
                "margin_lower_method": lo.method, "margin_lower_certificate": lo.certificate,
-               "margin_certified": True,
                **({"margin_lower_recipe": low["recipe"]} if "recipe" in low else {}),
                **({"margin_lower_note": low["note"]} if "note" in low else {}),
                **({"margin_lower_note": "margin_lower is for free b_rel (constructions are not constrained to "
@@ -122,6 +154,7 @@ def free_report(n, dim, *, b_rel=None, method: str = "levenshtein",
     b_exact = None if b_rel is None else to_exact(b_rel, "b_rel")
     if sdp_modalities is not None:  # refuse an oversized SDP before the (slower) bounds run
         check_sdp_size(n, sdp_modalities)
+    t0 = time.perf_counter()
     up = margin_upper_free(n, dim, method=method, b_rel=b_exact)  # above MAX_ITEMS the quick bounds only
     lo = lower(n, dim)
     # margin_lower is for free b_rel: no verdict at a fixed b_rel
@@ -129,12 +162,12 @@ def free_report(n, dim, *, b_rel=None, method: str = "levenshtein",
     sdp = None
     if sdp_modalities is not None:
         sdp = sdp_bound(n, sdp_modalities, sdp_graph, None if b_exact is None else float(b_exact))
-    return FreeReport(n, dim, b_exact, up, lo, opt, sdp, sdp_modalities)
+    return FreeReport(n, dim, b_exact, up, lo, opt, sdp, sdp_modalities, time.perf_counter() - t0)
 
 
 # ----------------------------------------------------------------------------------------- tied
 @dataclass(frozen=True)
-class TiedReport:
+class TiedReport(_MarginReport):
     """Margin bounds of tied N-item constellations (codes) in R^d (:func:`tied_report`); ``free`` is the
     free ceiling, for comparison."""
 
@@ -144,10 +177,12 @@ class TiedReport:
     lower: Bound
     free: Bound
     optimality: Optimality
+    seconds: float | None = None
+    modalities = None  # a code (U = V): no number of modalities
 
     def to_dict(self) -> dict:
         up, lo, free = self.upper, self.lower, self.free
-        return {"n": self.n, "dim": self.dim, "tied": True,
+        return {**self.vocabulary(), "n": self.n, "dim": self.dim, "tied": True,
                 "margin_upper": up.value, "margin_upper_exact": ceiling_exact(up), "margin_upper_method": up.method,
                 "margin_upper_certificate": up.certificate,
                 "margin_lower": lo.value, "margin_lower_exact": _text(construction_margin(lo)),
@@ -161,25 +196,39 @@ class TiedReport:
 def tied_report(n, dim, method: str = "levenshtein") -> TiedReport:
     """The code ceiling :func:`.tied.margin_upper_tied`, the construction lower bound (every candidate is a
     tied code), the free ceiling, and whether a theorem's optimum is reached exactly."""
+    t0 = time.perf_counter()
     up = margin_upper_tied(n, dim, method=method)
     free = margin_upper_free(n, dim, method=method)
     lo = margin_lower(n, dim)
-    return TiedReport(n, dim, up, lo, free, optimality(lo.value, up, construction_margin(lo)))
+    return TiedReport(n, dim, up, lo, free, optimality(lo.value, up, construction_margin(lo)),
+                      time.perf_counter() - t0)
 
 
 # ----------------------------------------------------------------------------------- dimensions
 @dataclass(frozen=True)
-class DimensionReport:
-    """The dimensions needed for N items at margin m (:func:`dimension_report`)."""
+class DimensionReport(_Report):
+    """The dimensions needed for N items at margin m (:func:`dimension_report`); in the vocabulary,
+    ``margin`` is the given m (as a float; ``margin_exact`` exactly), ``dim`` None (it is the unknown)."""
 
     n: int
-    margin: object
+    margin_value: object
     lower: Bound
     upper: Bound
+    seconds: float | None = None
+    dim = modalities = margin_certified = None
+
+    @property
+    def margin(self) -> float:
+        return float(self.margin_value)
+
+    @property
+    def message(self) -> str:
+        hi = "unknown" if math.isinf(self.upper.value) else self.upper.value
+        return f"{self.lower.value} <= d <= {hi} for N = {self.n} at m = {exact_str(self.margin_value)}"
 
     def to_dict(self) -> dict:
         lo, hi = self.lower, self.upper
-        return {"n": self.n, "margin": float(self.margin), "margin_exact": exact_str(self.margin),
+        return {**self.vocabulary(), "n": self.n, "margin": float(self.margin_value), "margin_exact": exact_str(self.margin_value),
                 "dim_lower": _inf_to_none(lo.value), "dim_lower_method": lo.method,
                 "dim_lower_certificate": lo.certificate,
                 "dim_upper": _inf_to_none(hi.value), "dim_upper_method": hi.method,
@@ -188,13 +237,15 @@ class DimensionReport:
 
 def dimension_report(n, margin, method: str = "levenshtein") -> DimensionReport:
     """:func:`.constellation.dim_lower` and :func:`.constellation.dim_upper` at the margin m (read exactly)."""
+    t0 = time.perf_counter()
     m = to_exact(margin, "margin m")
-    return DimensionReport(n, m, dim_lower(n, m, method=method), dim_upper(n, m))
+    lo, hi = dim_lower(n, m, method=method), dim_upper(n, m)
+    return DimensionReport(n, m, lo, hi, time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------------------------- codes
 @dataclass(frozen=True)
-class CodeReport:
+class CodeReport(_Report):
     """Bounds on A(n, s) (:func:`code_report`): ``bounds`` is ((name, Bound), ...), a method over its limit
     as an infinite Bound whose note says why; ``best`` the smallest; ``three_point`` the numerical SDP or
     None."""
@@ -204,10 +255,16 @@ class CodeReport:
     bounds: tuple
     best: Bound
     three_point: Bound | None = None
+    seconds: float | None = None
+    margin = margin_certified = n = modalities = None  # bounds on a code size, not on a margin
+
+    @property
+    def message(self) -> str:
+        return f"A({self.dim}, {exact_str(self.s)}) <= {self.best.value} ({self.best.method})"
 
     def to_dict(self) -> dict:
         tp = self.three_point
-        return {"dim": self.dim, "max_ip": float(self.s), "max_ip_exact": exact_str(self.s),
+        return {**self.vocabulary(), "dim": self.dim, "max_ip": float(self.s), "max_ip_exact": exact_str(self.s),
                 "best": _inf_to_none(self.best.value), "best_method": self.best.method,
                 "bounds": {name: b.to_dict() for name, b in self.bounds},
                 **({"three_point": tp.to_dict()} if tp is not None else {})}
@@ -222,6 +279,7 @@ def code_report(dim, s, three_point: bool = False) -> CodeReport:
     ConfigurationError
         Rankin refuses the input, or no method gives a bound within its limits.
     """
+    t0 = time.perf_counter()
     s_exact = to_exact(s, "max inner product s")
     res, refused = [], []
     for name, f in (("rankin", rankin_bound), ("levenshtein", levenshtein_bound), ("delsarte-lp", delsarte_lp_bound)):
@@ -237,4 +295,4 @@ def code_report(dim, s, three_point: bool = False) -> CodeReport:
         why = refused[0][1] if refused else "no method gives a bound here"
         raise ConfigurationError(f"no bound on A({dim}, {s}) within the limits: {why}")
     tp = three_point_bound(dim, float(s_exact)) if three_point else None
-    return CodeReport(dim, s_exact, tuple(res), best, tp)
+    return CodeReport(dim, s_exact, tuple(res), best, tp, time.perf_counter() - t0)

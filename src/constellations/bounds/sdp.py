@@ -23,6 +23,7 @@ the exact Theorem 3.4 value, which is certified.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ from constellations.core.errors import ConfigurationError, ConstellationsError
 
 from constellations.core.conic import SOLVED, solve_with_fallback
 from constellations.core.graphs import parse_graph
+from constellations.core.results import Result, Status
 from constellations.bounds.bound import Bound
 
 __all__ = ["SDPResult", "sdp_margin", "sdp_bound", "MAX_SDP_SIZE", "check_sdp_size"]
@@ -50,7 +52,7 @@ def check_sdp_size(N: int, M: int) -> None:
 
 
 @dataclass(frozen=True)
-class SDPResult:
+class SDPResult(Result):
     """Solution of the dimension-free SDP.
 
     Attributes
@@ -59,21 +61,46 @@ class SDPResult:
         Optimal m and b (b = the fixed b_rel if one was given).
     gram : ndarray, shape (M*N, M*N)
         Optimal Gram matrix.
-    status : str
-        The solver status ("optimal", ...).
+    solver_status : str
+        The solver's own status ("optimal", ...); ``status`` is the vocabulary's (CONVERGED).
     solver : str
     M, N : int
     edges : tuple of (k, l)
+    seconds : float
+        Wall-clock seconds of the solve.
+
+    It speaks the result vocabulary: ``n`` = N, ``modalities`` = M, ``dim`` None (the SDP is
+    dimension-free), ``margin_certified`` None (a numerical solve certifies nothing), ``config`` None
+    (:meth:`embedding` realises the Gram matrix).
     """
 
     margin: float
     b_rel: float
     gram: np.ndarray
-    status: str
+    solver_status: str
     solver: str
     M: int
     N: int
     edges: tuple
+    seconds: float | None = None
+    config = margin_certified = dim = None  # see the docstring
+
+    @property
+    def status(self) -> Status:
+        """CONVERGED: only solved problems make a result (others raise)."""
+        return Status.CONVERGED
+
+    @property
+    def message(self) -> str:
+        return f"SDP optimum m = {self.margin:.9g} at b_rel = {self.b_rel:.9g} ({self.solver}: {self.solver_status})"
+
+    @property
+    def n(self) -> int:
+        return self.N
+
+    @property
+    def modalities(self) -> int:
+        return self.M
 
     def embedding(self, tol: float = 1e-9) -> np.ndarray:
         """Unit vectors (M, N, r) realising ``gram`` (r = numerical rank), rows renormalised."""
@@ -110,6 +137,7 @@ def sdp_margin(N: int, M: int = 2, graph=None, b_rel=None, solver: str | None = 
         raise ConstellationsError("the graph has no edges")
     if b_rel is not None and not (math.isfinite(float(b_rel)) and -1 <= float(b_rel) <= 1):
         raise ConstellationsError(f"b_rel must lie in [-1, 1], got {b_rel}")
+    t0 = time.perf_counter()
     n = M * N
     G = cp.Variable((n, n), PSD=True)
     m = cp.Variable()
@@ -125,12 +153,13 @@ def sdp_margin(N: int, M: int = 2, graph=None, b_rel=None, solver: str | None = 
     if prob.status not in SOLVED:
         raise ConstellationsError(f"SDP not solved (status {prob.status}; {last})")
     bval = float(b.value) if b_rel is None else float(b_rel)
-    return SDPResult(float(m.value), bval, np.asarray(G.value), prob.status, sname, M, N, G_.edges)
+    return SDPResult(float(m.value), bval, np.asarray(G.value), prob.status, sname, M, N, G_.edges,
+                     time.perf_counter() - t0)
 
 
 def sdp_bound(N: int, M: int = 2, graph=None, b_rel=None, solver: str | None = None) -> Bound:
     """The SDP optimum as a (numerical, uncertified) upper bound on the margin for any dimension."""
     r = sdp_margin(N, M, graph, b_rel, solver)
     return Bound(r.margin, "sdp", None,
-                 {"certified": False, "b_rel": r.b_rel, "status": r.status, "solver": r.solver,
+                 {"certified": False, "b_rel": r.b_rel, "status": r.solver_status, "solver": r.solver,
                   "M": M, "N": N, "edges": [list(e) for e in r.edges]})

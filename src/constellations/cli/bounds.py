@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import click
 from click.core import ParameterSource
@@ -109,17 +108,16 @@ def command(ctx, n, dim, margin, b_rel, codes, max_ip, method, tied, three_point
     for --margin, --tied, --b-rel, --store and --search; Levenshtein degree <= 400 (margins not too
     close to 0), M*N <= 64 for --sdp.
     """
-    t0 = time.perf_counter()
     _check_options(ctx, n, dim, margin, b_rel, codes, max_ip, tied, three_point, sdp, search_seconds)
     if codes:
-        return _codes(code_report(dim, max_ip, three_point), max_ip, as_json, t0)
+        return _codes(code_report(dim, max_ip, three_point), max_ip, as_json)
     if margin is not None:
-        return _dimensions(dimension_report(n, margin, method), margin, as_json, t0)
+        return _dimensions(dimension_report(n, margin, method), margin, as_json)
     if tied:
-        return _tied(tied_report(n, dim, method), as_json, t0)
+        return _tied(tied_report(n, dim, method), as_json)
     report = free_bounds(n, dim, b_rel=b_rel, method=method, store=store, search_seconds=search_seconds, seed=seed,
                          sdp_modalities=modalities if sdp else None, sdp_graph=graph)
-    out = {**report.to_dict(), "seconds": round(time.perf_counter() - t0, 3)}
+    out = report.to_dict()
     if as_json:
         emit_json(out)
     else:
@@ -160,11 +158,11 @@ def _check_options(ctx, n, dim, margin, b_rel, codes, max_ip, tied, three_point,
                                "(a tied code has b_rel = 1 - m)")
 
 
-def _dimensions(report, margin, as_json, t0):
+def _dimensions(report, margin, as_json):
     """``--n N --margin m``: dim_lower and dim_upper."""
     lo, hi = report.lower, report.upper
     if as_json:
-        emit_json({**report.to_dict(), "seconds": round(time.perf_counter() - t0, 3)})
+        emit_json(report.to_dict())
         return 0
     click.echo(f"N = {report.n}, margin m = {margin} (half the gap)")
     click.echo(f"  dim_lower  {lo.value if not math.isinf(lo.value) else 'none (no dimension works)'}"
@@ -202,11 +200,11 @@ def _free_text(n, dim, b_rel, up, lo, out) -> None:
         click.echo(f"  sdp           {fmt(out['sdp']['value'], 9)}  (numerical, M = {out['modalities']}, any dimension)")
 
 
-def _codes(report, max_ip, as_json, t0):
+def _codes(report, max_ip, as_json):
     """``--codes --dim n --max-ip s``: every bound on A(n, s)."""
     dim, best, tp = report.dim, report.best, report.three_point
     if as_json:
-        emit_json({**report.to_dict(), "seconds": round(time.perf_counter() - t0, 3)})
+        emit_json(report.to_dict())
         return 0
     click.echo(f"A({dim}, {max_ip}): upper bounds on the size of a code on S^{dim - 1} "
                f"with max inner product <= {max_ip}")
@@ -223,10 +221,10 @@ def _codes(report, max_ip, as_json, t0):
     return 0
 
 
-def _tied(report, as_json, t0):
+def _tied(report, as_json):
     """``--n N --dim D --tied``: the code ceiling, the constructions and the free ceiling."""
     up, lo, free, opt = report.upper, report.lower, report.free, report.optimality
-    out = {**report.to_dict(), "seconds": round(time.perf_counter() - t0, 3)}
+    out = report.to_dict()
     if as_json:
         emit_json(out)
         return 0

@@ -1,4 +1,4 @@
-"""``constellations construct``: build a code or construction and save it as .npz."""
+"""``constellations construct``: build a code or construction and save it as .npz (or a code as text)."""
 from __future__ import annotations
 
 import time
@@ -46,10 +46,14 @@ def estimate_bytes(kind: str, base: str, dim: int, n: int | None, modalities: in
 @click.option("--delta", type=float, default=None, help="Scale delta for lift, modality-simplex, adapters [0.9].")
 @click.option("--phi", type=float, default=0.0, show_default=True, help="phi for lift (delta^2 + phi^2 <= 1).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for random codes.")
-@output_option(".npz", help="Output .npz file (its directory must exist).", required=True)
+@output_option(io.CONFIG_SUFFIXES, required=True,
+               help="Output file (its directory must exist): .npz, or .txt/.dat/.csv for a code (one point per "
+                    "line, full precision, a '#' header with N, d and the certified margin).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_json):
-    """Build KIND and write it to an .npz file with its exact margin in the metadata.
+    """Build KIND and write it to an .npz file with its exact margin in the metadata, or a code
+    to a text file (.txt, .dat, .csv: one point per line; the constructions lift, modality-simplex
+    and adapters, whose modalities differ, need .npz).
 
     KIND is a code, used tied across the M modalities (@CODES@), or a construction:
     lift (Construction 1), modality-simplex (Construction 2), adapters.
@@ -62,6 +66,7 @@ def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_
     Examples:
       constellations construct simplex --dim 5 --n 6 -o simplex.npz
       constellations construct e8 --dim 8 -o e8.npz
+      constellations construct icosahedron --dim 3 -o ico.txt
       constellations construct lift --dim 5 --n 4 --base simplex --delta 0.8 --phi 0.3 -o lift.npz
       constellations construct modality-simplex --dim 6 --n 8 -M 3 --base cross-polytope -o ms.npz
     """
@@ -73,13 +78,16 @@ def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_
         raise click.BadParameter(f"need at least 2 points, got {n}", param_hint="'--n'")
     if modalities < 2:
         raise click.BadParameter(f"need at least 2 modalities, got {modalities}", param_hint="'-M' / '--modalities'")
+    if io.is_text(output) and kind in _CONSTRUCTIONS:
+        raise click.BadParameter(f"a text file holds one spherical code, and {kind} has modalities that differ; "
+                                 "write .npz", param_hint="'-o' / '--output'")
     check_memory(estimate_bytes(kind, base, dim, n, modalities),
                  f"construct {kind} with M={modalities}, N={n if n is not None else 'default'}, d={dim}")
     cfg = constructions.construct(kind, dim, n, modalities, graph=graph, seed=seed, base=base,
                                   delta=delta, phi=phi)
     work = len(cfg.graph.edges) * cfg.N ** 2 * cfg.d
     cert = certified_margin(cfg) if work <= STATS_MAX_WORK else None
-    path = io.save(output, cfg)
+    path = io.save(output, cfg, certificate=cert)
     summary = {"kind": kind, "path": str(path), "modalities": cfg.M, "n": cfg.N, "dim": cfg.d,
                "graph": cfg.graph.spec, "seed": seed if kind == "random" or base == "random" else None,
                "margin": None if cert is None else cert.margin, "b_rel": None if cert is None else cert.b_rel,

@@ -32,6 +32,7 @@ COMMANDS = {
     "reproduce": ("constellations.cli.reproduce", "Regenerate the paper's synthetic studies (N=100, d=10)."),
     "analyze": ("constellations.cli.analyze", "Analyse real paired embeddings: margins, modality gap, retrieval."),
     "table": ("constellations.cli.table", "Tabulate achievable margins against certified bounds (resumable)."),
+    "init-bias": ("constellations.cli.init_bias", "The initial bias b0 that minimises the expected sigmoid loss."),
 }
 
 

@@ -5,7 +5,7 @@ import click
 
 from constellations import io
 from constellations.core import interrupts
-from constellations.search import INTERRUPT, search
+from constellations.search import search
 from constellations.search.driver import STRATEGIES
 
 from constellations.cli.limits import WORKERS, check_workers, remaining
@@ -53,8 +53,10 @@ __all__ = ["command"]
               help="Do not use the catalogue's best construction for (N, d) as a start and a floor "
                    "(searches from random starts only, e.g. for benchmarks).")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
-              help="Start the first restart from this .npz configuration.")
-@output_option(".npz", help="Write the best configuration here (.npz; checked before the search starts).")
+              help="Start the first restart from this configuration: .npz, or a text file of one code "
+                   "(.txt/.dat/.csv, one point per line; used tied; rows rescaled to unit norm).")
+@output_option(io.CONFIG_SUFFIXES, help="Write the best configuration here (checked before the search starts): "
+               ".npz, or with --tied .txt/.dat/.csv (the code, one point per line, full precision).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device, backend, n_jobs, batch,
@@ -80,13 +82,17 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
       constellations search --n 2000 --dim 64 --device cuda --batch 16 --time-limit 300
       constellations search --n 32768 --dim 768 --time-limit 5
     """
+    if output is not None and io.is_text(output) and not tied:
+        raise click.BadParameter("a text file holds one spherical code: use it with --tied, or write .npz",
+                                 param_hint="'-o' / '--output'")
     if restarts is None and time_limit is None:
         restarts = 8
-    # Ctrl-C or SIGTERM from here on only sets the search's flag: the search polls it between kernel calls
-    # and returns its best so far, which is then written (a KeyboardInterrupt inside a Numba kernel loses the
-    # run); a flag set before the search starts (while the start file loads) makes it return at once
-    with interrupts.on_stop(lambda signum: INTERRUPT.set()):
-        init = None if init_path is None else io.load(init_path, normalize=True)
+    # Ctrl-C or SIGTERM from here on only sets the library's stop flag (core.interrupts): the search polls
+    # it between kernel calls and returns its best so far, which is then written (a KeyboardInterrupt inside
+    # a Numba kernel loses the run); a signal before the search starts (while the start file loads) makes
+    # it return at once
+    with interrupts.sigint_sets_flag():
+        init = None if init_path is None else io.load(init_path, normalize=True, dim=dim, modalities=modalities)
         bar = progress_bar(quiet, as_json, total=restarts, unit="restart", dynamic_ncols=True,
                            desc=f"search N={n} d={dim}")
         try:
@@ -100,7 +106,7 @@ def command(n, dim, modalities, graph, tied, restarts, time_limit, seed, device,
         written = None
         if output is not None:
             meta = {"interrupted": res.interrupted, "time_limited": res.time_limited}
-            written = str(io.save(output, res.config.with_meta(**meta)))
+            written = str(io.save(output, res.config.with_meta(**meta), certificate=res))
     out = {**res.to_dict(), "output": written}
     if as_json:
         emit_json(out)

@@ -16,6 +16,7 @@ from constellations.cli.plots_train import plot_training
 from constellations.cli.seeds import SEEDS_HELP, SeedsType
 
 _history_path = checked_path(".csv")
+_checkpoint_path = checked_path(".npz")
 _plot_dir = checked_dir("loss_t.png")  # one of the files it will hold
 
 
@@ -43,9 +44,21 @@ _plot_dir = checked_dir("loss_t.png")  # one of the files it will hold
 @click.option("--reduction", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Sum over the N^2 pairs (the theorems) or their mean (the paper's code).")
 @click.option("--record-every", type=int, default=10, show_default=True, help="History every this many steps.")
-@click.option("--loss-every", type=int, default=1, show_default=True,
-              help="Evaluate the loss value every this many steps (and at recorded steps); "
-                   "steps in between need only its gradient, about 20% cheaper.")
+@click.option("--loss-every", type=int, default=None,
+              help="Evaluate the loss value (of all N items) every this many steps (and at recorded steps); "
+                   "steps in between need only its gradient, about 20% cheaper.  [default: 1; --record-every "
+                   "with --batch-size]")
+@click.option("--batch-size", type=INTEGER, default=None, metavar="B",
+              help="Minibatches: each step takes the gradient of the sigmoid loss of B of the N items (2 <= B <= N), "
+                   "drawn uniformly without replacement from each seed's own stream; reported figures stay "
+                   "computed on all N items at the recorded steps.  [default: N, the full batch]")
+@click.option("--checkpoint", "checkpoint", default=None, metavar="FILE", callback=_checkpoint_path,
+              help="Checkpoint file (.npz, plain arrays, written atomically): every --checkpoint-every steps, "
+                   "on SIGINT/SIGTERM and at the end.")
+@click.option("--checkpoint-every", type=INTEGER, default=None, metavar="K", help="Steps between two checkpoints.")
+@click.option("--resume", is_flag=True,
+              help="Continue from --checkpoint FILE (same options; --steps may grow); the result equals the "
+                   "uninterrupted run's.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:K or auto.")
 @click.option("--graph-mode", type=click.Choice(["auto", "off", "cuda-graph"]), default="auto", show_default=True,
               help="cuda-graph: capture one step of all seeds in a CUDA graph and replay it (no per-kernel launch "
@@ -63,8 +76,8 @@ _plot_dir = checked_dir("loss_t.png")  # one of the files it will hold
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, frozen, adapter, delta0, init_file,
-            optimizer, lr, steps, seeds, reduction, record_every, loss_every, device, graph_mode, dtype, threads, output,
-            history_file, plot_dir, quiet, as_json):
+            optimizer, lr, steps, seeds, reduction, record_every, loss_every, batch_size, checkpoint, checkpoint_every,
+            resume, device, graph_mode, dtype, threads, output, history_file, plot_dir, quiet, as_json):
     """Train N x d free embeddings for M modalities with the sigmoid loss.
 
     All seeds advance together in one batched tensor program.  Rows are renormalised after
@@ -74,14 +87,24 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
     GPU) are refused before anything is allocated, as are more than 10,000 seeds.  A diverging run
     (NaN/Inf loss) stops with the step and a hint.  Exit status 0; 130 if interrupted (Ctrl-C: the
     state reached is still written and marked interrupted; 143 for SIGTERM, likewise); 2 on bad input.
+
+    With --batch-size B each step uses B of the N items (SigLIP's minibatch loss: the B matched pairs
+    positive, the B(B-1) others negative, per edge); B = N is the full-batch run bit for bit.  With
+    --checkpoint FILE the whole state (embeddings, t, bias, optimiser, sampler, loss history, options)
+    is saved every --checkpoint-every K steps, when SIGINT/SIGTERM stops the run, and at the end;
+    the same command with --resume continues from it and ends where the uninterrupted run ends.
     """
     if b0 is not None and param != "absolute":
         raise click.UsageError("--b0 is the absolute bias: use --b-rel0 with --param relative")
+    if checkpoint is None and (resume or checkpoint_every is not None):
+        raise click.UsageError("--resume and --checkpoint-every need --checkpoint FILE")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise click.BadParameter(f"must be >= 1, got {checkpoint_every}", param_hint="--checkpoint-every")
     bias0 = b_rel0 if param == "relative" else (b0 if b0 is not None else t0 * b_rel0)
     spec = TrainSpec(n=n, dim=dim, modalities=modalities, graph=graph, param=param, reduction=reduction, steps=steps,
                      lr=lr, optimizer=optimizer, fix_t=fix_t, fix_bias=fix_bias, frozen=frozen, adapter=adapter,
                      delta0=delta0, record_every=record_every, loss_every=loss_every, device=device, dtype=dtype,
-                     graph_mode=graph_mode)
+                     graph_mode=graph_mode, batch_size=batch_size)
     init = None if init_file is None else _load_init(init_file, (modalities, n, dim))
     if history_file is None and output is not None:
         history_file = str(io.check_writable(str(_stem(output)) + ".history.csv", ".csv"))
@@ -93,7 +116,8 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
             bar.set_postfix(loss=f"{np.median(loss):.3g}")
             bar.refresh()
 
-    res = train(spec, list(seeds), t0=t0, bias0=bias0, init=init, progress=progress, threads=threads)
+    res = train(spec, list(seeds), t0=t0, bias0=bias0, init=init, progress=progress, threads=threads,
+                checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
     if bar is not None:
         bar.close()
     best = int(np.argmax(res.margin))
@@ -105,7 +129,9 @@ def command(n, dim, modalities, graph, param, t0, b0, b_rel0, fix_t, fix_bias, f
         _report(out)
     if res.interrupted:
         echo_err(f"constellations: interrupted after {res.steps_done} of {steps} steps"
-                 + ("; wrote the state reached" if files else ""))
+                 + ("; wrote the state reached" if files else "")
+                 + (f"; checkpoint {res.checkpoint} at step {res.checkpoint_step} (continue with --resume)"
+                    if res.checkpoint else ""))
         return 130
     return 0
 
@@ -120,7 +146,7 @@ def _load_init(path, shape) -> np.ndarray:
 
 def _write_files(res, best, output, history_file, plot_dir) -> dict:
     """Write the result (.npz), its history (.csv) and the plots that were asked for; returns their paths."""
-    files = {}
+    files = {"checkpoint": res.checkpoint} if res.checkpoint else {}
     if output is not None:
         cfg = res.configuration(best).with_meta(run=best)
         extra = {"X_runs": res.X, "seeds": res.seeds, "t": res.t, "b_rel": res.b_rel, "loss": res.loss,
@@ -145,6 +171,7 @@ def _summary(res, best, files) -> dict:
         "n": spec.n, "dim": spec.dim, "modalities": spec.modalities, "graph": spec.graph.spec, "param": spec.param,
         "reduction": spec.reduction, "steps": res.steps_done, "interrupted": res.interrupted, "device": res.device,
         "steps_planned": spec.steps, "dtype": spec.dtype, "launch": res.launch, "seconds": res.wall_s, "best_run": best,
+        "batch_size": spec.batch_size, "resumed_from": res.resumed_from,
         "runs": [{"seed": int(res.seeds[s]), "loss": float(res.loss[s]), "t": float(res.t[s]),
                   "b_rel": float(res.b_rel[s]), "margin": float(res.margin[s]), "gap": float(2 * res.margin[s]),
                   "b_rel_star": float(res.b_rel_star[s]),
@@ -167,7 +194,9 @@ def _stem(path) -> Path:
 def _report(o: dict) -> None:
     e = click.echo
     e(f"trained M={o['modalities']} x N={o['n']} in d={o['dim']}, graph {o['graph']}, {o['param']} bias, "
-      f"{o['steps']} steps, {len(o['runs'])} seed(s) in {o['seconds']:.1f} s on {o['device']} ({o['dtype']}"
+      f"{o['steps']} steps" + (f" of minibatches of {o['batch_size']}" if o["batch_size"] not in (None, o["n"]) else "")
+      + (f" (resumed at step {o['resumed_from']})" if o["resumed_from"] is not None else "")
+      + f", {len(o['runs'])} seed(s) in {o['seconds']:.1f} s on {o['device']} ({o['dtype']}"
       + (", CUDA graph" if o["launch"] == "cuda-graph" else "") + ")"
       + (f"  [INTERRUPTED after {o['steps']} of {o['steps_planned']} steps]" if o["interrupted"] else ""))
     e("  margin m is HALF the gap; 2m is the full gap (min matched - max non-matched)")

@@ -14,7 +14,7 @@ from constellations.core.errors import ConfigurationError
 from constellations.core.exact import to_exact
 from constellations.core.margins import margin_stats, retrieval_accuracy
 
-from constellations.cli.output import emit_json, fmt, output_option
+from constellations.cli.output import INTEGER, emit_json, fmt, output_option
 
 #: Exit statuses (also in the --help text).
 EXIT_YES, EXIT_NO, EXIT_UNDECIDED = 0, 1, 3
@@ -34,12 +34,16 @@ _EXPR_WIDTH = 60
 @click.option("--b-rel", "claim_b", default=None, metavar="NUMBER", callback=lambda c, p, v: _exact_number(p, v),
               help="Claimed b_rel to check (with --margin), read exactly like --margin.")
 @click.option("--normalize", is_flag=True, help="Rescale rows to unit norm instead of refusing non-unit rows.")
+@click.option("--dim", type=INTEGER, default=None,
+              help="Dimension d of a text file with one number per line (Sloane's layout; else read from a name "
+                   "NAME.D.N.txt such as pack.3.150.txt); checked against any other file.")
 @click.option("--exact", is_flag=True, help="Certify (and check a claim) in exact rational arithmetic (slow; small N only).")
 @click.option("--retrieval/--no-retrieval", default=True, show_default=True, help="Compute top-1 retrieval accuracy.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @output_option(".json", help="Also write the JSON report to this .json file (atomically).")
-def command(file, graph, claim_m, claim_b, normalize, exact, retrieval, as_json, output):
-    """Verify FILE (.npz with X of shape (M, N, d), or U and V of shape (N, d)).
+def command(file, graph, claim_m, claim_b, normalize, dim, exact, retrieval, as_json, output):
+    """Verify FILE (.npz with X of shape (M, N, d), or U and V of shape (N, d); or a text file
+    .txt/.dat/.csv holding one spherical code, one point per line, used tied).
 
     Reports pos (min matched inner product), neg (max non-matched), the margin
     m = (pos - neg)/2 (half the gap), b_rel = (pos + neg)/2, a certified lower bound on m
@@ -55,11 +59,17 @@ def command(file, graph, claim_m, claim_b, normalize, exact, retrieval, as_json,
       1  FILE is provably not a constellation / the claim is provably false
       2  bad input (unreadable file, NaN, wrong shapes, bad options)
       3  not decidable in float64: the answer is within rounding error; rerun with --exact
+
+    A text file is read as the code tables write it: numbers separated by whitespace or commas, '#'
+    comments, an optional index column and header line (Lai et al.'s 'N D theta', whose stated
+    distance is compared with the certified margin), or Sloane's one number per line (--dim or a
+    name pack.D.N.txt).  The report adds the code's largest inner product c = 1 - 2m, its smallest
+    distance 2 sqrt(m) and angle, and how far the rows were from unit norm.
     """
     if (claim_m is None) != (claim_b is None):
         raise click.UsageError("--margin and --b-rel go together")
     t0 = time.perf_counter()
-    cfg = io.load(file, normalize=normalize, graph=graph)
+    cfg = io.load(file, normalize=normalize, graph=graph, dim=dim)
     with _progress(cfg, "margins", exact) as tick:
         cert = certified_margin(cfg, exact=exact, progress=tick)
         s = cert.stats or margin_stats(cfg, progress=tick)
@@ -80,6 +90,8 @@ def command(file, graph, claim_m, claim_b, normalize, exact, retrieval, as_json,
         out["margin"], out["b_rel"] = cert.margin, cert.b_rel
         out["margin_exact"] = out["margin_expression"] = cert.margin_exact
         out["b_rel_exact"] = out["b_rel_expression"] = cert.b_rel_exact
+    if cfg.meta.get("format") == "text":
+        out["code"] = _code_json(cfg.meta, s.margin, cert.margin_certified)
     if retrieval:
         with _progress(cfg, "retrieval", False) as tick:
             acc = retrieval_accuracy(cfg, progress=tick)
@@ -108,6 +120,15 @@ def _exact_number(param, text):
     if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise ConfigurationError(f"{flag} must be a finite number, got {text!r}")
     return to_exact(text, flag)
+
+
+def _code_json(meta: dict, margin: float, margin_certified: float) -> dict:
+    """The spherical code read from a text file: its layout, its rows' distance from unit norm, its
+    geometry (:func:`constellations.io.coordinates.code_geometry`) and what its header states."""
+    stated = meta.get("stated")
+    return {"layout": meta.get("layout"), "header": meta.get("header"),
+            "max_norm_deviation": meta.get("max_norm_deviation"), "normalized": meta.get("normalized"),
+            **io.code_geometry(margin, margin_certified, stated), "stated": stated}
 
 
 def _claim_json(claim) -> dict:
@@ -148,6 +169,8 @@ def _report(o: dict) -> None:
       f"item {o['worst_matched']['i']}")
     w = o["worst_non_matched"]
     e(f"  neg (max non-matched) {fmt(o['neg_max'])}   at edge ({w['k']},{w['l']}) pair ({w['i']},{w['j']})")
+    if "code" in o:
+        _report_code(o["code"])
     if len(o["per_edge"]) > 1:
         for pe in o["per_edge"]:
             e(f"    edge {tuple(pe['edge'])}: m={fmt(pe['margin'])} b_rel={fmt(pe['b_rel'])}")
@@ -173,6 +196,21 @@ def _report(o: dict) -> None:
         e("  => NOT a constellation (certified margin < 0)")
     else:
         e("  => undecided in float64: the margin is within rounding of 0; use --exact")
+
+
+def _report_code(c: dict) -> None:
+    """The text file's code: layout, unit norms, smallest distance and angle, the header's statement."""
+    e = click.echo
+    rows = "normalised" if c["normalized"] else "used as written"
+    e(f"  text file             {c['layout']}{', header ' + c['header'] if c['header'] else ''}; rows within "
+      f"{c['max_norm_deviation']:.2g} of unit norm ({rows})")
+    e(f"  as a code             c = {fmt(c['max_inner_product'])}, min distance {fmt(c['min_distance'])} "
+      f"(certified >= {c['min_distance_certified']!r}), min angle {fmt(c['min_angle_degrees'])} degrees")
+    st = c["stated"]
+    if st:
+        verdict = "agrees" if c["agrees_with_stated"] else "DISAGREES"
+        e(f"  stated by the file    min distance {st['min_distance']!r}, angle {st['min_angle_degrees']!r} degrees: "
+          f"m = D^2/4 = {fmt(st['margin'])} +- {st['margin_uncertainty']:.2g} ({verdict})")
 
 
 def _short(text, value: float) -> str:

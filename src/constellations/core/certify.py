@@ -58,7 +58,7 @@ import numpy as np
 
 from constellations.core.errors import ConfigurationError, ConstellationsError
 from constellations.core.exact import float_down, float_up
-from constellations.core.results import Result, Status
+from constellations.core.results import Result, Status, jsonable
 from constellations.core.margins import MarginStats, block_rows, margin_stats, normalised_blocks, normalised_diag, resolve, row_norms
 
 __all__ = ["CertifiedMargin", "ClaimCheck", "Violation", "certified_margin", "check_claim",
@@ -177,13 +177,17 @@ class Violation:
 
 
 @dataclass(frozen=True)
-class ClaimCheck:
+class ClaimCheck(Result):
     """Result of checking a claimed (m, b_rel): ``holds`` is certified; else the first violation.
 
     ``refuted`` is True when the claim is proved false (the violation is ``certain``);
     ``holds`` and ``refuted`` both False means float64 rounding cannot decide (use exact mode).
     ``margin`` and ``b_rel`` are the claimed values as checked: exact numbers (Fraction, or
     a + b sqrt(D) as given).
+
+    In the result vocabulary: ``margin`` is the claimed m (a float in ``to_dict()``, exactly in
+    ``margin_exact``), ``margin_certified`` the claimed m rounded down when the claim holds (the
+    configuration is then proved to have at least that margin), else None; ``status`` COMPLETED.
     """
 
     holds: bool
@@ -191,6 +195,34 @@ class ClaimCheck:
     b_rel: object
     violation: Violation | None
     method: str
+    n: int | None = None
+    dim: int | None = None
+    modalities: int | None = None
+    seconds: float | None = None
+    config = None
+
+    @property
+    def margin_certified(self) -> float | None:
+        return float_down(self.margin) if self.holds else None
+
+    @property
+    def status(self) -> Status:
+        return Status.COMPLETED
+
+    @property
+    def message(self) -> str:
+        claim = f"(m, b_rel) = ({exact_text(self.margin)}, {exact_text(self.b_rel)})"
+        if self.holds:
+            return f"{claim} holds (proved, {self.method})"
+        return f"{claim} {'is refuted' if self.refuted else 'cannot be decided in float64: use exact mode'}"
+
+    def to_dict(self) -> dict:
+        out = self.vocabulary()
+        out.update(margin=float(self.margin), margin_exact=exact_text(self.margin), b_rel=float(self.b_rel),
+                   b_rel_exact=exact_text(self.b_rel), holds=self.holds, refuted=self.refuted,
+                   decided=self.decided, method=self.method,
+                   violation=None if self.violation is None else jsonable(self.violation))
+        return out
 
     @property
     def refuted(self) -> bool:
@@ -492,16 +524,25 @@ def check_claim(X, m, b_rel, graph=None, *, exact: bool = False,
     "unproved"; cost O(M^2 N^2 d) Python integer operations (refused above ``max_work``,
     see :func:`certified_margin`).
     """
+    t0 = time.perf_counter()
     m, b_rel = _claim_number(m, "claimed margin"), _claim_number(b_rel, "claimed b_rel")
     A, G = resolve(X, graph)
     if exact:
         _check_exact_work(A, len(G.edges), max_work)
-        return _check_claim_exact(A, G.edges, m, b_rel)
+        res = _check_claim_exact(A, G.edges, m, b_rel)
+    else:
+        res = _check_claim_float(A, G.edges, m, b_rel)
+    M, N, d = A.shape
+    return replace(res, n=N, dim=d, modalities=M, seconds=time.perf_counter() - t0)
+
+
+def _check_claim_float(A: np.ndarray, edges, m, b_rel) -> ClaimCheck:
+    """:func:`check_claim` in float64 with the rounding bound (the docstring there)."""
     gamma, kappa = float_error_constants(A.shape[2])
     hi_req, lo_req = _requirements(m, b_rel)
     screen = (float_up(gamma), float_up(kappa), _float_beyond(hi_req, 1), _float_beyond(lo_req, -1))
     unproved = None  # first inequality that is neither proved nor refuted
-    for k, l in G.edges:
+    for k, l in edges:
         for v in _claim_violations(A, k, l, hi_req, lo_req, gamma, kappa, screen, lambda: unproved is None):
             if v.certain:
                 return ClaimCheck(False, m, b_rel, v, "float64-rounding-bound")

@@ -16,10 +16,9 @@ import ctypes
 import os
 import signal
 import threading
-import time
 from contextlib import contextmanager
 
-__all__ = ["Interrupt", "INTERRUPT", "expired", "sigint_sets_flag", "STOP_SIGNALS", "record", "received", "clear", "exit_status", "raise_interrupt", "install",
+__all__ = ["Interrupt", "INTERRUPT", "sigint_sets_flag", "STOP_SIGNALS", "record", "received", "clear", "exit_status", "raise_interrupt", "install",
            "on_stop", "ignored", "blocked", "die_with_parent"]
 
 #: The signals that stop a run and keep its best result.
@@ -151,7 +150,8 @@ def _watch(parent_pid: int) -> None:
 # ------------------------------------------------------------------ the stop flag of a long computation
 
 class Interrupt:
-    """Ctrl-C as a flag of this process, polled between kernel calls and iterations.
+    """Ctrl-C as a flag of this process, polled between kernel calls and iterations (through
+    :meth:`constellations.core.deadline.Deadline.expired`, which every loop asks).
 
     During :func:`search` SIGINT only sets the flag (:func:`sigint_sets_flag`): a KeyboardInterrupt
     raised while a Numba kernel runs surfaces as ``SystemError: CPUDispatcher(...) returned a
@@ -173,11 +173,6 @@ class Interrupt:
 
 
 INTERRUPT = Interrupt()
-
-
-def expired(deadline) -> bool:
-    """True once Ctrl-C was pressed or ``time.time()`` passed ``deadline`` (None: no deadline)."""
-    return INTERRUPT.is_set() or (deadline is not None and time.time() > deadline)
 
 
 @contextmanager

@@ -81,8 +81,13 @@ class Result:
     all JSON-able (:func:`jsonable`); a subclass may extend it.
     """
 
+    def vocabulary(self) -> dict:
+        """The :data:`VOCABULARY` names and their JSON-able values, in order (the head of ``to_dict()``;
+        a subclass with its own ``to_dict()`` starts from it)."""
+        return {name: jsonable(getattr(self, name)) for name in VOCABULARY}
+
     def to_dict(self) -> dict:
-        out = {name: jsonable(getattr(self, name)) for name in VOCABULARY}
+        out = self.vocabulary()
         for f in dataclasses.fields(self):
             if f.name == "config" or f.name in out:
                 continue

@@ -15,7 +15,6 @@ Every problem (missing, unreadable, truncated or wrongly shaped file, unknown ke
 """
 from __future__ import annotations
 
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from constellations.core.errors import FileFormatError
-from constellations.io.files import os_reason, shown, stat_or_none
+from constellations.io.files import os_reason, require_file, shown
 
 __all__ = ["PairsFile", "load_pairs", "SUFFIXES"]
 
@@ -42,11 +41,7 @@ class PairsFile:
 
 def _check(path: Path) -> None:
     """Refuse, with one line, a path that is missing, a directory, of an unknown kind or unreadable."""
-    st = stat_or_none(path, "read")
-    if st is None:
-        raise FileFormatError(f"no such file: {shown(path)}")
-    if stat.S_ISDIR(st.st_mode):
-        raise FileFormatError(f"{shown(path)} is a directory, not a file of embeddings")
+    require_file(path, "a file of embeddings")
     if path.suffix.lower() not in SUFFIXES:
         raise FileFormatError(f"{shown(path)}: unknown kind of file; use {', '.join(SUFFIXES)}")
     try:

@@ -1,8 +1,11 @@
-"""Reading and writing configurations as ``.npz`` files, atomically.
+"""Reading and writing configurations as ``.npz`` files or text coordinates, atomically.
 
-Format
-------
-An ``.npz`` archive holding either
+Formats
+-------
+By the suffix of the name: ``.txt``, ``.dat`` and ``.csv`` are text, one point per line
+(:mod:`constellations.io.coordinates`: the layouts of the code tables, Sloane's and Lai et al.'s included),
+holding ONE spherical code C of shape (N, d), loaded as the tied configuration X[k] = C for every k
+(m = (1 - c)/2, docs/math.md section 2); any other name is an ``.npz`` archive holding either
 
 - ``X``: float array of shape (M, N, d), or
 - ``U`` and ``V``: float arrays of shape (N, d) (two modalities),
@@ -26,27 +29,42 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npformat
 
-from constellations.core.configuration import UNIT_TOL, Configuration, as_array, check_memory
+from constellations.core.configuration import UNIT_TOL, Configuration, as_array, check_memory, tied
 from constellations.core.errors import ConfigurationError, ConstellationsError, FileFormatError
+from constellations.io.coordinates import TEXT_SUFFIXES, code_comments, format_code, parse_code
 
 __all__ = ["load", "save", "load_arrays", "atomic_write", "atomic_write_text", "to_jsonable", "check_writable",
-           "stat_or_none", "shown", "os_reason"]
+           "stat_or_none", "shown", "os_reason", "CONFIG_SUFFIXES", "TEXT_SUFFIXES", "is_text"]
+
+#: Names a configuration may be written to: an ``.npz`` archive, or text (one spherical code).
+CONFIG_SUFFIXES = (".npz",) + TEXT_SUFFIXES
+
+#: Bytes of memory reading a text file may take per byte of text (Python floats and lists while parsing).
+_TEXT_BYTES_PER_BYTE = 24
 
 
-def check_writable(path, suffix: str | None = None) -> Path:
+def is_text(path) -> bool:
+    """Whether ``path`` names a text file of coordinates (by its suffix, :data:`TEXT_SUFFIXES`)."""
+    return Path(path).suffix.lower() in TEXT_SUFFIXES
+
+
+def check_writable(path, suffix: str | tuple[str, ...] | None = None) -> Path:
     """Check, before any work starts, that ``path`` can be written; return it as a Path.
 
     One rule for every command: the parent directory must already exist (it is never created,
     so a mistyped directory is reported rather than silently made), must be writable, and
-    ``path`` must not be a directory.  With ``suffix`` (e.g. ``".npz"``) the name must end in it:
-    a file is never silently renamed.  A probe file is created and removed in the directory, so
-    read-only and virtual file systems are caught too.  Raises :class:`FileFormatError` with a
-    one-line reason, also for names the file system cannot hold (a name over NAME_MAX bytes, a
-    path over PATH_MAX).
+    ``path`` must not be a directory.  With ``suffix`` (e.g. ``".npz"``, or a tuple of suffixes such as
+    :data:`CONFIG_SUFFIXES`) the name must end in it: a file is never silently renamed.  A probe file
+    is created and removed in the directory, so read-only and virtual file systems are caught too.
+    Raises :class:`FileFormatError` with a one-line reason, also for names the file system cannot hold
+    (a name over NAME_MAX bytes, a path over PATH_MAX).
     """
     path = Path(path)
-    if suffix is not None and path.suffix.lower() != suffix:
-        raise FileFormatError(f"cannot write {shown(path)}: the output must be a {suffix} file (name it *{suffix})")
+    suffixes = (suffix,) if isinstance(suffix, str) else suffix
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        kinds = suffixes[0] if len(suffixes) == 1 else ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
+        raise FileFormatError(f"cannot write {shown(path)}: the output must be a {kinds} file (name it "
+                              f"*{suffixes[0]})")
     st = stat_or_none(path, "write")
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise FileFormatError(f"cannot write {shown(path)}: it is a directory")
@@ -222,7 +240,8 @@ def load_arrays(path) -> dict:
     except OSError as exc:
         raise FileFormatError(f"cannot read {shown(path)}: {os_reason(path, exc)}") from None
     if magic[:2] != b"PK":
-        raise FileFormatError(f"{shown(path)} is not an .npz archive (no zip header)")
+        raise FileFormatError(f"{shown(path)} is not an .npz archive (no zip header; text coordinates are read "
+                              f"from {', '.join(TEXT_SUFFIXES)} files)")
     try:
         _check_members(path)
         with np.load(path, allow_pickle=False) as z:
@@ -266,18 +285,33 @@ def _check_members(path: Path) -> None:
 
 
 def load(path, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_unit: bool = True,
-         graph=None) -> Configuration:
-    """Load a configuration from ``path`` (see the module docstring for the format).
+         graph=None, dim: int | None = None, modalities: int = 2) -> Configuration:
+    """Load a configuration from ``path`` (see the module docstring for the formats).
 
     Parameters
     ----------
     normalize : bool
-        Rescale rows to unit norm instead of refusing rows with | |x| - 1 | > unit_tol.
+        Rescale rows to unit norm instead of refusing rows with | |x| - 1 | > unit_tol.  Rows within
+        the tolerance are kept as written (the certificate normalises them exactly, docs/math.md 6).
     require_unit : bool
         If False, the rows are normalised silently (for raw embeddings).
     graph : optional
         Overrides a graph stored in the file.
+    dim : int, optional
+        The dimension d of a text file with one number per line (Sloane's layout; else taken from a name
+        ``NAME.D.N.txt``); for every other file it is checked against the points.
+    modalities : int
+        Text files only: the code is used tied over this many modalities (default 2).  ``.npz`` files
+        carry their own M.
+
+    For a text file ``meta`` records ``format`` ("text"), ``layout``, ``header``, ``stated`` (what a header
+    states: smallest distance and angle, the margin D^2/4 they imply and its uncertainty from the written
+    digits, :class:`~constellations.io.coordinates.CodeText`), ``max_norm_deviation`` (the largest
+    | |x| - 1 | of the rows as written) and ``normalized``.
     """
+    if is_text(path):
+        return _load_text(Path(path), normalize=normalize or not require_unit, unit_tol=unit_tol, graph=graph,
+                          dim=dim, modalities=modalities)
     arrays = load_arrays(path)
     if "X" in arrays:
         X = arrays["X"]
@@ -300,19 +334,107 @@ def load(path, *, normalize: bool = False, unit_tol: float = UNIT_TOL, require_u
     except ConfigurationError as exc:
         raise ConfigurationError(f"{path}: {exc}") from None
     meta.setdefault("source", str(path))
+    if dim is not None and Xa.shape[2] != dim:
+        raise ConfigurationError(f"{path}: the points have dimension {Xa.shape[2]}, but the dimension given is {dim}")
     return Configuration(Xa, graph, meta)
 
 
-def save(path, config: Configuration, *, extra: dict | None = None) -> Path:
-    """Write ``config`` to ``path`` as ``.npz`` atomically; returns the path written.
+def _load_text(path: Path, *, normalize: bool, unit_tol: float, graph, dim, modalities) -> Configuration:
+    """A text file of coordinates as the tied configuration of its code (:func:`load`)."""
+    if isinstance(modalities, bool) or not isinstance(modalities, (int, np.integer)) or modalities < 2:
+        raise ConfigurationError(f"a code is used tied over at least 2 modalities, got {modalities!r}")
+    parsed = parse_code(_read_text(path), shown(path), dim=dim)
+    P = parsed.points
+    peak = np.abs(P).max(axis=1)
+    if (peak == 0).any():
+        i = int(np.argmax(peak == 0))
+        raise ConfigurationError(f"{shown(path)}:{parsed.lines[i]}: point {i} is zero and has no direction")
+    norms = peak * np.linalg.norm(P / peak[:, None], axis=1)  # scaled: no overflow for rows near 1e300
+    dev = np.abs(norms - 1.0)
+    if not normalize and dev.max() > unit_tol:
+        i = int(np.argmax(dev))
+        raise ConfigurationError(
+            f"{shown(path)}:{parsed.lines[i]}: point {i} has norm {norms[i]:.6g}, not 1 (tolerance {unit_tol:g}); "
+            "pass normalize=True (CLI: --normalize) to rescale the points")
+    try:
+        code = as_array(P[None], normalize=normalize, unit_tol=unit_tol, min_modalities=1)[0]
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{shown(path)}: {exc}") from None
+    meta = {"source": str(path), "format": "text", "layout": parsed.layout, "header": parsed.header,
+            "max_norm_deviation": float(dev.max()), "normalized": bool(normalize)}
+    if parsed.stated:
+        meta["stated"] = dict(parsed.stated)
+    return tied(code, int(modalities), graph, meta)
 
-    ``extra`` adds further arrays (e.g. ``labels``).  The name must end in ``.npz``
-    (:func:`check_writable`); it is never silently changed.
+
+def require_file(path: Path, what: str) -> os.stat_result:
+    """The stat of ``path``; a missing path or a directory is a one-line :class:`FileFormatError`
+    ("... is a directory, not {what}")."""
+    st = stat_or_none(path, "read")
+    if st is None:
+        raise FileFormatError(f"no such file: {shown(path)}")
+    if stat.S_ISDIR(st.st_mode):
+        raise FileFormatError(f"{shown(path)} is a directory, not {what}")
+    return st
+
+
+def _read_text(path: Path) -> str:
+    """The content of a text file, UTF-8; missing, binary and oversized files are one-line errors."""
+    st = require_file(path, "a text file of coordinates")
+    check_memory(_TEXT_BYTES_PER_BYTE * st.st_size, f"reading {shown(path)}")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise FileFormatError(f"cannot read {shown(path)}: {os_reason(path, exc)}") from None
+    if data[:2] == b"PK":
+        raise FileFormatError(f"{shown(path)} is an .npz archive, not text: name it *.npz")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise FileFormatError(f"{shown(path)}:{line}: not UTF-8 text (byte {exc.start}); is it a binary file?") \
+            from None
+
+
+def save(path, config: Configuration, *, extra: dict | None = None, certificate=None) -> Path:
+    """Write ``config`` to ``path`` atomically; returns the path written.
+
+    The name must end in one of :data:`CONFIG_SUFFIXES` (:func:`check_writable`); it is never
+    silently changed.  ``.npz``: the array ``X``, the graph and ``meta``; ``extra`` adds further arrays
+    (e.g. ``labels``).  Text (``.txt``, ``.dat``, ``.csv``): one spherical code, so every modality must
+    equal the first (a tied configuration; otherwise :class:`ConfigurationError`, nothing written), written
+    one point per line in full float64 precision (:func:`~constellations.io.coordinates.format_code`: it
+    reads back bit for bit) under ``#`` comments with N, d and, from ``certificate`` (any result with
+    ``margin`` and ``margin_certified``: a :class:`~constellations.core.certify.CertifiedMargin`, a search
+    result), the margin, the largest inner product, the smallest distance and angle and the certified
+    margin (:func:`~constellations.io.coordinates.code_comments`).  Nothing is computed here: without
+    ``certificate`` the comments say so.
     """
-    path = check_writable(path, ".npz")
+    path = check_writable(path, CONFIG_SUFFIXES)
+    if is_text(path):
+        _save_text(path, config, extra, certificate)
+        return path
     arrays = {"X": np.asarray(config.X), "graph": np.array(config.graph.spec),
               "meta": np.array(json.dumps(to_jsonable(config.meta)))}
     arrays.update(extra or {})
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)
     return path
+
+
+def _save_text(path: Path, config: Configuration, extra, certificate) -> None:
+    """One code as text (:func:`save`)."""
+    if extra:
+        raise ConfigurationError(f"cannot write {shown(path)}: extra arrays ({', '.join(sorted(extra))}) need an "
+                                 ".npz file")
+    X = np.asarray(config.X)
+    if not all(np.array_equal(X[k], X[0]) for k in range(1, X.shape[0])):
+        raise ConfigurationError(f"cannot write {shown(path)}: a text file holds one spherical code, and the "
+                                 f"{X.shape[0]} modalities of this configuration differ; write .npz instead")
+    margin = getattr(certificate, "margin", None)
+    certified = getattr(certificate, "margin_certified", None)
+    method = getattr(certificate, "method", None) or getattr(certificate, "certified_by", None)
+    comments = code_comments(config.N, config.d, margin=margin, margin_certified=certified, method=method,
+                             meta=to_jsonable(config.meta))
+    atomic_write_text(path, format_code(X[0], comments, sep="," if path.suffix.lower() == ".csv" else " "))

@@ -39,16 +39,22 @@ before the next chunk.  At N = 95, d = 3 a list holds about 6% of the pairs
 
 Deadlines and Ctrl-C: the compiled loop runs at most ``chunk`` iterations per call, sized to about
 :data:`CHUNK_WORK` multiply-adds (a few hundredths of a second); between calls the Python side
-checks :func:`search.budget.expired` and updates ``holder["X"]``.  The state (iterate,
-gradient, stored pairs) lives in arrays between calls, so chunking changes nothing in the iterates.
+asks the deadline (:meth:`constellations.core.deadline.Deadline.expired`) and updates ``holder["X"]``.
+The state (iterate, gradient, stored pairs) lives in arrays between calls, so chunking changes nothing
+in the iterates.
+
+The functions below are plain Python; Numba is imported and they are compiled on first use
+(:func:`core.jit.njit`, through :func:`_compiled`), so that importing this module costs nothing.
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from functools import cache
 
+import numpy as np
+
+from constellations.core.deadline import Deadline
+from constellations.core.jit import njit
 from constellations.objective.reference import default_edges
-from constellations.core.interrupts import expired
 
 __all__ = ["MAX_WORK", "CHUNK_WORK", "fits", "value_and_grad", "rlbfgs_stage"]
 
@@ -84,7 +90,6 @@ def fits(shape, n_edges: int = 1) -> bool:
 
 # --------------------------------------------------------------------------- objective
 
-@njit(cache=True)
 def _dot(X, i, Y, j):
     s = 0.0
     for t in range(X.shape[1]):
@@ -92,7 +97,6 @@ def _dot(X, i, Y, j):
     return s
 
 
-@njit(cache=True)
 def _tangent_rows(X, G):
     for i in range(X.shape[0]):
         a = _dot(G, i, X, i)
@@ -100,7 +104,6 @@ def _tangent_rows(X, G):
             G[i, t] -= a * X[i, t]
 
 
-@njit(cache=True)
 def _code_fg(X, beta, G):
     """Tied F_beta(X) (N, d) and its Riemannian gradient into G."""
     N, d = X.shape
@@ -120,7 +123,6 @@ def _code_fg(X, beta, G):
     return _code_value(X, G, Z, q, beta)
 
 
-@njit(cache=True)
 def _add_pair(X, i, j, w, G):
     """Add w times the other row to rows i and j of G; returns 2 w (both orders of the pair)."""
     for t in range(X.shape[1]):
@@ -129,7 +131,6 @@ def _add_pair(X, i, j, w, G):
     return 2.0 * w
 
 
-@njit(cache=True)
 def _code_value(X, G, Z, q, beta):
     """F_beta = (1 - Q)/2 with Q = q + log(Z)/beta; G (the weighted sums) becomes the gradient."""
     Q = q + np.log(Z) / beta
@@ -140,7 +141,6 @@ def _code_value(X, G, Z, q, beta):
     return 0.5 * (1.0 - Q)
 
 
-@njit(cache=True)
 def _code_fg_pairs(X, beta, P, X0, skin, G, stale):
     """Tied F_beta over the pair list P (lex order) built at X0 with ``skin``: the same value and
     gradient as :func:`_code_fg` while every row is within skin/4 of X0 (module docstring, "pair
@@ -172,7 +172,6 @@ def _code_fg_pairs(X, beta, P, X0, skin, G, stale):
     return _code_value(X, G, Z, q, beta)
 
 
-@njit(cache=True)
 def _free_fg(X, n, edges, beta, G, W):
     """Free F_beta of rows X (M N, d) (modality k is rows k N .. k N + N - 1), gradient into G;
     W is scratch of X's shape."""
@@ -228,7 +227,6 @@ def _free_fg(X, n, edges, beta, G, W):
     return 0.5 * (P - Q)
 
 
-@njit(cache=True)
 def _fg(X, beta, n, edges, tied, G, W, P, X0, skin, stale):
     if tied:
         if skin > 0.0:
@@ -246,6 +244,17 @@ def _edges_array(edges) -> np.ndarray:
     return np.asarray([tuple(e) for e in edges], dtype=np.int64).reshape(-1, 2)
 
 
+#: The functions of this module that run compiled (calling each other compiled).
+_JITTED = ("_dot", "_tangent_rows", "_code_fg", "_add_pair", "_code_value", "_code_fg_pairs", "_free_fg", "_fg",
+           "_vdot", "_absmax", "_axpy", "_scaled", "_axpby", "_drop_oldest", "_transport", "_retract", "_run")
+
+
+@cache
+def _compiled():
+    """The compiled versions of the functions of :data:`_JITTED`, made on first use (once per process)."""
+    return njit(globals(), {name: (name, {"cache": True}) for name in _JITTED})
+
+
 def value_and_grad(X, beta: float, edges=None):
     """F_beta and its Riemannian gradient, compiled (the same values as
     :func:`objective.reference.value_and_grad`, summed in another order)."""
@@ -255,8 +264,8 @@ def value_and_grad(X, beta: float, edges=None):
         edges = default_edges(X.shape[0])
     R = X.reshape(-1, X.shape[-1])
     G = np.empty_like(R)
-    F = _fg(R, float(beta), X.shape[-2], _edges_array(edges), tied, G, np.empty_like(R), _NO_PAIRS, R, -1.0,
-            np.zeros(1, dtype=np.int64))
+    F = _compiled()._fg(R, float(beta), X.shape[-2], _edges_array(edges), tied, G, np.empty_like(R), _NO_PAIRS, R,
+                        -1.0, np.zeros(1, dtype=np.int64))
     return float(F), G.reshape(X.shape)
 
 
@@ -265,7 +274,6 @@ def value_and_grad(X, beta: float, edges=None):
 # The vector operations of the L-BFGS loop run on flat views of the (rows, d) arrays: with d = 3 a
 # loop over rows and then 3 coordinates costs four times as much as one flat loop.
 
-@njit(cache=True)
 def _vdot(A, B):
     a = A.reshape(A.size)
     b = B.reshape(B.size)
@@ -275,7 +283,6 @@ def _vdot(A, B):
     return s
 
 
-@njit(cache=True)
 def _absmax(A):
     a = A.reshape(A.size)
     m = 0.0
@@ -286,7 +293,6 @@ def _absmax(A):
     return m
 
 
-@njit(cache=True)
 def _axpy(Y, a, X):
     """Y += a X, in place (no temporary)."""
     y = Y.reshape(Y.size)
@@ -295,7 +301,6 @@ def _axpy(Y, a, X):
         y[i] += a * x[i]
 
 
-@njit(cache=True)
 def _scaled(Y, a, X):
     """Y = a X, in place."""
     y = Y.reshape(Y.size)
@@ -304,7 +309,6 @@ def _scaled(Y, a, X):
         y[i] = a * x[i]
 
 
-@njit(cache=True)
 def _axpby(Y, a, X, b):
     """Y = a X + b Y, in place."""
     y = Y.reshape(Y.size)
@@ -313,7 +317,6 @@ def _axpby(Y, a, X, b):
         y[i] = a * x[i] + b * y[i]
 
 
-@njit(cache=True)
 def _drop_oldest(S, Y, R):
     """Shift the stored pairs down by one (S[0], the oldest, is overwritten), on flat views."""
     m = S.shape[0]
@@ -326,7 +329,6 @@ def _drop_oldest(S, Y, R):
         R[a] = R[a + 1]
 
 
-@njit(cache=True)
 def _transport(X, S, Y, k):
     """Project the k stored pairs S[a], Y[a] onto the tangent space at X, row by row, in place
     (:func:`_tangent_rows` on each, with 3-d indexing instead of views)."""
@@ -343,7 +345,6 @@ def _transport(X, S, Y, k):
                 Y[a, i, t] -= v * X[i, t]
 
 
-@njit(cache=True)
 def _retract(X, p, t, out):
     for i in range(X.shape[0]):
         s = 0.0
@@ -356,7 +357,6 @@ def _retract(X, p, t, out):
             out[i, c] /= r
 
 
-@njit(cache=True)
 def _run(X, g, f, S, Y, R, count, beta, n, edges, tied, iters, gtol, ftol, P, X0, skin, stale):
     """Up to ``iters`` iterations from (X, f = -F, g = -grad F) and ``count[0]`` stored pairs
     (S[0] oldest).  Updates everything in place; returns (iterations done, finished).  With a pair
@@ -458,14 +458,15 @@ def _pair_list(R, beta, skin_fraction=None):
 
 
 def rlbfgs_stage(X, beta: float, edges=None, *, maxiter: int = 400, gtol: float = 1e-11,
-                 ftol: float = 1e-15, deadline: float | None = None, holder: dict | None = None,
+                 ftol: float = 1e-15, deadline: Deadline = Deadline.NEVER, holder: dict | None = None,
                  skin_fraction: float | None = None):
     """One stage of :func:`search.optimizer.rlbfgs` on F_beta, compiled.
 
     X : unit rows, (N, d) tied or (M, N, d) free; ``edges`` the graph's edges (free).  Returns
-    ``(X, F, timed_out)`` as :func:`~search.optimizer.rlbfgs` does: ``timed_out`` when the
-    deadline passed or Ctrl-C was pressed (checked between compiled calls of about CHUNK_WORK
-    multiply-adds); X is then the last accepted point and ``holder["X"]`` always holds it.
+    ``(X, F, timed_out)`` as :func:`~search.optimizer.rlbfgs` does: ``timed_out`` when ``deadline``
+    (a :class:`~constellations.core.deadline.Deadline`) expired, its time passed or Ctrl-C pressed
+    (checked between compiled calls of about CHUNK_WORK multiply-adds); X is then the last accepted
+    point and ``holder["X"]`` always holds it.
     ``skin_fraction`` overrides PAIR_SKIN for codes (0: all pairs, no list); it changes the speed,
     not the iterates (module docstring).
     """
@@ -478,12 +479,13 @@ def rlbfgs_stage(X, beta: float, edges=None, *, maxiter: int = 400, gtol: float 
     R2 = np.array(X, dtype=np.float64).reshape(-1, d)
     holder = {} if holder is None else holder
     holder["X"] = R2.reshape(shape)
-    if expired(deadline):
+    if deadline.expired():
         return R2.reshape(shape), -np.inf, True
+    k = _compiled()
     stale = np.zeros(1, dtype=np.int64)
     P, X0, skin = _pair_list(R2, beta, skin_fraction) if tied else (_NO_PAIRS, R2, -1.0)
     G = np.empty_like(R2)
-    f = np.array([-_fg(R2, float(beta), n, E, tied, G, np.empty_like(R2), P, X0, skin, stale)])
+    f = np.array([-k._fg(R2, float(beta), n, E, tied, G, np.empty_like(R2), P, X0, skin, stale)])
     g = -G
     S = np.zeros((_MEMORY,) + R2.shape)
     Y = np.zeros_like(S)
@@ -492,10 +494,10 @@ def rlbfgs_stage(X, beta: float, edges=None, *, maxiter: int = 400, gtol: float 
     chunk = int(max(1, min(maxiter, CHUNK_WORK // max(3.0 * _work(n, d, max(len(E), 1), tied), 1.0))))
     done = 0
     while done < maxiter:
-        if expired(deadline):
+        if deadline.expired():
             return R2.reshape(shape), -f[0], True
-        used, finished = _run(R2, g, f, S, Y, Rho, count, float(beta), n, E, tied,
-                              min(chunk, maxiter - done), gtol, ftol, P, X0, skin, stale)
+        used, finished = k._run(R2, g, f, S, Y, Rho, count, float(beta), n, E, tied,
+                                min(chunk, maxiter - done), gtol, ftol, P, X0, skin, stale)
         holder["X"] = R2.reshape(shape).copy()
         done += used
         if stale[0]:

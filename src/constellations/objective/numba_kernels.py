@@ -10,21 +10,26 @@ kernels that never store an inner-product matrix:
    with a private GB accumulator (reduced afterwards), so there are no write races.
 
 Terms exp(beta (c - max)) below e^-60 are skipped (they cannot change Z >= 1 in float64
-beyond 1e-26 relative each).  Memory is O(threads * N * d).  The O(M N d) matched part is plain NumPy.  Kernels compile on
-first use (about a second, cached on disk when possible).
+beyond 1e-26 relative each).  Memory is O(threads * N * d).  The O(M N d) matched part is plain
+NumPy.  Numba is imported and the kernels compiled on first use (:mod:`core.jit`: about a second,
+cached on disk when possible), not when this module is imported.
 """
 from __future__ import annotations
 
-import numba
-import numpy as np
-from numba import njit, prange
+from functools import cache
 
+import numpy as np
+
+from constellations.core.jit import njit
 from constellations.objective.reference import _tangent, check_stop, default_edges, matched_softmin
 
 __all__ = ["value_and_grad"]
 
 #: Exponents below this are dropped: e^-60 < 1e-26 relative to the largest term (which is 1).
 _CUTOFF = -60.0
+
+#: Numba's ``prange`` in the compiled kernels (:func:`core.jit.njit`); a plain range here.
+prange = range
 
 
 def _offdiag_max_py(A, B, r0, r1):
@@ -76,10 +81,17 @@ def _offdiag_accum_py(A, B, beta, shift, want_gb, nchunks, r0, r1):
     return Zs.sum(), GA, GB
 
 
-_max_par = njit(parallel=True, cache=True)(_offdiag_max_py)
-_max_ser = njit(cache=True)(_offdiag_max_py)
-_accum_par = njit(parallel=True, cache=True)(_offdiag_accum_py)
-_accum_ser = njit(cache=True)(_offdiag_accum_py)
+_PARALLEL = {"parallel": True, "cache": True}
+_SERIAL = {"cache": True}
+
+
+@cache
+def _compiled():
+    """The kernels, parallel and serial, compiled on first use (once per process)."""
+    return njit(globals(), {"max_par": ("_offdiag_max_py", _PARALLEL), "max_ser": ("_offdiag_max_py", _SERIAL),
+                            "accum_par": ("_offdiag_accum_py", _PARALLEL),
+                            "accum_ser": ("_offdiag_accum_py", _SERIAL)})
+
 
 #: Below this many multiply-adds per pass (N^2 d) the serial kernels run: a parallel region costs
 #: more than it saves, and on a busy machine waiting for worker threads costs milliseconds.
@@ -92,9 +104,11 @@ STOP_CHECK_WORK = 20_000_000
 
 
 def _kernels(N, d):
-    if N * N * d >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1:
-        return _max_par, _accum_par, int(max(1, min(N, numba.get_num_threads())))
-    return _max_ser, _accum_ser, 1
+    k = _compiled()
+    threads = k.numba.get_num_threads()
+    if N * N * d >= PARALLEL_MIN_WORK and threads > 1:
+        return k.max_par, k.accum_par, int(max(1, min(N, threads)))
+    return k.max_ser, k.accum_ser, 1
 
 
 def _row_ranges(N, d, stop):

@@ -4,7 +4,10 @@ r"""The budget of a search: Ctrl-C, deadlines, memory and the time verification 
   imported here for the search's modules).  During a search a stop signal only sets it
   (:func:`sigint_sets_flag`); every loop and every kernel polls it between row blocks, so the
   search returns its best so far instead of dying inside a Numba kernel.
-- **Deadlines** are ``time.time()`` seconds; :func:`expired` is the one test every loop uses.
+- **Deadlines** are :class:`constellations.core.deadline.Deadline` objects, one passed everywhere
+  (restarts, moves, kernels, polishes): :meth:`~constellations.core.deadline.Deadline.expired` is the
+  one test every loop uses (the stop flag or the clock); a phase's shares of the time are derived
+  from the search's deadline (:meth:`~constellations.core.deadline.Deadline.share`).
 - **Plan**: :func:`plan` refuses, before anything is allocated, problems that do not fit in memory
   or whose verification alone would break the time limit, and sets the end of the search proper
   so that the final verification (float64 passes over all pairs, timed by :func:`pass_seconds`)
@@ -18,11 +21,12 @@ import time
 
 import numpy as np
 
+from constellations.core.deadline import Deadline
 from constellations.core.errors import ConfigurationError
-from constellations.core.interrupts import INTERRUPT, expired, sigint_sets_flag
+from constellations.core.interrupts import INTERRUPT, sigint_sets_flag
 from constellations.core.workers import physical_memory
 
-__all__ = ["INTERRUPT", "expired", "sigint_sets_flag", "plan", "pass_seconds", "polish_fits"]
+__all__ = ["INTERRUPT", "sigint_sets_flag", "plan", "pass_seconds", "polish_fits"]
 
 
 #: A search plans for at most this share of the physical memory.
@@ -69,9 +73,10 @@ def pass_seconds(n: int, dim: int) -> float:
 POLISH_SECONDS_PER_VAR = 1e-4
 
 
-def polish_fits(pb, st, left) -> bool:
-    """Is there time (``left`` seconds, None: no limit) for a polish of this problem?"""
-    return left is None or left >= 4.0 * st.pass_seconds + POLISH_SECONDS_PER_VAR * pb.n_vars
+def polish_fits(pb, st, deadline: Deadline) -> bool:
+    """Is there time before ``deadline`` for a polish of this problem (four passes over all pairs and
+    POLISH_SECONDS_PER_VAR per variable)?"""
+    return not deadline.passed(within=4.0 * st.pass_seconds + POLISH_SECONDS_PER_VAR * pb.n_vars)
 
 
 def _refuse(reason: str, message: str):
@@ -86,16 +91,19 @@ def _refuse(reason: str, message: str):
 MIN_PASSES = 3
 
 
-def plan(n, dim, modalities, n_edges, tied, time_limit, t_start, reserve_passes: float = 3.0):
+def plan(n, dim, modalities, n_edges, tied, time_limit, limit: Deadline, reserve_passes: float = 3.0):
     """Refuse what cannot fit in memory or keep the time limit; return the end of the search proper.
 
-    The end leaves room for the final verification and the margins of the last candidates (float64
-    passes over all pairs, estimated by :func:`pass_seconds`), so that the whole call, verification
-    included, keeps to ``time_limit``.  Returns ``(end, one)``: end is None without a time limit;
-    one is the estimated seconds of one pass over all pairs of all edges.  ``reserve_passes``
-    passes are kept for the end (3: the verification and the margins of the last restart; one more
-    when a construction must also be verified).  A refusal carries ``reason``: "memory", "untimed"
-    or "time".
+    ``time_limit`` is the run's seconds (None: no limit) and ``limit`` its deadline
+    (``Deadline.after(time_limit)`` taken at its start).  The end leaves room for the final
+    verification and the margins of the last candidates (float64 passes over all pairs, estimated by
+    :func:`pass_seconds`), so that the whole call, verification included, keeps to ``time_limit``.
+    Returns ``(end, one)``: end is the :class:`~constellations.core.deadline.Deadline`
+    ``limit.earlier(reserve)`` (:data:`Deadline.NEVER` without a time limit; past already when the
+    least run takes the whole limit); one is the estimated seconds of one pass over all pairs of all
+    edges.  ``reserve_passes`` passes are kept for the end (3: the verification and the margins of the
+    last restart; one more when a construction must also be verified).  A refusal carries
+    ``reason``: "memory", "untimed" or "time".
     """
     n_vars = n * dim if tied else modalities * n * dim
     need, phys = _memory_estimate(n_vars, n, dim), physical_memory()
@@ -109,11 +117,11 @@ def plan(n, dim, modalities, n_edges, tied, time_limit, t_start, reserve_passes:
             raise _refuse("untimed", f"N={n}, d={dim}: one evaluation of the objective takes about {2 * one:.0f} s "
                                      f"(limit {MAX_UNTIMED_EVAL_SECONDS:.0f} s without a time limit) and a restart "
                                      "thousands of them; give a time limit")
-        return None, one
+        return Deadline.NEVER, one
     reserve = float(reserve_passes) * one  # the verification (about two passes), the last candidate's margin
     if MIN_PASSES * one > 1.1 * time_limit + 1.0:
         raise _refuse("time", f"verifying the result of N={n}, d={dim} takes about {one:.1f} s and a run needs at "
                               f"least {MIN_PASSES} such passes, more than the time limit of {time_limit:g} s; allow "
                               f"at least {math.ceil(reserve) + 1} s")
-    return t_start + max(0.0, float(time_limit) - reserve), one
+    return limit.earlier(reserve), one
 

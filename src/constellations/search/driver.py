@@ -33,8 +33,10 @@ rigorous lower bound, both by :func:`constellations.core.certify.certified_margi
 the construction wins and its rows have entries in {0, +a, -a}, by the construction's exact
 certificate (:mod:`search.construction`; no pass).  ``certified_by`` says which.
 
-**Budget** (:mod:`search.budget`): a time limit covers everything, verification included;
-the kernels check it between row blocks, the polish before every LP step.  Problems that cannot fit
+**Budget** (:mod:`search.budget`): a time limit covers everything, verification included.  It
+becomes one :class:`~constellations.core.deadline.Deadline`, from which every step's deadline is
+derived (the phases' shares, the polish's cap) and which every step asks: the kernels between row
+blocks, the L-BFGS every iteration, the polish before every LP step.  Problems that cannot fit
 in memory, or whose verification alone would break the limit, are refused before any work -- unless
 the construction certified by its structure stands in: then it is returned at once (O(N d) work,
 within any time limit), with the reason in ``extra["search_skipped"]``.
@@ -51,6 +53,7 @@ import numpy as np
 
 from constellations.core.certify import certified_margin
 from constellations.core.configuration import Configuration, as_array, tied as tied_config
+from constellations.core.deadline import Deadline
 from constellations.core.errors import ConfigurationError
 from constellations.core.graphs import parse_graph
 from constellations.core.margins import code_margin
@@ -334,6 +337,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     """
     t_start = time.time()
     check(n, dim, modalities, restarts, time_limit, seed)
+    limit = Deadline.after(time_limit)  # the one deadline of the run; every step's is derived from it
     n, dim, modalities, seed = int(n), int(dim), int(modalities), int(seed)
     G = parse_graph(graph, modalities)
     edges = [tuple(e) for e in G.edges]
@@ -351,7 +355,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     init = _check_init(init, n, dim, modalities)
     floor = lookup(n, dim, modalities) if constructions else None
     try:
-        end, pass_seconds = plan(n, dim, modalities, len(edges), tied, time_limit, t_start,
+        end, pass_seconds = plan(n, dim, modalities, len(edges), tied, time_limit, limit,
                                  reserve_passes=3.0 if floor is None or floor.structural else 4.0)
     except ConfigurationError as refusal:
         if floor is None or not floor.structural:
@@ -410,7 +414,7 @@ def _check_init(init, n, dim, modalities):
     return np.array(A, dtype=np.float64)
 
 
-def polish_best(pb, st, ph, end):
+def polish_best(pb, st, ph, end: Deadline):
     """Polish up to ``polish_top`` distinct restarts within twice the smoothing gap of the best.
 
     With compiled stages (:attr:`Problem.compiled`) the candidates are first sharpened
@@ -449,23 +453,20 @@ def _polishes(pb, st) -> bool:
     return st.polish_top > 0 and pb.n_vars <= st.polish_max_vars
 
 
-def _lp(pb, st, ph, cands, end, top, source="polish"):
+def _lp(pb, st, ph, cands, end: Deadline, top, source="polish"):
     """LP-polish the candidates (X, m) in turn within ``polish_time`` and ``end``; a gain is
     credited to ``source``."""
     for X, m in cands:
-        budget = st.polish_time
-        if end is not None:
-            left = end - time.time()
-            if not polish_fits(pb, st, left):
-                ph.time_limited = True
-                break
-            budget = left if budget is None else min(budget, left)
-        pr = polish(X, pb.free_edges, tied=pb.tied, time_limit=budget, stop=INTERRUPT.is_set)
+        if not polish_fits(pb, st, end):
+            ph.time_limited = True
+            break
+        pr = polish(X, pb.free_edges, tied=pb.tied, time_limit=end.capped(st.polish_time))
         if ph.offer(pr.X, pr.margin, source):
             ph.polish_gain = pr.margin - top
 
 
-def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = None, pool=(None, None)) -> Phase:
+def run_phase(pb, st, starts, seeds, t0, end: Deadline, progress, floor: Floor | None = None,
+              pool=(None, None)) -> Phase:
     """Restarts, the exact polish of the best few, then basin hopping (see the module docstring).
 
     ``floor`` (a tied phase only) is the catalogue's construction: it is offered as a candidate at
@@ -476,15 +477,16 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
     ``pool`` is the search's :func:`~search.restarts.worker_pool`: with workers, the restarts
     and (under a deadline) the hops run in them; without, in this process.
 
-    ``end`` (``time.time()`` seconds or None) bounds the phase: restarts stop at RESTART_SHARE of it (85%
-    when there is no hopping), hops at 92%, the polish at 100%.  Ctrl-C ends every step early.
+    ``end`` (a :class:`~constellations.core.deadline.Deadline`) bounds the phase, which starts at ``t0``
+    (``time.time()`` seconds): restarts stop at RESTART_SHARE of the time left (85% when there is no
+    hopping), hops at 92%, the polish at 100% (:meth:`~constellations.core.deadline.Deadline.share`, taken
+    now).  Ctrl-C ends every step early.
     """
     ph, holder = Phase(), {}
     hopping = st.hops != 0 and pb.n_vars <= st.polish_max_vars
-    span = None if end is None else max(0.0, end - t0)
-    deadline = None if end is None else t0 + (RESTART_SHARE if hopping else 0.85) * span
+    restarts_end, hops_end = end.share(RESTART_SHARE if hopping else 0.85), end.share(0.92)
     try:
-        run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool)
+        run_restarts(pb, st, ph, starts, seeds, restarts_end, progress, holder, pool)
     except KeyboardInterrupt:  # raised by a callback, or outside the main thread
         INTERRUPT.set()
     salvage(pb, ph, starts, seeds, holder)
@@ -495,7 +497,7 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
         if not INTERRUPT.is_set():
             polish_best(pb, st, ph, end)
         if hopping and not INTERRUPT.is_set():
-            _hop(pb, st, ph, seeds, t0, None if end is None else t0 + 0.92 * span, progress, pool)
+            _hop(pb, st, ph, seeds, t0, hops_end, progress, pool)
     except KeyboardInterrupt:
         INTERRUPT.set()
     if pb.lp_deferred and not INTERRUPT.is_set() and _polishes(pb, st):
@@ -504,24 +506,24 @@ def run_phase(pb, st, starts, seeds, t0, end, progress, floor: Floor | None = No
         _newton(pb, ph, end)
     if floor is not None and pb.tied:  # a structural floor's margin is known exactly: no pass
         ph.offer(floor.code, floor.margin if floor.structural else pb.margin(floor.code), "construction")
-    if end is not None and time.time() >= deadline:
+    if restarts_end.passed():
         ph.time_limited = True
     ph.seconds = time.time() - t0
     return ph
 
 
-def _hop(pb, st, ph, seeds, t0, deadline, progress, pool):
+def _hop(pb, st, ph, seeds, t0, deadline: Deadline, progress, pool):
     """Basin hopping until ``deadline``: in every worker of ``pool`` at once
-    (:func:`~search.moves.basin_hop_parallel`) when the phase has workers and a deadline,
+    (:func:`~search.moves.basin_hop_parallel`) when the phase has workers and a time limit,
     else in this process (a count of hops without a time limit stays one sequence, as reproducible
     as the restarts)."""
-    if pool[0] is not None and deadline is not None:
+    if pool[0] is not None and deadline.at is not None:
         basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool)
     else:
         basin_hop(pb, st, ph, seeds, t0, deadline, progress)
 
 
-def _newton(pb, ph, end):
+def _newton(pb, ph, end: Deadline):
     """The active-set Newton/KKT polish of the best code (:mod:`search.newton`): contacts
     equal to ~1e-15, kept only if the float64 margin does not drop; its figures go to ``extra``.
     Only up to NEWTON_MAX_VARS variables N (d + 1): each dense step costs O((N d + K)^3)."""
@@ -539,9 +541,8 @@ def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, flo
     the run ``tied=True`` would do), then the free problem started from that code (jittered, so that
     the modalities can separate) and from ``init``.  The code itself stays a candidate, so the
     free result is never below the tied one.  Returns (free phase, tied phase)."""
-    t_mid = None if end is None else t_start + TIED_SHARE * (end - t_start)
-    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, t_mid, progress, floor,
-                        pool)
+    code_ph = run_phase(pb.as_tied(), st, tied_starts, np.random.SeedSequence(seed), t_start, end.share(TIED_SHARE),
+                        progress, floor, pool)
     M, n, dim = pb.M, pb.n, pb.dim
     code = np.broadcast_to(code_ph.best_X, (M, n, dim))
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1 << 30,)))
@@ -551,7 +552,7 @@ def _free_from_tied(pb, st, init, tied_starts, seed, t_start, end, progress, flo
     first = 0 if (init is None and st.restarts == 1) else 1
     starts[first] = normalize(code + st.jitter * rng.standard_normal(code.shape))
     code_m = _copies_margin(code_ph.best_X, code_ph.best_m)
-    if INTERRUPT.is_set() or (end is not None and end - time.time() < st.pass_seconds):
+    if INTERRUPT.is_set() or end.passed(within=st.pass_seconds):
         ph = Phase()
         ph.results[0] = (code.copy(), code_m)
         ph.offer(*ph.results[0], "tied code")
@@ -602,10 +603,10 @@ def _strategy_moves(strategy, tied) -> tuple:
     return STRATEGIES[strategy]
 
 
-def _structure(pb, st, X, end):
+def _structure(pb, st, X, end: Deadline):
     """Contacts, rattlers and min poly of the result, when cheap enough: two more passes over all
-    pairs, so only for problems the polish handles and never past a time limit's end."""
-    if pb.n_vars > st.polish_max_vars or (end is not None and time.time() + 2 * st.pass_seconds > end + 1.0):
+    pairs, so only for problems the polish handles and never more than 1 s past a time limit's end."""
+    if pb.n_vars > st.polish_max_vars or end.passed(within=2 * st.pass_seconds - 1.0):
         return None
     return structure(X, pb.free_edges)
 
@@ -647,7 +648,7 @@ def _finish(pb, st, G, ph, code_ph, seed, t_start, end, floor=None) -> SearchRes
         extra.update(tied_margin=float(code_ph.best_m), tied_restarts=len(code_ph.results),
                      tied_seconds=float(code_ph.seconds))
     interrupted = INTERRUPT.is_set()
-    time_limited = (ph.time_limited or (end is not None and time.time() >= end)) and not interrupted
+    time_limited = (ph.time_limited or end.passed()) and not interrupted
     return SearchResult(config=config, margin=float(margin), b_rel=float(b_rel), margin_certified=float(cert_m),
                         seconds=time.time() - t_start, restarts=len(ph.results), seed=seed, interrupted=interrupted,
                         restart_margins=ph.restart_margins(), polish_gain=float(max(ph.polish_gain, 0.0)),

@@ -45,11 +45,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constellations.codes.constructions import code_max_inner_product
+from constellations.core.deadline import Deadline
 from constellations.core.margins import code_margin
 
 from constellations.objective.reference import smoothing_gap
 from constellations.search.polish import polish
-from constellations.search.budget import INTERRUPT, expired, polish_fits
+from constellations.search.budget import polish_fits
 from constellations.search.optimizer import SHARP_BETAS, default_schedule, normalize
 from constellations.search.portfolio import GAIN_FLOOR, Portfolio
 from constellations.search.restarts import WORKER_GRACE, Phase, Progress, gather, restart, submit
@@ -120,7 +121,7 @@ class Hop:
     """What a move needs besides the configuration: schedule, deadline, polish budget, counters."""
 
     betas: tuple
-    deadline: float | None
+    deadline: Deadline
     polish_time: float | None
     hop_sigma: float = 0.3
     window: float = 0.0
@@ -131,17 +132,22 @@ class Hop:
     reseats: dict | None = None  # reseat's own chain: X, m, steps taken, number (1, 2, ...)
     credit: float = 0.0  # progress of the last pull short of a new best (the chain's own gain)
 
-    def polish_budget(self):
-        left = None if self.deadline is None else max(0.05, self.deadline - time.time())
-        return min(x for x in (self.polish_time, left) if x is not None) if (self.polish_time or left) else None
+    def polish_deadline(self) -> Deadline:
+        """The deadline of one polish: ``polish_time`` seconds from now, within the hop's deadline but
+        at least 0.05 s (a polish started at the deadline still gets one short LP step)."""
+        left = self.deadline.left()
+        if left is not None:
+            left = max(0.05, left)
+        seconds = min(x for x in (self.polish_time, left) if x is not None) if (self.polish_time or left) else None
+        return Deadline.after(seconds, clock=self.deadline.clock)
 
     def polish(self, pb, Y):
-        """LP-polish Y (:func:`search.polish.polish`); when the problem defers its LPs
-        (:attr:`~search.problem.Problem.lp_deferred`), sharpen it instead."""
+        """LP-polish Y (:func:`search.polish.polish`) within :meth:`polish_deadline`; when the problem
+        defers its LPs (:attr:`~search.problem.Problem.lp_deferred`), sharpen it instead."""
         if pb.lp_deferred:
             Y, mY, _ = pb.sharpen(Y, self.deadline)
             return Y, mY
-        pr = polish(Y, pb.free_edges, tied=pb.tied, time_limit=self.polish_budget(), stop=INTERRUPT.is_set)
+        pr = polish(Y, pb.free_edges, tied=pb.tied, time_limit=self.polish_deadline())
         return pr.X, pr.margin
 
     def reanneal(self, pb, Y, m):
@@ -283,7 +289,7 @@ def swap(pb, C, m, rng, hop):
     if best_m < m - hop.mbh_window:
         return best, best_m, False
     Z, mZ = hop.polish(pb, best)
-    return Z, mZ, expired(hop.deadline)
+    return Z, mZ, hop.deadline.expired()
 
 
 #: Points taken out and put back by :func:`multiswap`, cycled.
@@ -351,7 +357,7 @@ def mbh(pb, X, m, rng, hop):
     if ch is None or m > ch["seeded_at"] + GAIN_FLOOR:
         ch = hop.chain = _chain(pb, X, m, hop)
     m_start, t_end = ch["m"], time.time() + MBH_BURST
-    while not late and time.time() < t_end and not expired(hop.deadline):
+    while not late and time.time() < t_end and not hop.deadline.expired():
         if ch["stall"] >= MBH_PATIENCE or ch["idle"] >= MBH_PATIENCE_SECONDS:
             Y, _, late = hop.restart(pb, hop.used["mbh"] + ch["restarts"], rng)
             ch = hop.chain = _chain(pb, Y, ch["seeded_at"], hop, ch["restarts"] + 1)
@@ -397,7 +403,7 @@ MOVES = {"kick": kick, "jump": jump, "reseat": reseat, "swap": swap, "multiswap"
 TIED_ONLY = ("swap", "multiswap")
 
 
-def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
+def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
     """Hop from ``ph``'s best configuration until ``st.hops`` moves or ``deadline``; keep gains.
 
     The moves of ``st.moves`` (swaps only for tied codes up to SWAP_MAX_VARS variables) are the
@@ -413,8 +419,7 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
         return
     book = Portfolio(order)
     m_before, done = ph.best_m, 0
-    while done < n_hops and not expired(deadline) and \
-            polish_fits(pb, st, None if deadline is None else deadline - time.time()):
+    while done < n_hops and not deadline.expired() and polish_fits(pb, st, deadline):
         move = book.next()
         t_hop, m_was = time.time(), ph.best_m
         Y, mY, late = MOVES[move](pb, ph.best_X, ph.best_m, rng, hop)
@@ -427,7 +432,7 @@ def basin_hop(pb, st, ph, seeds, t0, deadline, progress):
         if late:
             break
         progress.step(ph.best_m, hop=True)
-    if deadline is not None and time.time() >= deadline:
+    if deadline.passed():
         ph.time_limited = True
     ph.moves.update(hops=done, hop_gain=float(ph.best_m - m_before), kicks=hop.used["kick"], swaps=hop.used["swap"],
                     portfolio=book.report())
@@ -455,8 +460,9 @@ def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
     futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline)
                for s in seeds.spawn(st.n_jobs)]
     m_before = ph.best_m
-    # a worker not back soon after the deadline is left out, within the 8% of the phase that follows it
-    give_up = None if deadline is None else deadline + min(WORKER_GRACE, 0.05 * max(0.0, deadline - t0))
+    # a worker not back soon after the deadline is left out, within the 8% of the phase (from t0, its
+    # start on time.time) that follows it
+    give_up = deadline.later(min(WORKER_GRACE, 0.05 * max(0.0, deadline.at - t0)))
     outs = gather(futures, event, give_up)
     for X, m, found_by, _ in outs:
         if m > ph.best_m + GAIN_FLOOR:
@@ -471,7 +477,7 @@ def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
     reports = [mv["portfolio"] for mv in moves if "portfolio" in mv]
     if reports:
         ph.moves["portfolio"] = _merged(reports)
-    if deadline is not None and time.time() >= deadline:
+    if deadline.passed():
         ph.time_limited = True
     progress.step(ph.best_m, hop=True)
 

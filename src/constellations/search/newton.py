@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from constellations.core.deadline import Deadline
 from constellations.core.errors import ConfigurationError
 from constellations.core.margins import code_margin
 from constellations.core.results import Result, Status
@@ -127,7 +128,10 @@ class NewtonResult(Result):
         return self.X.shape[1]
 
 
-def _check(C, tol, max_iter):
+def _check(C, tol, max_iter, deadline):
+    if not isinstance(deadline, Deadline):
+        raise ConfigurationError(f"deadline must be a constellations.core.deadline.Deadline "
+                                 f"(e.g. Deadline.after(seconds)), got {deadline!r}")
     C = np.array(C, dtype=np.float64)  # a copy: the input is never touched
     if C.ndim != 2:
         raise ConfigurationError(f"newton_polish needs one code of shape (N, d), got ndim {C.ndim}")
@@ -256,11 +260,16 @@ def _lm_step(Jm, F):
     return -(Vt.T @ ((s / (s * s + nu)) * (U.T @ F)))
 
 
+def _no_time(deadline: Deadline, seconds: float) -> bool:
+    """Has ``deadline`` expired (its time, or Ctrl-C), or would a step of ``seconds`` carry past it?"""
+    return deadline.expired() or deadline.passed(within=seconds)
+
+
 def _newton(X, t, lam, mu, I, J, steps, deadline, cost):
     """Min-norm Newton steps on F = 0 for the active set (I, J); keeps the iterate of least residual.
 
     Stops at the float64 floor, after two steps without halving the residual, after ``steps`` steps,
-    or when the slowest step so far (``cost[0]``, updated) would overrun ``deadline``.
+    or when ``deadline`` expired or the slowest step so far (``cost[0]``, updated) would overrun it.
     Returns (X, t, lam, mu, residual, steps taken, stop reason)."""
     N, d = X.shape
     K = len(I)
@@ -272,7 +281,7 @@ def _newton(X, t, lam, mu, I, J, steps, deadline, cost):
             why = "converged"
             break
         t0 = time.time()
-        if deadline is not None and t0 + cost[0] > deadline:
+        if _no_time(deadline, cost[0]):
             why = "deadline"
             break
         X, t, lam, mu = best
@@ -311,7 +320,7 @@ def _rattlers(N, I, J):
 
 
 def newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
-                  deadline: float | None = None) -> NewtonResult:
+                  deadline: Deadline = Deadline.NEVER) -> NewtonResult:
     """:func:`_newton_polish`, timed (``seconds`` of the result)."""
     t0 = time.perf_counter()
     r = _newton_polish(C, tol=tol, max_iter=max_iter, deadline=deadline)
@@ -319,7 +328,7 @@ def newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
 
 
 def _newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
-                   deadline: float | None = None) -> NewtonResult:
+                   deadline: Deadline = Deadline.NEVER) -> NewtonResult:
     """Drive the contact graph of a code to its KKT point (module docstring); never lowers the margin.
 
     Parameters
@@ -332,9 +341,10 @@ def _newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
         (:func:`_initial_active`, at most :data:`TOL_CAP`).
     max_iter : int
         Newton steps in all, over all active sets.
-    deadline : float, optional
-        Wall-clock time (``time.time()`` seconds): no step starts that the slowest step so far (or,
-        before the first, an estimate from the size) would carry past it.
+    deadline : Deadline, optional
+        :class:`~constellations.core.deadline.Deadline` (default none): no step starts once it has
+        expired (its time, or Ctrl-C), nor one that the slowest step so far (or, before the first, an
+        estimate from the size) would carry past it.  ``Deadline.after(seconds)`` for a time limit.
 
     Returns
     -------
@@ -345,9 +355,10 @@ def _newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
     Raises
     ------
     ConfigurationError
-        NaN/Inf, ndim != 2, N < 2, rows off the unit sphere, tol < 0, max_iter < 0.
+        NaN/Inf, ndim != 2, N < 2, rows off the unit sphere, tol < 0, max_iter < 0, a deadline that is
+        not a :class:`~constellations.core.deadline.Deadline`.
     """
-    X0 = _check(C, tol, max_iter)
+    X0 = _check(C, tol, max_iter, deadline)
     N, d = X0.shape
     m0 = code_margin(X0)
     I, J = I0, J0 = _initial_active(X0 @ X0.T, tol)
@@ -356,12 +367,12 @@ def _newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
         return NewtonResult(X0.copy(), m0, False, _pairs(I0, J0), _rattlers(N, I0, J0), float(res), its, dropped,
                             reason)
 
-    if deadline is not None and time.time() >= deadline:
+    if deadline.expired():
         return keep("deadline passed before the start")
     if N * d + 1 + len(I) + N > MAX_UNKNOWNS:
         return keep(f"too large for dense Newton steps ({N * d + 1 + len(I) + N} > {MAX_UNKNOWNS} unknowns)")
     cost = [_first_cost(N, d, len(I))]
-    if deadline is not None and time.time() + cost[0] > deadline:  # before the multiplier fit, O(K^2 N d)
+    if _no_time(deadline, cost[0]):  # before the multiplier fit, O(K^2 N d)
         return keep(f"deadline: no time for a step (~{cost[0]:.2g} s)")
     lam, mu, _ = _fit_multipliers(X0, I, J)
     t = float(np.einsum("kd,kd->k", X0[I], X0[J]).max())
@@ -372,7 +383,7 @@ def _newton_polish(C, *, tol: float | None = None, max_iter: int = 50,
         its += taken
         if why in ("deadline", "max_iter") or lam.min() >= 0:
             break
-        if deadline is not None and time.time() + cost[0] > deadline:  # no time for a re-fit and a step
+        if _no_time(deadline, cost[0]):  # no time for a re-fit and a step
             why = "deadline"
             break
         lam2, mu2, misfit = _fit_multipliers(X, I, J)

@@ -11,19 +11,17 @@ effective memory), its own initial scaling <s, y>/<y, y> of its last valid pair,
 backtracking with all B trial points evaluated in one batched call; a restart whose step fails,
 whose gradient vanishes or whose gain falls below ftol stays fixed while the others go on.
 
-Both stop at a deadline or on Ctrl-C (:func:`search.budget.expired`), also inside an
-evaluation (the kernels raise :class:`~objective.reference.Stopped`), and return
-the last accepted point.
+Both stop at a deadline or on Ctrl-C (:meth:`constellations.core.deadline.Deadline.expired`), also
+inside an evaluation (the kernels, given the deadline as their ``stop``, raise
+:class:`~objective.reference.Stopped`), and return the last accepted point.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from constellations.core.deadline import Deadline
 from constellations.objective.compiled import rlbfgs_stage
 from constellations.objective.reference import Stopped, value_and_grad
-from constellations.search.budget import expired
 
 __all__ = ["START_BETAS", "FINAL_BETA", "SHARP_BETAS", "default_schedule", "normalize", "tangent", "rlbfgs", "optimize",
            "rlbfgs_batched"]
@@ -66,7 +64,7 @@ def tangent(X, V):
 
 
 def rlbfgs(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11, ftol: float = 1e-15,
-           deadline: float | None = None, holder: dict | None = None):
+           deadline: Deadline = Deadline.NEVER, holder: dict | None = None):
     """Riemannian L-BFGS maximising ``F`` on the product of unit spheres.
 
     ``fg(X) -> (F, G)`` returns the value and the Riemannian gradient at unit rows X.  Steps retract
@@ -75,8 +73,9 @@ def rlbfgs(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11, 
     natural trial).  Pure NumPy on purpose: no BLAS threads for tiny vectors (a threaded BLAS
     inside scipy's L-BFGS-B costs milliseconds per iteration on a busy machine).
 
-    Returns ``(X, F, timed_out)``: ``timed_out`` when ``deadline`` passed or Ctrl-C was pressed
-    (:data:`INTERRUPT`), checked every iteration and, through ``fg`` raising
+    Returns ``(X, F, timed_out)``: ``timed_out`` when ``deadline`` expired (its time passed or Ctrl-C
+    was pressed: :meth:`~constellations.core.deadline.Deadline.expired`), checked every iteration and,
+    through ``fg`` raising
     :class:`~objective.reference.Stopped`, inside evaluations; X is then the last accepted point.
     """
     holder = {} if holder is None else holder
@@ -88,7 +87,7 @@ def rlbfgs(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11, 
     f, g = -F, -G
     S, Yv, R = [], [], []
     for _ in range(maxiter):
-        if expired(deadline):
+        if deadline.expired():
             return X, -f, True
         if np.abs(g).max() <= gtol:
             break
@@ -160,13 +159,14 @@ def _store_pair(Xn, s_new, y_new, S, Yv, R, memory):
     return S, Yv, R
 
 
-def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 3000, deadline: float | None = None,
+def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 3000, deadline: Deadline = Deadline.NEVER,
              holder: dict | None = None, compiled: bool = False):
     """Maximise F_beta for each beta in turn from rows X (free (M,N,d) or tied (N,d)).
 
-    Riemannian L-BFGS (:func:`rlbfgs`) per stage.  Stops early at ``deadline`` (``time.time()``
-    seconds) and returns the current iterate; ``holder["X"]`` always holds the latest accepted point
-    (used to salvage a run on interrupt).  Returns ``(X, timed_out)``.
+    Riemannian L-BFGS (:func:`rlbfgs`) per stage.  Stops early when ``deadline`` expires (a
+    :class:`~constellations.core.deadline.Deadline`, also the kernel's ``stop``) and returns the current
+    iterate; ``holder["X"]`` always holds the latest accepted point (used to salvage a run on
+    interrupt).  Returns ``(X, timed_out)``.
 
     ``compiled=True`` runs each stage as :func:`objective.compiled.rlbfgs_stage` (the same
     algorithm and objective, compiled end to end with Numba; ``kernel`` is then unused); callers
@@ -177,15 +177,12 @@ def optimize(X, betas, edges=None, *, kernel=None, maxiter: int = 3000, deadline
     X = normalize(np.array(X, dtype=np.float64))
     holder = {} if holder is None else holder
     holder["X"] = X
-    def stop():
-        return expired(deadline)
-
     if compiled:
         def stage(X, beta):
             return rlbfgs_stage(X, beta, edges, maxiter=maxiter, deadline=deadline, holder=holder)
     else:
         def stage(X, beta):
-            return rlbfgs(lambda Z: kernel(Z, beta, edges, stop=stop), X, maxiter=maxiter, deadline=deadline,
+            return rlbfgs(lambda Z: kernel(Z, beta, edges, stop=deadline), X, maxiter=maxiter, deadline=deadline,
                           holder=holder)
     for beta in betas:
         X, _, late = stage(X, beta)
@@ -258,7 +255,7 @@ def _line_search_batched(fg, X, f, g, p, slope, active):
 
 
 def rlbfgs_batched(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float = 1e-11,
-                   ftol: float = 1e-15, deadline: float | None = None, expired=None):
+                   ftol: float = 1e-15, deadline: Deadline = Deadline.NEVER):
     """Batched Riemannian L-BFGS maximising F on products of unit spheres (see the module docstring).
 
     Parameters
@@ -268,10 +265,9 @@ def rlbfgs_batched(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float =
     X : torch.Tensor, shape (B, ..., d)
         Unit rows (the last axis).
 
-    deadline : float, optional
-        ``time.time()`` seconds; checked every iteration.
-    expired : callable, optional
-        ``expired()`` True also stops the run (the search passes its deadline-or-Ctrl-C test).
+    deadline : Deadline, optional
+        Checked every iteration (:meth:`~constellations.core.deadline.Deadline.expired`: its time, or
+        Ctrl-C); default no time limit.
 
     Returns
     -------
@@ -289,7 +285,7 @@ def rlbfgs_batched(fg, X, *, maxiter: int = 400, memory: int = 12, gtol: float =
     active = torch.ones(B, dtype=torch.bool, device=X.device)
     S, Yv, R = [], [], []
     for _ in range(maxiter):
-        if (deadline is not None and time.time() > deadline) or (expired is not None and expired()):
+        if deadline.expired():
             return X, -f, True
         active &= g.flatten(1).abs().amax(dim=1) > gtol
         if not bool(active.any()):

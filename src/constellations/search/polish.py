@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from constellations.core.deadline import Deadline
 from constellations.core.margins import code_margin, free_margin, pos_neg  # re-exported: imported from here
 
 from constellations.core.results import Result, Status
@@ -216,7 +217,7 @@ def _lp_free(X, edges, r, tol, mu=1e-7, lp_time=None):
 
 
 def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max_iter: int = 200,
-           time_limit: float | None = None, active_tol: float = 1e-6, min_radius: float = 1e-11,
+           time_limit: float | Deadline | None = None, active_tol: float = 1e-6, min_radius: float = 1e-11,
            gain_tol: float = 1e-13, stop=None) -> PolishResult:
     """Polish ``X`` to a local maximum of the exact margin; never returns a worse margin.
 
@@ -229,21 +230,26 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
         Defaults to ``X.ndim == 2``.
     radius : float
         Initial trust radius (max-norm of a tangent move per coordinate).
-    max_iter, time_limit :
-        Budget (LP steps, seconds).  No step starts once the slowest step so far would overrun the
-        time limit, and each LP gets half of what is left (HiGHS's own limit; building the LP and
-        checking its step take about as long again).
+    max_iter : int
+        Budget in LP steps.
+    time_limit : float or Deadline, optional
+        Budget in time: seconds from now, or a :class:`~constellations.core.deadline.Deadline` (what
+        the search passes; it also ends the polish on Ctrl-C, status "stopped").  No step starts once
+        the slowest step so far would overrun it, and each LP gets half of what is left (HiGHS's own
+        limit; building the LP and checking its step take about as long again).
     active_tol : float
         Smallest slack below which a constraint is always in the LP.
     min_radius, gain_tol :
         Stop when the radius or the LP's predicted gain falls below these.
     stop : callable, optional
-        Asked before every LP step; True ends the polish (status "stopped") with the best so far.
+        Asked before every LP step, as the deadline is; True ends the polish (status "stopped") with the
+        best so far.
 
     Returns
     -------
     PolishResult
     """
+    deadline = time_limit if isinstance(time_limit, Deadline) else Deadline.after(time_limit)
     X0 = np.array(X, dtype=np.float64)
     tied = (X0.ndim == 2) if tied is None else tied
     if tied:
@@ -261,10 +267,10 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
     step_cost = 0.0  # seconds of the slowest step so far: no step starts that would overrun
     while it < max_iter:
         t_step = time.perf_counter()
-        if time_limit is not None and t_step - t0 + step_cost > time_limit:
+        if deadline.passed(within=step_cost):
             status = "time_limit"
             break
-        if stop is not None and stop():
+        if deadline.expired() or (stop is not None and stop()):
             status = "stopped"
             break
         if r < min_radius:
@@ -272,9 +278,9 @@ def polish(X, edges=None, *, tied: bool | None = None, radius: float = 1e-3, max
             break
         it += 1
         tol = max(active_tol, 4.0 * r * np.sqrt(d))
-        lp_time = None
-        if time_limit is not None:  # half of what is left: building and checking the LP cost as much again
-            lp_time = max(0.05, 0.5 * (time_limit - (time.perf_counter() - t0)))
+        lp_time = deadline.left()
+        if lp_time is not None:  # half of what is left: building and checking the LP cost as much again
+            lp_time = max(0.05, 0.5 * lp_time)
         try:
             D, pred = (_lp_code(best, r, tol, lp_time=lp_time) if tied
                        else _lp_free(best, edges, r, tol, lp_time=lp_time))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from constellations.core.deadline import Deadline
 from constellations.core.margins import code_margin, free_margin
 
 from constellations.objective.backends import kernel
@@ -75,13 +76,13 @@ class Problem:
         candidates are ranked by their sharpened margins and only the phase's best is polished."""
         return self.compiled and self.n_vars > LP_DEFER_VARS
 
-    def anneal(self, X, betas, deadline=None, maxiter: int = 400):
+    def anneal(self, X, betas, deadline: Deadline = Deadline.NEVER, maxiter: int = 400):
         """L-BFGS stages at ``betas`` from X with this problem's kernel (compiled when
-        :attr:`compiled`): ``(Y, timed_out)``."""
+        :attr:`compiled`) until ``deadline`` expires: ``(Y, timed_out)``."""
         return optimize(X, betas, self.free_edges, kernel=self.kernel(), compiled=self.compiled, maxiter=maxiter,
                         deadline=deadline)
 
-    def sharpen(self, X, deadline=None, betas=SHARP_BETAS):
+    def sharpen(self, X, deadline: Deadline = Deadline.NEVER, betas=SHARP_BETAS):
         """Short L-BFGS stages (400 iterations each) at sharp betas from X: ``(Y, margin, timed_out)``.
 
         Ranks candidates by the basin they are in for far less than an LP polish each (compiled:

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constellations.core import interrupts
+from constellations.core.deadline import Deadline
 from constellations.core.margins import free_margin
 
 from constellations.objective.backends import tensor_kernel
 from constellations.objective.reference import riesz_value_and_grad
-from constellations.search.budget import INTERRUPT, expired
+from constellations.search.budget import INTERRUPT
 from constellations.search.optimizer import START_BETAS, default_schedule, normalize, optimize, rlbfgs_batched
 
 __all__ = ["Phase", "Progress", "restart", "tied_projection", "run_restarts", "batched_restarts", "worker_pool",
@@ -65,9 +66,9 @@ def _energy_code(pb, betas, rng, run):
     return optimize(C, betas[-3:], **run)
 
 
-def restart(pb, st, index: int, seed_seq, start, deadline, holder=None):
+def restart(pb, st, index: int, seed_seq, start, deadline: Deadline, holder=None):
     """Restart number ``index`` (its beta schedule and iteration cap), from ``start`` or from random
-    rows drawn with ``seed_seq``; returns ``(X, margin, timed_out)``."""
+    rows drawn with ``seed_seq``, until ``deadline`` expires; returns ``(X, margin, timed_out)``."""
     betas = st.betas or default_schedule(index)
     run = dict(kernel=pb.kernel(), compiled=pb.compiled, maxiter=_maxiter(st, index), deadline=deadline, holder=holder)
     rng = np.random.default_rng(seed_seq)
@@ -159,14 +160,15 @@ class Progress:
             self.callback(self.done, None if hop else self.total, best)
 
 
-def more(st, ph, i, deadline) -> bool:
-    """Start restart number i?  Not after Ctrl-C, the restart count, or (about) the deadline."""
+def more(st, ph, i, deadline: Deadline) -> bool:
+    """Start restart number i?  Not after Ctrl-C, the restart count, or (about) the deadline: not
+    when half a typical restart (the median so far) would carry past it."""
     if INTERRUPT.is_set() or (st.restarts is not None and i >= st.restarts):
         return False
-    if deadline is None or i == 0:
+    if deadline.at is None or i == 0:
         return True
     est = float(np.median(ph.durations)) if ph.durations else 0.0
-    return time.time() + 0.5 * est < deadline
+    return not deadline.passed(within=0.5 * est)
 
 
 def run_restarts(pb, st, ph, starts, seeds, deadline, progress, holder, pool=(None, None)):
@@ -269,12 +271,14 @@ def _kill_workers(ex) -> None:
             pass
 
 
-def gather(futures, event, give_up=None) -> list:
+def gather(futures, event, give_up: Deadline = Deadline.NEVER) -> list:
     """Results of the ``futures`` that finish (in order), relaying Ctrl-C (INTERRUPT) to the workers
     through ``event``: they stop at their next check and hand back their best so far.  Those that
-    have not answered by ``give_up`` (``time.time()`` seconds; None: wait for all) are left out."""
+    have not answered once the clock passed ``give_up`` (NEVER: wait for all) are left out; Ctrl-C
+    does not end the wait (:meth:`~constellations.core.deadline.Deadline.passed`, the clock alone),
+    since the workers' best so far is still to come."""
     pending = set(futures)
-    while pending and (give_up is None or time.time() < give_up):
+    while pending and not give_up.passed():
         _, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
         if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
             event.set()
@@ -290,14 +294,14 @@ def _pool(pb, st, ph, starts, seeds, deadline, progress, pool):
     pending = {}
     i = 0
     # give up on late workers WORKER_GRACE after the deadline, or sooner in a short phase
-    give_up = None if deadline is None else deadline + min(WORKER_GRACE, 0.25 * max(0.0, deadline - time.time()))
+    give_up = deadline.later(min(WORKER_GRACE, 0.25 * (deadline.left() or 0.0)))
     try:
         while True:
             while len(pending) < st.n_jobs and more(st, ph, i, deadline):
                 fut = submit(ex, restart, pb, st, i, seeds.spawn(1)[0], starts.get(i), deadline)
                 pending[fut] = (i, time.time())
                 i += 1
-            if not pending or (give_up is not None and time.time() > give_up):
+            if not pending or give_up.passed():
                 break
             done, _ = wait(list(pending), timeout=0.05, return_when=FIRST_COMPLETED)
             if INTERRUPT.is_set():  # set here, not in the signal handler: Event.set takes a lock
@@ -362,7 +366,7 @@ def salvage(pb, ph, starts, seeds, holder):
 
 # --------------------------------------------------------------------------- batched (torch)
 
-def batched_restarts(pb, st, indices, seed_seqs, deadline=None):
+def batched_restarts(pb, st, indices, seed_seqs, deadline: Deadline = Deadline.NEVER):
     """Run the restarts ``indices`` (seeded by ``seed_seqs``) as one torch batch; returns [(X, margin, late)].
 
     On a GPU one restart of a small problem leaves the device idle between tiny kernels; here B
@@ -380,15 +384,11 @@ def batched_restarts(pb, st, indices, seed_seqs, deadline=None):
     X0 = np.stack([np.random.default_rng(ss).standard_normal(pb.shape) for ss in seed_seqs])
     X = torch.as_tensor(normalize(X0), dtype=torch.float64, device=pb.device)
     late = False
-
-    def stop():
-        return expired(deadline)
-
     with torch.no_grad():
         for beta in betas:
             X, _, late = rlbfgs_batched(
-                lambda Z, beta=beta: value_and_grad_tensor(Z, beta, pb.free_edges, tied=pb.tied, stop=stop),
-                X, maxiter=_maxiter(st, indices[0]), deadline=deadline, expired=stop)
+                lambda Z, beta=beta: value_and_grad_tensor(Z, beta, pb.free_edges, tied=pb.tied, stop=deadline),
+                X, maxiter=_maxiter(st, indices[0]), deadline=deadline)
             if late:
                 break
     out = []

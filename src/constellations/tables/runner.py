@@ -79,6 +79,7 @@ from constellations.core.configuration import as_array
 from constellations.core.errors import ConfigurationError, ConstellationsError
 from constellations.core.graphs import parse_graph
 from constellations.core.margins import margin as config_margin
+from constellations.core.results import Result, Status
 from constellations.core.workers import WORKER_PROCESS_BYTES, available_cores, resolve_count
 from constellations.objective.backends import check_device
 
@@ -147,8 +148,11 @@ def plan_workers(workers, cells=()) -> int:
 # ---------------------------------------------------------------------------------------- bounds
 
 @dataclass(frozen=True)
-class Ceilings:
+class Ceilings(Result):
     """The two certified ceilings of an (N, d) cell (issue 13).
+
+    In the result vocabulary: ceilings bound the margin from above, so ``margin``,
+    ``margin_certified`` and ``config`` are None; ``n`` and ``dim`` are the cell's sizes.
 
     Attributes
     ----------
@@ -177,12 +181,25 @@ class Ceilings:
     sandwich_method: str | None
     free_bound: object = None
     tied_bound: object = None
+    n: int | None = None
+    dim: int | None = None
+    seconds: float | None = None
+    config = margin = margin_certified = modalities = None  # upper bounds on any M (see the docstring)
+
+    @property
+    def status(self) -> Status:
+        return Status.COMPLETED
+
+    @property
+    def message(self) -> str:
+        return f"m*({self.n}, {self.dim}) <= {self.free!r} (free), <= {self.tied!r} (tied)"
 
 
 @functools.lru_cache(maxsize=4096)
 def ceilings(n: int, dim: int) -> Ceilings:
     """Both certified ceilings of an (N, d) cell, computed now (cached; a cold cell with N <= 128,
     d <= 12 takes a median 0.05 s, the whole shipped 55-cell grid ~7 s on one core)."""
+    t0 = time.perf_counter()
     f = margin_upper_free(n, dim)
     try:
         t = margin_upper_tied(n, dim)
@@ -190,7 +207,7 @@ def ceilings(n: int, dim: int) -> Ceilings:
         t = f.__class__(f.value, f"free ({f.method})", f.certificate, {"optimal": False})
     return Ceilings(float(f.value), f.method, f.certificate, float(t.value), t.method, t.certificate,
                     bool(t.details.get("optimal")), f.details.get("sandwich"), f.details.get("sandwich_method"),
-                    f, t)
+                    f, t, n, dim, time.perf_counter() - t0)
 
 
 # -------------------------------------------------------------------------------- cell functions

@@ -25,19 +25,45 @@ and b*_rel of the embeddings W, and the fraction of the E N^2 logits with the co
 non-matched < 0), "separated by the current (t, bias)".  The loss is also kept at every step.  The final
 margins are recomputed in float64 with :func:`constellations.core.margins.margin_stats`.
 
+Minibatches (``TrainSpec.batch_size`` = B < N).  Optimiser step k of run s takes the gradient of the loss
+restricted to a batch I_{s,k} of B of the N items, drawn uniformly without replacement by a counter-based
+sampler seeded from the run's seed (:mod:`constellations.training.batches`: the batch depends only on the
+seed and k, not on the other runs nor on interruptions).  For every edge (k, l) the batch loss is SigLIP's:
+
+    L_I = sum_{i in I} softplus(-z_ii) + sum_{i != j in I} softplus(z_ij),
+
+its B matched pairs positive and its B(B - 1) other pairs negative (divided by B^2 with
+``reduction="mean"``), with the run's shared t and bias, in either parameterisation.  Rows outside the
+batch get a zero gradient (Adam still moves them by its momentum, as torch's Adam does).  Everything
+reported is computed on ALL N items, at the recorded steps only (the loss curve at the steps of
+``loss_every``, which defaults to ``record_every`` with minibatches): margins, b_rel, the loss, the
+fraction separated.  B = N (or None) is the full-batch code path itself, so its trajectory is the
+full-batch trajectory bit for bit.
+
+Checkpoints (``train(checkpoint=PATH, checkpoint_every=K)``): the whole state after k steps (embeddings,
+t', the bias, x_delta, the optimiser's moments, the divergence counters, the sampler's key, the loss curve
+and history so far, the spec as JSON) goes into one ``.npz`` file of plain arrays, written atomically
+every K steps, when a stop signal ends the loop and at the end (:mod:`constellations.training.checkpoint`).
+``resume=True`` continues from it and reaches the final state of the uninterrupted run bit for bit.
+During the loop SIGINT and SIGTERM only set the stop flag (:func:`constellations.core.interrupts.sigint_sets_flag`),
+polled between steps, so an interrupted run always stops on a step boundary.
+
 On CUDA the optimiser step of all runs is captured once in a CUDA graph and replayed
 (``TrainSpec.graph_mode``): a step at N = 100 is ~50 tiny kernels, so the eager loop is bound by launch
 latency, not arithmetic.  The loss value and the divergence check run outside the graph at the steps of
-``loss_every``/``record_every``.
+``loss_every``/``record_every``.  With minibatches the batch's item indices are an input of the graph,
+copied into it before each replay.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from constellations.core import interrupts
 from constellations.core.configuration import Configuration
 from constellations.core.devices import device_memory_limit, resolve_device
 from constellations.core.workers import resolve_count
@@ -46,9 +72,13 @@ from constellations.core.graphs import parse_graph
 from constellations.objective.losses import PARAMS, REDUCTIONS, affine_pair_loss
 from constellations.core.margins import margin_stats
 from constellations.core.results import VOCABULARY, Result, Status, jsonable
+from constellations.io.files import check_writable
+from constellations.training.batches import CHUNK_KEYS, chunk_steps, sample_batches, stream_keys
+from constellations.training.checkpoint import (bad_checkpoint, check_resumable, read_checkpoint, require_array,
+                                                write_checkpoint)
 
 __all__ = ["TrainSpec", "TrainResult", "train", "margin_stats_torch", "HISTORY_COLUMNS", "MAX_SEEDS",
-           "TrainingDiverged", "train_memory_bytes", "GRAPH_MODES"]
+           "TrainingDiverged", "train_memory_bytes", "GRAPH_MODES", "spec_record"]
 
 HISTORY_COLUMNS = ("loss", "t", "b_rel", "margin", "b_rel_star", "pos", "neg", "frac_separated", "delta")
 OPTIMIZERS = ("adam", "sgd")
@@ -98,7 +128,15 @@ def train_memory_bytes(spec: "TrainSpec", runs: int) -> int:
     recorded = spec.steps // spec.record_every + 2
     curve = 8 * (spec.steps + 1) * runs
     history = recorded * (8 * len(HISTORY_COLUMNS) * runs + _HISTORY_ROW_OVERHEAD)
-    return int(grams + 4 * emb * item + emb * 8 + curve + history)
+    # minibatches: the N^2 terms above stay (the recorded steps see all N items); the sampler draws
+    # up to max(CHUNK_KEYS, runs N) 64-bit keys at once, with their counters and argpartition's indices
+    sampler = 3 * 8 * max(CHUNK_KEYS, runs * spec.n) if _minibatch(spec) else 0
+    return int(grams + 4 * emb * item + emb * 8 + curve + history + sampler)
+
+
+def _minibatch(spec: "TrainSpec") -> bool:
+    """Whether the steps use minibatches (B < N; B = N is the full-batch path)."""
+    return spec.batch_size is not None and spec.batch_size < spec.n
 
 
 
@@ -129,10 +167,11 @@ class TrainSpec:
     fix_delta : bool
     record_every : int
         History every this many steps (plus step 0 and the last step).
-    loss_every : int
-        Evaluate the loss value every this many steps (and at every recorded step); in between,
-        ``loss_curve`` holds NaN.  An optimiser step needs only sigmoid(z), not softplus(z), so
-        ``loss_every=record_every`` saves about a fifth of a batched step at N = 100.
+    loss_every : int, optional
+        Evaluate the loss value (of all N items) every this many steps (and at every recorded step); in
+        between, ``loss_curve`` holds NaN.  An optimiser step needs only sigmoid(z), not softplus(z), so
+        ``loss_every=record_every`` saves about a fifth of a batched step at N = 100.  Default: 1, or
+        ``record_every`` with minibatches (a value costs E N^2 terms, a minibatch step E B^2).
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... or ``"auto"`` (CUDA when available).
     dtype : {"float32", "float64"}
@@ -145,6 +184,8 @@ class TrainSpec:
         value is computed outside the graph at the steps of ``loss_every`` and ``record_every``, where
         divergence is checked.  The graph runs the same kernels on the same tensors as the eager loop,
         so the trajectory is the same.  ``"auto"``: the graph on CUDA, eager on CPU; ``"off"``: eager.
+    batch_size : int, optional
+        Items B per optimiser step, 2 <= B <= N (see the module docstring); None or N: the full batch.
     """
 
     n: int
@@ -163,15 +204,21 @@ class TrainSpec:
     delta0: float = 0.5
     fix_delta: bool = False
     record_every: int = 10
-    loss_every: int = 1
+    loss_every: int | None = None
     device: str = "cpu"
     dtype: str = "float32"
     graph_mode: str = "auto"
+    batch_size: int | None = None
 
     def __post_init__(self):
-        for name in ("n", "dim", "modalities", "steps", "record_every", "loss_every"):
+        if self.loss_every is None:
+            minibatch = self.batch_size is not None and self.batch_size != self.n
+            object.__setattr__(self, "loss_every", self.record_every if minibatch else 1)
+        for name in ("n", "dim", "modalities", "steps", "record_every", "loss_every", "batch_size"):
             v = getattr(self, name)
-            if isinstance(v, bool) or int(v) != v:
+            if v is None and name == "batch_size":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v:
                 raise ConfigurationError(f"{name} must be an integer, got {v!r}")
         if self.n < 2:
             raise ConfigurationError(f"need n >= 2 items, got {self.n}")
@@ -179,6 +226,11 @@ class TrainSpec:
             raise ConfigurationError(f"need dim >= 1, got {self.dim}")
         if self.steps < 0 or self.record_every < 1 or self.loss_every < 1:
             raise ConfigurationError("steps must be >= 0, record_every and loss_every >= 1")
+        if self.batch_size is not None and not 2 <= self.batch_size <= self.n:
+            raise ConfigurationError(f"batch size {self.batch_size} must lie in 2..N = {self.n} "
+                                     "(B items of the N per step; N or none for the full batch)")
+        if self.batch_size is not None:
+            object.__setattr__(self, "batch_size", int(self.batch_size))
         object.__setattr__(self, "graph", parse_graph(self.graph, int(self.modalities)))
         if self.param not in PARAMS:
             raise ConfigurationError(f"unknown parameterisation {self.param!r}; use one of {PARAMS}")
@@ -227,10 +279,17 @@ class TrainResult(Result):
         Fewer than ``spec.steps`` if interrupted.
     interrupted : bool
     seconds : float
-        Wall time of the optimisation loop (``wall_s``, its old name, is a deprecated alias).
+        Wall time of the optimisation loop (``wall_s``, its old name, is a deprecated alias); for a
+        resumed run, with the time before the checkpoint.
     device : str
     launch : {"eager", "cuda-graph"}
         How the steps ran (see ``TrainSpec.graph_mode``).
+    checkpoint : str or None
+        The checkpoint file last written (None if none was asked for, or none written).
+    checkpoint_step : int or None
+        The step of that checkpoint (``steps_done``, unless the run was interrupted inside a step).
+    resumed_from : int or None
+        The step the run was resumed from (None: started afresh).
 
     The result vocabulary (:mod:`constellations.core.results`) speaks of the best run (largest float64
     margin, ``best``): ``config`` is its configuration and ``to_dict()["margin"]`` its margin, while the
@@ -257,6 +316,9 @@ class TrainResult(Result):
     seconds: float = 0.0
     device: str = "cpu"
     launch: str = "eager"
+    checkpoint: str | None = None
+    checkpoint_step: int | None = None
+    resumed_from: int | None = None
 
     @property
     def S(self) -> int:
@@ -315,12 +377,11 @@ class TrainResult(Result):
 
     def to_dict(self) -> dict:
         """The vocabulary (the best run's margin), then the spec, the run's figures and one dict per run."""
-        spec = {f.name: getattr(self.spec, f.name) for f in fields(self.spec)}
-        spec["graph"] = self.spec.graph.spec
         out = {name: jsonable(getattr(self, name)) for name in VOCABULARY}
         out["margin"] = jsonable(self.margin[self.best])
-        out.update(spec=jsonable(spec), steps_done=int(self.steps_done), interrupted=bool(self.interrupted),
-                   device=self.device, launch=self.launch, best_run=self.best)
+        out.update(spec=spec_record(self.spec), steps_done=int(self.steps_done), interrupted=bool(self.interrupted),
+                   device=self.device, launch=self.launch, best_run=self.best, checkpoint=self.checkpoint,
+                   checkpoint_step=self.checkpoint_step, resumed_from=self.resumed_from)
         per_run = {"loss": self.loss, "t": self.t, "b_rel": self.b_rel, "bias": self.bias, "margin": self.margin,
                    "b_rel_star": self.b_rel_star, "pos": self.pos, "neg": self.neg}
         if self.delta is not None:
@@ -371,6 +432,13 @@ class TrainResult(Result):
                 for c in HISTORY_COLUMNS:
                     row[c] = float(self.history[c][r, s])
                 yield row
+
+
+def spec_record(spec: TrainSpec) -> dict:
+    """``spec`` as JSON data: every field, the graph as its text (``Graph.spec``)."""
+    out = {f.name: getattr(spec, f.name) for f in fields(spec)}
+    out["graph"] = spec.graph.spec
+    return jsonable(out)
 
 
 def _per_run(value, S: int, name: str) -> np.ndarray:
@@ -491,7 +559,8 @@ def _gib(b: float) -> str:
 
 
 def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None,
-          memory_limit: int | None = None, threads=1) -> TrainResult:
+          memory_limit: int | None = None, threads=1, checkpoint=None, checkpoint_every: int | None = None,
+          resume: bool = False) -> TrainResult:
     """Train S = len(seeds) runs together (see the module docstring).
 
     ``threads`` (an int, or "auto" for every core available; at most that many) is torch's CPU
@@ -503,18 +572,21 @@ def train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progres
     count = resolve_count(threads, "threads")
     import torch
 
+    kw = dict(t0=t0, bias0=bias0, init=init, progress=progress, memory_limit=memory_limit, checkpoint=checkpoint,
+              checkpoint_every=checkpoint_every, resume=resume)
     if resolve_device(spec.device).type != "cpu":
-        return _train(spec, seeds, t0=t0, bias0=bias0, init=init, progress=progress, memory_limit=memory_limit)
+        return _train(spec, seeds, **kw)
     old = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
-        return _train(spec, seeds, t0=t0, bias0=bias0, init=init, progress=progress, memory_limit=memory_limit)
+        return _train(spec, seeds, **kw)
     finally:
         torch.set_num_threads(old)
 
 
 def _train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progress=None,
-           memory_limit: int | None = None) -> TrainResult:
+           memory_limit: int | None = None, checkpoint=None, checkpoint_every: int | None = None,
+           resume: bool = False) -> TrainResult:
     """Train S = len(seeds) runs together (see the module docstring).
 
     Parameters
@@ -534,18 +606,30 @@ def _train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progre
         Bytes the run may plan to use (default :func:`constellations.core.devices.device_memory_limit`: half the RAM, 90% of a GPU).
         Runs whose estimate (:func:`train_memory_bytes`) exceeds it are refused before anything is
         allocated.
+    checkpoint : path, optional
+        A ``.npz`` file for the run's checkpoints (:mod:`constellations.training.checkpoint`), written
+        atomically every ``checkpoint_every`` steps (if given), when a stop signal ends the loop, and
+        at the end.  Its directory must exist; it is checked before any work.
+    checkpoint_every : int, optional
+        Steps between two checkpoints (>= 1; needs ``checkpoint``).
+    resume : bool
+        Continue from ``checkpoint`` (which must exist and belong to this run: same spec but for
+        ``steps`` >= its step, ``device`` and ``graph_mode``; same seeds, t0, bias0 and ``init``).
 
     Returns
     -------
     TrainResult
-        Interrupting (KeyboardInterrupt) stops the loop and returns the runs as they are, with
-        ``interrupted=True``.
+        A stop signal (SIGINT, SIGTERM: it sets the stop flag) or a KeyboardInterrupt raised by
+        ``progress`` stops the loop on a step boundary and returns the runs as they are, with
+        ``interrupted=True`` (a checkpoint of that state is written first, if asked for).
 
     Raises
     ------
     ConfigurationError
-        Bad parameters, more than :data:`MAX_SEEDS` runs, a memory estimate over the limit, or
-        ``graph_mode="cuda-graph"`` on a device that is not CUDA.
+        Bad parameters, more than :data:`MAX_SEEDS` runs, a memory estimate over the limit,
+        ``graph_mode="cuda-graph"`` on a device that is not CUDA, or a checkpoint of another run.
+    FileFormatError
+        ``checkpoint`` cannot be written, or (``resume``) is missing, unreadable or corrupt.
     TrainingDiverged
         The loss of some run became NaN or Inf (checked at every step whose loss is evaluated, i.e.
         every step with ``loss_every=1``); the message names the step and suggests a smaller learning rate.
@@ -564,9 +648,47 @@ def _train(spec: TrainSpec, seeds=(0,), *, t0=10.0, bias0=0.0, init=None, progre
     if (t0 <= 0).any():
         raise ConfigurationError("t0 must be > 0")
     bias0 = _per_run(bias0, S, "bias0")
-    run = _Run(spec, seeds, t0, bias0, init, progress, device)
+    saver = _Checkpoints(checkpoint, checkpoint_every, resume)
+    start = saver.load(spec, seeds, t0, bias0, _init_digest(init)) if resume else None
+    run = _Run(spec, seeds, t0, bias0, init, progress, device, saver, start)
     run.loop()
     return run.result()
+
+
+def _init_digest(init) -> str | None:
+    """SHA-256 of the ``init`` array as float64 with its shape (None for random initial embeddings)."""
+    if init is None:
+        return None
+    a = np.ascontiguousarray(np.asarray(init, dtype=np.float64))
+    return hashlib.sha256(repr(a.shape).encode() + a.tobytes()).hexdigest()
+
+
+class _Checkpoints:
+    """Where :class:`_Run` writes its checkpoints, how often, and (``resume``) the one it starts from."""
+
+    def __init__(self, path, every, resume: bool):
+        if path is None and (every is not None or resume):
+            raise ConfigurationError("checkpoint_every and resume need a checkpoint file (checkpoint=PATH)")
+        if every is not None and (isinstance(every, bool) or not isinstance(every, (int, np.integer))
+                                  or every < 1):
+            raise ConfigurationError(f"checkpoint_every must be an integer >= 1, got {every!r}")
+        self.path = None if path is None else check_writable(path, ".npz")
+        self.every = None if every is None else int(every)
+        self.step = None  # the step of the last checkpoint written
+
+    def due(self, step: int, start: int) -> bool:
+        """A periodic checkpoint at the top of ``step`` (not at the step just resumed from)."""
+        return self.every is not None and step > start and step % self.every == 0
+
+    def load(self, spec: TrainSpec, seeds, t0, bias0, digest):
+        """(path, meta, arrays) of the checkpoint to resume, checked to belong to this run."""
+        meta, arrays = read_checkpoint(self.path)
+        check_resumable(self.path, meta, arrays, spec_record(spec), seeds, t0, bias0, digest)
+        if meta["history_columns"] != list(HISTORY_COLUMNS):
+            raise ConfigurationError(f"cannot resume from {self.path}: its history has the columns "
+                                     f"{meta['history_columns']}, this version writes {list(HISTORY_COLUMNS)}")
+        self.step = meta["step"]
+        return self.path, meta, arrays
 
 
 def _check_memory(spec: TrainSpec, S: int, device, memory_limit) -> None:
@@ -593,10 +715,11 @@ class _Run:
     figures.
     """
 
-    def __init__(self, spec: TrainSpec, seeds, t0, bias0, init, progress, device):
+    def __init__(self, spec: TrainSpec, seeds, t0, bias0, init, progress, device, saver=None, start=None):
         import torch
 
         self.spec, self.seeds, self.progress, self.device = spec, seeds, progress, device
+        self.t0, self.bias0, self.init_digest = t0, bias0, _init_digest(init)
         self.S = len(seeds)
         self.dtype = torch.float64 if spec.dtype == "float64" else torch.float32
         edges = spec.graph.edges
@@ -611,15 +734,33 @@ class _Run:
         self.hist = {c: [] for c in HISTORY_COLUMNS}
         self.hist_steps = []
         self.interrupted = False
-        self.done = 0
-        self.wall = 0.0
+        self.done = self.start = 0
+        self.wall = self.seconds0 = 0.0
+        self._t_loop = None
+        self.resumed_from = None
+        self.in_step = False  # between the start of an optimiser step and its end (no checkpoint then)
         # first step with a non-finite state, and the steps taken, on the device (graph-safe)
         self.first_bad = torch.full((self.S,), -1, dtype=torch.int64, device=device)
         self.step_t = torch.zeros((), dtype=torch.int64, device=device)
+        self._batches(spec, device)
+        self.saver = saver if saver is not None and saver.path is not None else None
+        if start is not None:
+            self._restore(*start)
         self.replay = None
-        if self.use_graph and spec.steps > 0:
-            self._state0 = [p.detach().clone() for p in self._state()]
+        if self.use_graph and spec.steps > self.start:
+            self._keep_start()
             self.replay = _capture_step(self._graph_body, self._reset, device)
+
+    def _batches(self, spec, device) -> None:
+        """The minibatch sampler's keys and the graph-static index tensor ``idx`` (S, B) (None: full batch)."""
+        import torch
+
+        self.minibatch = _minibatch(spec)
+        self.keys = stream_keys(self.seeds)
+        self.idx = None
+        self._chunk, self._chunk_start = None, 0
+        if self.minibatch:
+            self.idx = torch.arange(spec.batch_size, device=device).repeat(self.S, 1)
 
     # -- the parameters -------------------------------------------------------------------------
 
@@ -699,14 +840,23 @@ class _Run:
         d2 = torch.sigmoid(self.x_delta) ** 2
         return d2[:, None, None, None] * G + (1 - d2)[:, None, None, None] * self.sign_edge[None, :, None, None]
 
-    def loss_now(self, with_value=True):
-        """Per-run loss (S,); ``with_value=False`` skips the value (only the gradient is right)."""
+    def loss_now(self, with_value=True, idx=None):
+        """Per-run loss (S,); ``with_value=False`` skips the value (only the gradient is right).
+
+        ``idx`` (S, B) int64: the loss of run s restricted to the items idx[s] (all modalities, all
+        edges), i.e. the loss of the sub-configuration W[s][:, idx[s]]; None: all N items.
+        """
+        import torch
+
         spec, S, E, W = self.spec, self.S, self.E, self.W
+        if idx is not None:  # the batch's rows of every modality: (S, M, B, d)
+            W = torch.gather(W, 2, idx[:, None, :, None].expand(S, spec.modalities, idx.shape[1], spec.dim))
+        n = W.shape[2]
         if self.simple:
             A, B = W[:, 0], W[:, 1]
         else:
-            A = W[:, self.ks].reshape(S * E, spec.n, spec.dim)
-            B = W[:, self.ls].reshape(S * E, spec.n, spec.dim)
+            A = W[:, self.ks].reshape(S * E, n, spec.dim)
+            B = W[:, self.ls].reshape(S * E, n, spec.dim)
         alpha, beta = self.affine()
         per = affine_pair_loss(A, B, alpha, beta, spec.reduction, with_value)
         return per if self.simple else per.reshape(S, E).sum(dim=1)
@@ -735,22 +885,49 @@ class _Run:
 
     def _graph_body(self):
         self.opt.zero_grad(set_to_none=True)  # Python-side only: backward then writes, not accumulates, the grads
-        self.loss_now(False).sum().backward()
+        self.loss_now(False, self.idx).sum().backward()  # idx: the step's minibatch (None: all items)
         self.update()
 
+    def _load_batch(self, step: int) -> None:
+        """Copy the minibatch of ``step`` into ``idx`` (drawn on the host a chunk of steps at a time)."""
+        import torch
+
+        chunk = self._chunk
+        if chunk is None or not self._chunk_start <= step < self._chunk_start + chunk.shape[0]:
+            spec = self.spec
+            count = chunk_steps(self.S, spec.n, spec.steps - step)
+            host = sample_batches(self.keys, spec.n, spec.batch_size, step, count)
+            self._chunk, self._chunk_start = torch.from_numpy(host).to(self.device), step
+        self.idx.copy_(self._chunk[step - self._chunk_start])
+
+    def _keep_start(self) -> None:
+        """Copies of what the capture's warm-up changes: parameters, optimiser state (a resumed run's), counters."""
+        import torch
+
+        self._state0 = [p.detach().clone() for p in self._state()]
+        self._opt0 = {p: {k: v.clone() for k, v in st.items() if torch.is_tensor(v)}
+                      for p, st in self.opt.state.items()}
+        self._counters0 = (self.first_bad.clone(), self.step_t.clone())
+
     def _reset(self):
-        """Back to the initial state after the capture's warm-up: parameters, a fresh optimiser, counters."""
+        """Back to the starting state after the capture's warm-up: parameters, optimiser state, counters.
+
+        Optimiser state that did not exist before the warm-up is zeroed (zero moments and step count =
+        a fresh optimiser); a resumed run's is copied back."""
         import torch
 
         with torch.no_grad():
             for p, p0 in zip(self._state(), self._state0):
                 p.copy_(p0)
-            for st in self.opt.state.values():  # zero moments and step count = a fresh optimiser
-                for v in st.values():
-                    if torch.is_tensor(v):
+            for p, st in self.opt.state.items():
+                kept = self._opt0.get(p, {})
+                for k, v in st.items():
+                    if torch.is_tensor(v) and k in kept:
+                        v.copy_(kept[k])
+                    elif torch.is_tensor(v):
                         v.zero_()
-            self.first_bad.fill_(-1)
-            self.step_t.zero_()
+            self.first_bad.copy_(self._counters0[0])
+            self.step_t.copy_(self._counters0[1])
         self.opt.zero_grad(set_to_none=True)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -790,44 +967,169 @@ class _Run:
         _raise_if_diverged(self.first_bad, self.seeds, self.spec)  # the one host sync for this check
 
     def loop(self) -> None:
-        """Run the steps (eager, or replaying the captured one); a KeyboardInterrupt stops them."""
+        """Run the steps from ``start`` (eager, or replaying the captured one).
+
+        A stop signal sets the stop flag, polled at the top of every step; a KeyboardInterrupt (from
+        ``progress``) stops the loop too.  Either way the state is that after ``done`` steps, and the
+        checkpoint (if asked for) is written: periodically, on a stop and at the end.
+        """
         import torch
 
-        spec, opt, replay, device = self.spec, self.opt, self.replay, self.device
-        steps = spec.steps
-        t_start = time.perf_counter()
-        try:
-            for step in range(steps + 1):
-                want = step % spec.loss_every == 0 or self.recorded(step)
-                if replay is None:
-                    opt.zero_grad(set_to_none=True)
-                    loss = self.loss_now(want)
-                elif want:
+        device = self.device
+        t_start = self._t_loop = time.perf_counter()
+        with interrupts.sigint_sets_flag():  # a stop signal sets the flag, in the steps and while saving
+            try:
+                self._steps()
+            except KeyboardInterrupt:
+                self.interrupted = True
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # a replay may still be running
+                if self.in_step:  # stopped inside a step: renormalise what is there (not a checkpoint)
                     with torch.no_grad():
-                        loss = self.loss_now(True)
-                if want:
-                    self.check(step, loss)
-                if self.recorded(step):
-                    with torch.no_grad():
-                        G = self.gram()
-                        self.record(step, G, self.effective(G), loss.detach())
-                if step == steps:
-                    break
-                if replay is None:
-                    loss.sum().backward()
-                    self.update()
-                else:
-                    replay()
-                self.done = step + 1
-        except KeyboardInterrupt:
-            self.interrupted = True
+                        self.W.div_(self.W.norm(dim=-1, keepdim=True))
             if device.type == "cuda":
-                torch.cuda.synchronize(device)  # a replay may still be running
+                torch.cuda.synchronize(device)
+            self.wall = time.perf_counter() - t_start
+            if self.saver is not None and not self.in_step:
+                self.save()
+
+    def _steps(self) -> None:
+        """The loop proper: from ``start`` to ``spec.steps``, stopping on a step boundary at the stop flag."""
+        steps = self.spec.steps
+        for step in range(self.start, steps + 1):
+            if interrupts.INTERRUPT.is_set():  # SIGINT/SIGTERM
+                self.interrupted = True
+                return
+            if self.saver is not None and self.saver.due(step, self.start):
+                self.save()
+            loss = self._observe(step)
+            if step == steps:
+                return
+            self.in_step = True
+            self._advance(step, loss)
+            self.in_step = False
+            self.done = step + 1
+
+    def _observe(self, step):
+        """The loss value at the steps of ``loss_every``/``record_every`` (all N items) and the history row.
+
+        Returns the loss: on the eager full-batch path it carries the graph the step back-propagates
+        (its value only at those steps), elsewhere it is a value or None.
+        """
+        import torch
+
+        spec = self.spec
+        want = step % spec.loss_every == 0 or self.recorded(step)
+        loss = None
+        if self.replay is None and not self.minibatch:
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss_now(want)
+        elif want:
             with torch.no_grad():
-                self.W.div_(self.W.norm(dim=-1, keepdim=True))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        self.wall = time.perf_counter() - t_start
+                loss = self.loss_now(True)
+        if want:
+            self.check(step, loss)
+        if self.recorded(step):
+            with torch.no_grad():
+                G = self.gram()
+                self.record(step, G, self.effective(G), loss.detach())
+        return loss
+
+    def _advance(self, step, loss) -> None:
+        """Optimiser step ``step`` (from the state after ``step`` steps to the next)."""
+        if self.minibatch:
+            self._load_batch(step)
+        if self.replay is not None:
+            self.replay()
+        elif self.minibatch:
+            self._graph_body()
+        else:
+            loss.sum().backward()
+            self.update()
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _arrays(self) -> dict:
+        """The state after ``done`` steps and the figures reported before it, as NumPy arrays."""
+        import torch
+
+        done = self.done
+        with torch.no_grad():
+            out = {name: t.detach().cpu().numpy().copy() for name, t in self._named_state()}
+            for i, st in self.opt.state_dict()["state"].items():
+                out.update({f"opt.{i}.{k}": v.detach().cpu().numpy().copy() for k, v in st.items()
+                            if torch.is_tensor(v)})
+            out["first_bad"] = self.first_bad.cpu().numpy()
+            out["step_t"] = self.step_t.cpu().numpy()
+            out["loss_curve"] = self.loss_curve[:done].cpu().numpy()
+        rows = sum(1 for st in self.hist_steps if st < done)  # the row of `done` is recorded on resuming
+        out["history_step"] = np.array(self.hist_steps[:rows], dtype=np.int64)
+        for c in HISTORY_COLUMNS:
+            out[f"history.{c}"] = np.array(self.hist[c][:rows], dtype=np.float64).reshape(rows, self.S)
+        return out
+
+    def _named_state(self):
+        return [("W", self.W), ("log_t", self.log_t), ("bias", self.bias)] + \
+            ([("x_delta", self.x_delta)] if self.x_delta is not None else [])
+
+    def save(self) -> None:
+        """Write the checkpoint of the state after ``done`` steps (atomically)."""
+        arrays = self._arrays()
+        arrays.update(seeds=self.seeds, t0=self.t0, bias0=self.bias0, sampler_key=self.keys)
+        meta = {"spec": spec_record(self.spec), "step": int(self.done), "init": self.init_digest,
+                "seconds": self.seconds0 + (time.perf_counter() - self._t_loop if self._t_loop else 0.0),
+                "history_columns": list(HISTORY_COLUMNS)}
+        write_checkpoint(self.saver.path, meta, arrays)
+        self.saver.step = self.done
+
+    def _restore(self, path, meta, arrays) -> None:
+        """Continue from a checkpoint: state, optimiser, counters, loss curve and history after k steps."""
+        import torch
+
+        spec, S, k = self.spec, self.S, meta["step"]
+        dt = np.float64 if spec.dtype == "float64" else np.float32
+        shapes = {"W": (S, spec.modalities, spec.n, spec.dim), "log_t": (S,), "bias": (S,), "x_delta": (S,)}
+        with torch.no_grad():
+            for name, t in self._named_state():
+                t.copy_(torch.from_numpy(require_array(path, arrays, name, shapes[name], dt)))
+            self.first_bad.copy_(torch.from_numpy(require_array(path, arrays, "first_bad", (S,), np.int64)))
+            self.step_t.fill_(int(require_array(path, arrays, "step_t", (), np.int64)))
+            self.loss_curve[:k] = torch.from_numpy(require_array(path, arrays, "loss_curve", (k, S), np.float64))
+        if not np.array_equal(require_array(path, arrays, "sampler_key", (S,), np.uint64), self.keys):
+            raise ConfigurationError(f"cannot resume from {path}: its minibatch sampler key is not this run's")
+        if self.W_frozen is not None:
+            self.W_frozen = self.W.detach()[:, spec.frozen].clone()
+        self._restore_optimizer(path, arrays)
+        steps = arrays.get("history_step")
+        if steps is None or steps.ndim != 1 or steps.dtype != np.int64 or (steps >= k).any():
+            raise bad_checkpoint(path, "its 'history_step' is missing or not the steps recorded before its step")
+        R = len(steps)
+        self.hist_steps = [int(x) for x in steps]
+        for c in HISTORY_COLUMNS:
+            self.hist[c] = list(require_array(path, arrays, f"history.{c}", (R, S), np.float64))
+        self.done = self.start = self.resumed_from = k
+        self.seconds0 = float(meta["seconds"])
+
+    def _restore_optimizer(self, path, arrays) -> None:
+        """Load the optimiser's state from the ``opt.<i>.<name>`` arrays (the param groups are this run's)."""
+        import torch
+
+        state = {}
+        for name, a in arrays.items():
+            if name.startswith("opt."):
+                _, i, key = name.split(".", 2)
+                if not i.isdigit() or int(i) >= len(self.params):
+                    raise bad_checkpoint(path, f"unexpected checkpoint array {name!r}")
+                state.setdefault(int(i), {})[key] = torch.from_numpy(a)
+        if self.spec.optimizer == "adam" and int(self.step_t) > 0 and sorted(state) != list(range(len(self.params))):
+            raise bad_checkpoint(path, f"it lacks Adam's moments after {int(self.step_t)} steps")
+        for i, st in state.items():
+            p = self.params[i]
+            for key, v in st.items():
+                if key != "step" and (v.shape != p.shape or v.dtype != p.dtype):
+                    raise bad_checkpoint(path, f"optimiser state {key!r} of parameter {i} is {v.dtype}"
+                                               f"{list(v.shape)}, expected {p.dtype}{list(p.shape)}")
+        self.opt.load_state_dict({"state": state, "param_groups": self.opt.state_dict()["param_groups"]})
 
     # -- the result -----------------------------------------------------------------------------
 
@@ -864,5 +1166,9 @@ class _Run:
             spec=spec, seeds=self.seeds, X=Xf, t=t_fin, b_rel=b_rel_fin, bias=b_fin, delta=d_fin, loss=final_loss,
             margin=np.array([s.margin for s in stats]), b_rel_star=np.array([s.b_rel for s in stats]),
             pos=np.array([s.pos for s in stats]), neg=np.array([s.neg for s in stats]),
-            loss_curve=curve, history=history, steps_done=done, interrupted=self.interrupted, seconds=self.wall,
-            device=str(self.device), launch="cuda-graph" if self.use_graph else "eager")
+            loss_curve=curve, history=history, steps_done=done, interrupted=self.interrupted,
+            seconds=self.seconds0 + self.wall, device=str(self.device),
+            launch="cuda-graph" if self.use_graph else "eager",
+            checkpoint=None if self.saver is None or self.saver.step is None else str(self.saver.path),
+            checkpoint_step=None if self.saver is None else self.saver.step,
+            resumed_from=self.resumed_from)
