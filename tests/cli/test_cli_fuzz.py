@@ -2,14 +2,16 @@
 
 For random option values (numbers including nan/inf/negative/huge, garbage text, injection
 strings) and random input files (garbage bytes, truncated or lying archives, NaN, wrong shapes,
-mismatched N, pickled objects) every run of the real entry point
+mismatched N, pickled objects; text coordinate files with bad tokens, ragged rows and lying
+headers; tampered training checkpoints; model files of ``analyze --tb``) every run of the real entry point
 (:func:`constellations.cli.main.main`) must
 
 - end within a time bound with exit status 0, 1, 2 or 130 (verify also 3: undecided in float64);
 - never show a traceback; on exit 2 print exactly one line, ``constellations: error: ...``;
 - on Ctrl-C (SIGINT, sent to some runs) exit 130 saying ``constellations: interrupted``;
-- leave no temporary file, no output on exit 2, input files unchanged, and nothing executed
-  (a canary file PWNED would be created by any evaluated injection string).
+- leave no temporary file, no output on exit 2, input files unchanged (a checkpoint that ``train
+  --resume`` continues may be rewritten, except on exit 2), and nothing executed (a canary file
+  PWNED would be created by any evaluated injection string).
 
 Each run is a forked child of the test process (commands imported once, so a run costs its own
 work, not the imports); ``CONSTELLATIONS_FUZZ_SUBPROCESS=1`` runs each case as a fresh
@@ -24,6 +26,8 @@ import gc
 import hashlib
 import importlib
 import io
+import json
+import math
 import os
 import shutil
 import signal
@@ -38,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
@@ -125,9 +129,66 @@ FILE_KINDS = ["good", "constellation", "tie", "good_uv", "good_labels", "nan", "
               "directory"]
 
 
+#: Text coordinate files (io/coordinates.py): the layouts read, and what must be refused in one line.
+TEXT_KINDS = ["text_rows", "text_csv", "text_lai", "text_sloane", "text_index", "text_bom_crlf", "text_nan",
+              "text_overflow", "text_hex", "text_ragged", "text_lying_header", "text_bad_theta", "text_non_unit",
+              "text_duplicate", "text_one_point", "text_zero_row", "text_empty_field", "text_comments_only",
+              "text_wide", "garbage", "empty", "missing", "directory"]
+
+
+def _text_code(path: Path, kind: str, rng) -> None:
+    """A text coordinate file of ``kind`` (TEXT_KINDS): 6 points of S^2, written as the code tables do."""
+    P = _unit(rng, 6, 3)
+    rows = [" ".join(repr(float(x)) for x in p) for p in P]
+    G = P @ P.T
+    np.fill_diagonal(G, -1)
+    D = math.sqrt(max(0.0, 2 - 2 * G.max()))
+    text = {"text_rows": rows, "text_csv": [r.replace(" ", ", ") for r in rows],
+            "text_lai": [f"6 {D:.12f} {math.degrees(2 * math.asin(D / 2)):.12f}"]
+                        + [f"{i} " + " ".join(f"{x:.12f}" for x in p) for i, p in enumerate(P)],
+            "text_sloane": [repr(float(x)) for x in P.ravel()],
+            "text_index": [f"{i + 1} {r}" for i, r in enumerate(rows)],
+            "text_nan": rows[:3] + ["nan 0 1"] + rows[4:], "text_overflow": rows[:5] + ["1e999 0 0"],
+            "text_hex": rows[:5] + ["0x10 0 0"], "text_ragged": rows[:5] + ["0.5 0.5"],
+            "text_lying_header": ["9 3"] + rows, "text_bad_theta": ["6 0.5 120"] + rows,
+            "text_non_unit": [" ".join(repr(3 * float(x)) for x in p) for p in P],
+            "text_duplicate": rows + rows[:1], "text_one_point": rows[:1], "text_zero_row": rows[:5] + ["0 0 0"],
+            "text_empty_field": rows[:5] + ["0.5,,0.5"], "text_comments_only": ["# N = 6", "", "# nothing"],
+            "text_wide": [" ".join(["0.01"] * 4000)] * 2, "text_bom_crlf": ["\ufeff# BOM and CRLF"] + rows}[kind]
+    path.write_bytes(("\r\n" if kind == "text_bom_crlf" else "\n").join(text).encode() + b"\n")
+
+
+#: ``analyze --tb`` files: a JSON object or an .npz archive of scalars (t or logit_scale, bias or logit_bias).
+TB_KINDS = ["tb_t", "tb_logit", "tb_both_t", "tb_no_bias", "tb_array", "tb_vector", "tb_string", "tb_bool",
+            "tb_nan", "tb_huge", "tb_negative_t", "tb_bad_json", "tb_complex", "garbage", "missing", "directory"]
+_TB_VALUES = {"tb_t": {"t": 10.0, "bias": -10.0}, "tb_logit": {"logit_scale": 2.302585, "logit_bias": -10.0},
+              "tb_both_t": {"t": 10.0, "log_t": 2.3, "bias": -10.0}, "tb_no_bias": {"t": 10.0},
+              "tb_vector": {"t": [1.0, 2.0], "bias": 0.0}, "tb_string": {"t": "10", "bias": -10.0},
+              "tb_bool": {"t": True, "bias": 0.0}, "tb_nan": {"t": float("nan"), "bias": 0.0},
+              "tb_huge": {"t": 1e308, "bias": -1e308}, "tb_negative_t": {"t": -1.0, "bias": 0.0},
+              "tb_complex": {"t": 1 + 2j, "bias": 0.0}}
+
+
+def _tb_file(path: Path, kind: str) -> None:
+    if kind == "tb_array" and path.suffix == ".json":
+        path.write_text("[10, -10]")
+    elif kind == "tb_array":
+        np.savez(path, t=np.ones((2, 2)), bias=np.zeros(3))
+    elif kind == "tb_bad_json":
+        path.write_text('{"t": 10, "bias": ')
+    elif path.suffix == ".json":
+        path.write_text(json.dumps({k: (str(v) if isinstance(v, complex) else v) for k, v in _TB_VALUES[kind].items()}))
+    else:
+        np.savez(path, **{k: np.asarray(v) for k, v in _TB_VALUES[kind].items()})
+
+
 def make_file(path: Path, kind: str, data: bytes, seed: int) -> None:
     """Create the input file ``path`` of the given kind (``missing`` creates nothing)."""
     rng = np.random.default_rng(seed)
+    if kind.startswith("text_"):
+        return _text_code(path, kind, rng)
+    if kind.startswith("tb_"):
+        return _tb_file(path, kind)
     X = _unit(rng, 2, 6, 3)
     if kind == "good":
         np.savez(path, X=X)
@@ -199,6 +260,15 @@ def make_file(path: Path, kind: str, data: bytes, seed: int) -> None:
 input_file = st.tuples(st.one_of(st.sampled_from(["good", "constellation", "tie", "good_uv", "good_labels"]),
                                  st.sampled_from(FILE_KINDS)),
                        st.binary(max_size=200), st.integers(0, 10 ** 6))
+text_file = st.tuples(st.one_of(st.sampled_from(["text_rows", "text_csv", "text_lai", "text_sloane"]),
+                                st.sampled_from(TEXT_KINDS)),
+                      st.binary(max_size=200), st.integers(0, 10 ** 6))
+#: (name, file): an .npz archive, or a text code under one of the names it may have (pack.3.6.txt: d = 3, N = 6)
+any_input = st.one_of(input_file.map(lambda f: ("in.npz", f)),
+                      st.tuples(st.sampled_from(["in.txt", "in.csv", "in.dat", "pack.3.6.txt"]), text_file))
+tb_kind = st.one_of(st.sampled_from(["tb_t", "tb_logit"]), st.sampled_from(TB_KINDS))
+tb_files = st.tuples(tb_kind, tb_kind).map(
+    lambda k: [("tb.json", (k[0], b"\x00{", 0)), ("tb.npz", (k[1], b"PK\x03", 0))])
 
 # ------------------------------------------------------------------------------------ running
 
@@ -320,7 +390,7 @@ def _snapshot(case: Path) -> dict:
             for p in case.rglob("*")}
 
 
-def check(run: Run, before: dict, after: dict, *, ok_codes=(0, 1), store_ok=False) -> None:
+def check(run: Run, before: dict, after: dict, *, ok_codes=(0, 1), store_ok=False, may_change=()) -> None:
     what = f"argv={run.argv!r}\nexit={run.code}\nstdout={run.stdout[-2000:]!r}\nstderr={run.stderr[-2000:]!r}"
     assert run.code is not None, f"no exit within {TIMEOUT:.0f} s\n{what}"
     allowed = set(ok_codes) | {2} | ({130} if run.interrupted else set())
@@ -333,7 +403,8 @@ def check(run: Run, before: dict, after: dict, *, ok_codes=(0, 1), store_ok=Fals
         assert "constellations: interrupted" in run.stderr, what
     assert not [p for p in after if str(p).endswith((".tmp", ".probe"))], f"temporary file left\n{what}"
     assert Path("PWNED") not in after, f"an argument was executed\n{what}"
-    changed = [p for p in before if before[p] != after.get(p) and not (store_ok and ".sqlite" in str(p))]
+    changed = [p for p in before if before[p] != after.get(p) and not (store_ok and ".sqlite" in str(p))
+               and not (run.code != 2 and str(p) in may_change)]  # a resumed checkpoint moves on
     assert not changed, f"input files changed or removed: {changed}\n{what}"
     new = [p for p in after if p not in before and p.parts[0] != "home" and after[p] != "dir"]
     if store_ok:
@@ -342,11 +413,14 @@ def check(run: Run, before: dict, after: dict, *, ok_codes=(0, 1), store_ok=Fals
         assert not new, f"output written although the run failed: {new}\n{what}"
 
 
-WARM_MODULES = ["torch", "scipy.optimize", "scipy.linalg", "cvxpy", "clarabel", "numba", "mpmath", "sympy", "flint",
+# torch._dynamo: the first optimiser step imports it (1.3 s, in every forked training run unless warm here)
+WARM_MODULES = ["torch", "torch._dynamo",
+                "scipy.optimize", "scipy.linalg", "cvxpy", "clarabel", "numba", "mpmath", "sympy", "flint",
                 "constellations.analysis.paired", "constellations.objective.losses", "constellations.training.trainer",
                 "constellations.search", "constellations.search.polish", "constellations.training.reproduce",
                 "constellations.bounds", "constellations.bounds.constellation",
-                "constellations.tables.runner", "constellations.tables.store", "sqlite3"]
+                "constellations.tables.runner", "constellations.tables.store", "sqlite3",
+                "matplotlib.figure", "matplotlib.backends.backend_agg"]  # analyze --report's figures
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -436,25 +510,26 @@ def _other_kinds():
 
 NATIVE_DIM = {"simplex": 1, "cross-polytope": 1, "polygon": 2, "icosahedron": 3, "24-cell": 4, "600-cell": 4, "e8": 8,
               "clebsch": 5, "schlafli": 6, "gosset": 7, "random": 1, "lift": 3, "modality-simplex": 2,
-              "adapters": 2}
+              "adapters": 2, "spiral": 3, "torus": 4}
 
 
 @st.composite
 def construct_words(draw):
     """A plausible construct command line (sizes that fit the kind), or parts of it made hostile."""
-    kind = draw(st.one_of(st.sampled_from(KINDS), st.sampled_from(KINDS + _other_kinds())))
+    kind = draw(st.one_of(st.sampled_from(KINDS), st.sampled_from(KINDS + _other_kinds()),
+                          st.sampled_from(["spiral", "torus"])))
     dim = NATIVE_DIM.get(kind, 2) + draw(st.integers(0, 2))
     words = [kind, "--dim", str(dim)]
     if kind in ("simplex", "lift", "modality-simplex", "adapters"):
         words += ["--n", str(draw(st.integers(2, max(2, dim - 1))))]
-    elif kind in ("polygon", "random", "cross-polytope"):
+    elif kind in ("polygon", "random", "cross-polytope", "spiral", "torus"):
         words += ["--n", str(draw(st.integers(2, 2 * dim if kind == "cross-polytope" else 40)))]
     if kind == "modality-simplex":
         words += ["-M", str(draw(st.integers(2, 3)))]
     words += draw(options(modalities=number(2, 4) if NATIVE_DIM.get(kind, 0) and kind not in (
                               "modality-simplex", "lift", "adapters") else V(st.just("2")),
                           graph=text(GRAPHS), delta=real(0.05, 0.95), phi=real(0, 0.3), seed=number(0, 9),
-                          json=None, output=out("out.npz", "out.npz")))
+                          json=None, output=out("out.npz", "out.npz", "out.txt", "out.csv")))
     if "--output" not in words:
         words += ["-o", "out.npz"]
     return words
@@ -475,10 +550,11 @@ claim = st.one_of(st.just([]), st.tuples(real(0, 0.5).plausible, real(-1, 1).pla
 
 
 @FUZZ
-@given(input_file, claim, options(graph=text(GRAPHS), margin=real(-1, 1), normalize=None, exact=None,
-                                  no_retrieval=None, json=None, output=out("rep.json")), interrupt)
+@given(any_input, claim, options(graph=text(GRAPHS), margin=real(-1, 1), normalize=None, exact=None, dim=number(1, 4),
+                                 no_retrieval=None, json=None, output=out("rep.json")), interrupt)
 def test_fuzz_verify(workdir, f, c, opts, intr):
-    fuzz(workdir, ["verify", "in.npz", *c, *opts], files=[("in.npz", f)], interrupt_after=intr, ok_codes=(0, 1, 3))
+    name, spec = f  # an .npz archive or a text code (pack.3.6.txt: one number per line needs d)
+    fuzz(workdir, ["verify", name, *c, *opts], files=[(name, spec)], interrupt_after=intr, ok_codes=(0, 1, 3))
 
 
 @settings(FUZZ, max_examples=max(1, EXAMPLES // 2))  # each example runs a search: the suite's slowest test
@@ -486,10 +562,14 @@ def test_fuzz_verify(workdir, f, c, opts, intr):
                graph=text(GRAPHS), tied=None, restarts=V(small_int(1, 2), HOSTILE_NUMBER),
                time_limit=real(0.05, 2), seed=number(0, 9), backend=V(st.just("numpy"), st.sampled_from(["auto", "numba", "torch", "x"])),
                jobs=WORKER_COUNTS,
-               init=choice(["in.npz", "in.npz", "missing.npz", "sub"]), output=out("best.npz"), json=None),
-       input_file, interrupt)
-def test_fuzz_search(workdir, opts, f, intr):
-    fuzz(workdir, ["search", "--quiet", *opts], files=[("in.npz", f)], interrupt_after=intr)
+               init=choice(["in.npz", "in.npz", "in.txt", "missing.npz", "sub"]), output=out("best.npz", "best.txt"),
+               json=None),
+       input_file, interrupt, text_file)
+# a text code in and out (one worker: no pool to start), whatever the draws
+@example(["--n", "6", "--dim", "3", "--tied", "--restarts", "1", "--backend", "numpy", "--jobs", "1",
+          "--init", "in.txt", "-o", "best.txt"], ("good", b"", 0), None, ("text_lai", b"", 1))
+def test_fuzz_search(workdir, opts, f, intr, t):
+    fuzz(workdir, ["search", "--quiet", *opts], files=[("in.npz", f), ("in.txt", t)], interrupt_after=intr)
 
 
 BOUNDS_MODES = st.sampled_from([["--n", "--dim"], ["--n", "--margin"], ["--n", "--dim", "--b-rel"],
@@ -519,11 +599,99 @@ def test_fuzz_bounds(workdir, mode, data, opts, intr):
                optimizer=choice(["adam", "sgd"]), lr=real(1e-4, 0.5),
                steps=V(small_int(0, 20), st.sampled_from(["1e12", "1e30", "-1"])), seeds=text(["1", "2", "0,1", "1:3"]),
                reduction=choice(["sum", "mean"]), record_every=V(small_int(1, 5)), loss_every=V(small_int(1, 5)),
-               threads=WORKER_COUNTS,
+               threads=WORKER_COUNTS, batch_size=number(1, 6), checkpoint=out("ck.npz"),
+               checkpoint_every=number(0, 4), resume=None,
                dtype=choice(["float32", "float64"]), output=out("run.npz"), history=out("h.csv"), json=None),
        input_file, interrupt)
 def test_fuzz_train(workdir, opts, f, intr):
     fuzz(workdir, ["train", "--quiet", *opts], files=[("in.npz", f)], interrupt_after=intr)
+
+
+#: The run that wrote the seeded checkpoint (resuming it with these options and more --steps continues it).
+CHECKPOINT_RUN = ["--n", "3", "--dim", "2", "--seeds", "1,2", "--checkpoint", "ck.npz"]
+CHECKPOINT_STEPS = 4
+#: Values a tampered checkpoint's meta (or spec) field gets.
+META_VALUES = [None, -1, 0, 10 ** 30, "x", [], {}, 1.5, True, float("nan"), 2, "constellations-train-checkpoint"]
+ARRAY_MUTATIONS = ["drop", "nan", "inf", "shape", "scalar", "complex", "int", "float", "huge", "negative", "empty"]
+
+
+@pytest.fixture(scope="module")
+def seeded_checkpoint(workdir):
+    """A training checkpoint at step CHECKPOINT_STEPS (N = 3, d = 2, seeds 1 and 2)."""
+    case = new_case(workdir)
+    run = run_case(["train", "--quiet", *CHECKPOINT_RUN, "--steps", str(CHECKPOINT_STEPS)], case)
+    assert run.code == 0, run.stderr
+    return case / "ck.npz"
+
+
+def _mutated(a: np.ndarray, how: str):
+    """``a`` changed by ``how`` (ARRAY_MUTATIONS), None to drop it."""
+    with np.errstate(invalid="ignore"):  # NaN or huge to int: any value will do
+        return {"drop": None, "nan": np.full(a.shape, np.nan), "inf": np.full(a.shape, -np.inf),
+                "shape": np.zeros(a.shape + (2,), a.dtype), "scalar": np.zeros((), a.dtype),
+                "complex": a.astype(complex), "int": a.astype(np.int64), "float": a.astype(np.float64) + 0.5,
+                "huge": np.full(a.shape, 1e300), "negative": -np.abs(a.astype(np.float64)) - 7,
+                "empty": np.zeros((0,) * max(1, a.ndim), a.dtype)}[how]
+
+
+def tamper(src: Path, dst: Path, where: int, how: str, value: int) -> None:
+    """``dst``: the checkpoint ``src`` with one array changed by ``how``, or (how == "meta") one field of its
+    meta or spec set to META_VALUES[value]."""
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    if how == "meta":
+        fields = [(meta, k) for k in meta] + [(meta["spec"], k) for k in meta["spec"]]
+        d, k = fields[where % len(fields)]
+        d[k] = META_VALUES[value % len(META_VALUES)]
+        arrays["meta"] = np.array(json.dumps(meta))
+    else:
+        names = sorted(arrays)  # meta included: a meta that is not text
+        k = names[where % len(names)]
+        new = _mutated(arrays[k], how) if arrays[k].dtype.kind != "U" else np.array(META_VALUES[value % 6] or 0)
+        if new is None:
+            del arrays[k]
+        else:
+            arrays[k] = new
+    np.savez(dst, **arrays)
+
+
+checkpoint_file = st.one_of(st.just(("seeded",)), st.just(("seeded",)),
+                            st.tuples(st.just("tampered"), st.integers(0, 60),
+                                      st.sampled_from(ARRAY_MUTATIONS + ["meta"] * 4), st.integers(0, 20)),
+                            input_file.map(lambda f: ("file", f)))
+
+
+@settings(FUZZ, max_examples=max(1, EXAMPLES // 4))
+@given(checkpoint_file, st.one_of(*[st.sampled_from(["4", "6", "8"])] * 4, st.just("3"), HOSTILE_NUMBER),
+       st.one_of(st.just([]), st.just([]), st.just([]),
+                 options(batch_size=number(1, 4), checkpoint_every=number(0, 3), lr=real(1e-4, 0.5),
+                         record_every=V(small_int(1, 5)), json=None, output=out("run.npz"), resume=None)),
+       interrupt)
+def test_fuzz_train_resume(workdir, seeded_checkpoint, ck, steps, extra, intr):
+    """Resume the seeded checkpoint, a tampered copy or any file, with its own options or others."""
+    case_files, copies = [], []
+    if ck[0] == "seeded":
+        copies = [(seeded_checkpoint, "ck.npz")]
+    elif ck[0] == "file":
+        case_files = [("ck.npz", ck[1])]
+    else:
+        tampered = workdir / f"tampered{next(_counter)}.npz"
+        tamper(seeded_checkpoint, tampered, *ck[1:])
+        copies = [(tampered, "ck.npz")]
+    fuzz(workdir, ["train", "--quiet", *CHECKPOINT_RUN, "--steps", steps, "--resume", *extra], files=case_files,
+         copies=copies, interrupt_after=intr, may_change=("ck.npz",))
+
+
+@settings(FUZZ, max_examples=max(1, EXAMPLES // 4))
+@given(options(required=("batch_size",),
+               batch_size=V(st.lists(st.integers(2, 10 ** 6).map(str), min_size=1, max_size=3).map(",".join),
+                            st.one_of(HOSTILE_NUMBER, st.sampled_from(["1", "2,", ",", "2,,3", "1e12", "1e13", "4096,1",
+                                                                       ",".join(["2"] * 1001)]))),
+               t0=real(0, 30), dim=V(st.sampled_from(["2", "3", "512", "1000000"]), HOSTILE_NUMBER), json=None),
+       st.one_of(st.just([]), st.just([]), st.just([]), st.just(["--batch-size", "256"])), interrupt)
+def test_fuzz_init_bias(workdir, opts, again, intr):
+    fuzz(workdir, ["init-bias", *opts, *again], interrupt_after=intr)
 
 
 @settings(FUZZ, max_examples=max(1, EXAMPLES // 8))
@@ -536,12 +704,29 @@ def test_fuzz_reproduce(workdir, study, opts, intr):
     fuzz(workdir, ["reproduce", study, *opts], interrupt_after=intr)
 
 
+#: A SigLIP model for analyze: none, --t/--log-t with --bias, --tb FILE, or (hostile) any mix of them.
+MODEL = st.one_of(
+    st.just([]),
+    st.tuples(real(0.5, 30).plausible, real(-20, 5).plausible).map(lambda tb: ["--t", tb[0], "--bias", tb[1]]),
+    st.tuples(real(-1, 4).plausible, real(-20, 5).plausible).map(lambda tb: ["--log-t", tb[0], "--bias", tb[1]]),
+    st.sampled_from([["--tb", "tb.json"], ["--tb", "tb.npz"]]),
+    options(t=real(0.5, 30), log_t=real(-1, 4), bias=real(-20, 5),
+            tb=choice(["tb.json", "tb.npz", "missing.json", "in.npz", "tb.txt", "sub"])))
+#: The HTML report (matplotlib figures) in about one case of eight: the slowest option.
+REPORT = st.one_of(st.just([]), st.just([]), st.just([]), options(report=out("r.html", "r.html", "sub/r.html")))
+
+
 @FUZZ
 @given(input_file, options(graph=text(GRAPHS), no_labels=None, percentiles=text(["5,95", "0,100", "50,50", "95,5"]),
-                           no_gap=None, json=None, seed=V(st.sampled_from(["0", "3"]), st.sampled_from(["-1", "x", "1e30"]))),
-       interrupt)
-def test_fuzz_analyze(workdir, f, opts, intr):
-    fuzz(workdir, ["analyze", "in.npz", *opts], files=[("in.npz", f)], interrupt_after=intr)
+                           no_gap=None, json=None, seed=V(st.sampled_from(["0", "3"]), st.sampled_from(["-1", "x", "1e30"])),
+                           no_fit=None, bins=number(1, 20),
+                           recall_k=text(["1", "1,5", "1,5,10", "5,1", "2,2", "0", "7"])),
+       MODEL, tb_files, REPORT, interrupt)
+# the model from a file and the HTML report, whatever the draws
+@example(("good_labels", b"", 0), ["--recall-k", "1,5", "--bins", "3", "--json"], ["--tb", "tb.npz"],
+         [("tb.json", ("tb_bad_json", b"", 0)), ("tb.npz", ("tb_logit", b"", 0))], ["--report", "r.html"], None)
+def test_fuzz_analyze(workdir, f, opts, model, tb, report, intr):
+    fuzz(workdir, ["analyze", "in.npz", *model, *opts, *report], files=[("in.npz", f), *tb], interrupt_after=intr)
 
 
 TABLE_SPECS = ["2", "3", "2,3", "2:4", "3:3", "0", "1", "-2", "2:1000000000", "2:10**9", "4:2", "2:8:0", "x", ""]

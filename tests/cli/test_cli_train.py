@@ -295,7 +295,20 @@ def test_ctrl_c_on_reproduce_marks_every_format(tmp_path):
     assert all(r["interrupted"] is True for r in o["rows"])
 
 
-def test_analyze_json_vocabulary_and_file_kinds(tmp_path):
+def _in_process(capsys, *argv):
+    """The CLI's ``main`` in this process (no interpreter start-up), as a CompletedProcess-like result."""
+    import types
+
+    from constellations.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return types.SimpleNamespace(returncode=exc.value.code, stdout=cap.out, stderr=cap.err)
+
+
+@pytest.mark.usefixtures("keeps_signal_handlers")
+def test_analyze_json_vocabulary_and_file_kinds(tmp_path, capsys):
     import torch
 
     cfg, f = _planted(tmp_path)
@@ -315,18 +328,19 @@ def test_analyze_json_vocabulary_and_file_kinds(tmp_path):
     torch.save(torch.from_numpy(U), tmp_path / "U.pt")
     torch.save(torch.from_numpy(V).to(torch.bfloat16), tmp_path / "V16.pt")
     want = None
-    for args in (["U.npy", "V.npy"], ["X.npy"], ["X.pt"], ["UV.pt"]):
-        r = run_cli("analyze", *[tmp_path / a for a in args], "--json", "--no-gap")
+    for args in (["U.npy", "V.npy"], ["X.npy"], ["X.pt"], ["UV.pt"]):  # in process: the container is the point
+        r = _in_process(capsys, "analyze", *[tmp_path / a for a in args], "--json", "--no-gap")
         assert r.returncode == 0, (args, r.stderr)
         forms = json.loads(r.stdout)["forms"]
         want = want or forms
         assert forms == want, args  # the same float32 numbers, whichever container
     assert want["minmax"]["margin"] == pytest.approx(cfg.meta["margin"], abs=0.01)
-    r = run_cli("analyze", tmp_path / "U.pt", tmp_path / "V16.pt", "--json", "--no-gap")
+    r = _in_process(capsys, "analyze", tmp_path / "U.pt", tmp_path / "V16.pt", "--json", "--no-gap")
     assert r.returncode == 0, r.stderr  # bfloat16 is read (as float32)
 
 
-def test_analyze_bad_files_one_line(tmp_path):
+@pytest.mark.usefixtures("keeps_signal_handlers")
+def test_analyze_bad_files_one_line(tmp_path, capsys):
     import torch
 
     rng = np.random.default_rng(2)
@@ -362,8 +376,9 @@ def test_analyze_bad_files_one_line(tmp_path):
         import safetensors  # noqa: F401
     except ImportError:
         cases.append((["x.safetensors"], "safetensors"))
-    for names, msg in cases:
-        r = run_cli("analyze", *[tmp_path / n for n in names])
+    for names, msg in cases:  # in process, but for the pickle, which goes through the real entry point
+        argv = ("analyze", *[tmp_path / n for n in names])
+        r = run_cli(*argv) if names == ["evil.pt"] else _in_process(capsys, *argv)
         _one_error_line(r, msg)
         assert "pickled code ran" not in r.stdout + r.stderr
 

@@ -183,3 +183,42 @@ def test_padded_codes_say_so():
     assert "24 points in R^4, zero-padded to R^15" in k.meta["note"]
     assert "note" not in construct("kerdock", 16).meta and "note" not in construct("e8", 8).meta
     assert construct("e8", 9).meta["note"] == "e8: 240 points in R^8, zero-padded to R^9"
+
+
+# ---------------------------------------------------------------- codes for any N: spiral and torus kinds
+def test_spiral_kind_reports_the_brute_force_c_and_certifies_below_it():
+    from constellations import certified_margin
+    cfg = construct("spiral", 3, 50)
+    P = cfg.U
+    assert (cfg.N, cfg.d, cfg.meta["kind"]) == (50, 3, "spiral") and "margin" not in cfg.meta
+    # brute force over all 1225 pairs: the exact inner products of the float64 rows, and their float Gram
+    exact = max(sum((Fraction(a) * Fraction(b) for a, b in zip(P[i], P[j])), Fraction(0))
+                for i in range(50) for j in range(i + 1, 50))
+    G = P @ P.T
+    np.fill_diagonal(G, -np.inf)
+    c = cfg.meta["max_inner_product"]
+    assert c == float(exact) and abs(c - G.max()) <= 4e-16
+    cm = certified_margin(cfg)
+    m = (1 - c) / 2
+    assert cm.margin_certified <= m + 1e-15 and m - cm.margin_certified < 1e-13
+    assert margin_stats(cfg).margin == pytest.approx(m, abs=1e-15)
+
+
+def test_torus_kind_reports_the_closed_form():
+    cfg = construct("torus", 4, 30)
+    j, k = cfg.meta["j"], cfg.meta["k"]
+    assert (j, k) == (2, 6) and k ** j >= 30 > (k - 1) ** j  # the smallest k >= 3 with k^j >= N in R^(2j)
+    c = (j - 1 + math.cos(2 * math.pi / k)) / j  # = 3/4
+    G = cfg.U @ cfg.U.T
+    np.fill_diagonal(G, -np.inf)
+    assert cfg.meta["max_inner_product"] == pytest.approx(c, abs=1e-15) and G.max() == pytest.approx(c, abs=1e-15)
+    assert (cfg.meta["max_inner_product_exact"], cfg.meta["margin_exact"]) == ("3/4", "1/8")
+    assert cfg.meta["margin"] == pytest.approx((1 - c) / 2, abs=1e-15)
+    assert margin_stats(cfg).margin == pytest.approx(1 / 8, abs=1e-15)
+
+
+@pytest.mark.parametrize("args", [("spiral", 2, 10), ("spiral", 3, None), ("torus", 3, 10), ("torus", 4, None),
+                                  ("spiral", 3, 1)])
+def test_spiral_and_torus_refuse_what_cannot_be(args):
+    with pytest.raises(ConfigurationError):
+        construct(*args)

@@ -163,3 +163,25 @@ def test_a_missing_or_corrupt_checkpoint_is_one_line(tmp_path):
             train(spec, seeds=[0], checkpoint=path, resume=True)
         msg = str(exc.value)
         assert "\n" not in msg and str(path) in msg, (name, msg)
+
+
+def test_damaged_adam_state_is_refused_not_loaded(tmp_path):
+    """A resumed run must equal the uninterrupted one: Adam's state is taken only as Adam writes it
+    (found by fuzzing: a missing moment raised KeyError, a step of 1e30 was silently used)."""
+    spec = TrainSpec(n=10, dim=3, steps=20, record_every=5)
+    good = tmp_path / "good.npz"
+    train(spec, seeds=[0, 1], checkpoint=good, checkpoint_every=10)
+    base = dict(np.load(good))
+    edits = {"no exp_avg": lambda z: z.pop("opt.0.exp_avg"),
+             "step vector": lambda z: z.update({"opt.0.step": np.zeros(2, np.float32)}),
+             "step 1e30": lambda z: z.update({"opt.0.step": np.array(1e30, np.float32)}),
+             "nan moment": lambda z: z.update({"opt.1.exp_avg": np.full_like(z["opt.1.exp_avg"], np.nan)}),
+             "negative second moment": lambda z: z.update({"opt.1.exp_avg_sq": -np.ones_like(z["opt.1.exp_avg_sq"])})}
+    for name, edit in edits.items():
+        z = dict(base)
+        edit(z)
+        path = tmp_path / f"{name.replace(' ', '_')}.npz"
+        np.savez(path, **z)
+        with pytest.raises(ConstellationsError, match="Adam's") as exc:
+            train(spec, seeds=[0, 1], checkpoint=path, resume=True)
+        assert "\n" not in str(exc.value), name

@@ -37,8 +37,9 @@ def estimate_bytes(kind: str, base: str, dim: int, n: int | None, modalities: in
 @click.command("construct")
 @click.argument("kind", type=click.Choice(constructions.KINDS, case_sensitive=False), metavar="KIND")
 @click.option("--dim", "-d", type=INTEGER, required=True, help="Ambient dimension d.")
-@click.option("--n", "-n", type=INTEGER, default=None, help="Number of points N (simplex, polygon, random; optional "
-              "for cross-polytope; fixed for the polytopes).")
+@click.option("--n", "-n", type=INTEGER, default=None,
+              help="Number of points N (simplex, polygon, random, spiral, torus; optional for cross-polytope; fixed "
+                   "for the polytopes).")
 @click.option("--modalities", "-M", type=INTEGER, default=2, show_default=True, help="Number of modalities M.")
 @click.option("--graph", default="complete", show_default=True, help="complete, star, or edges like 0-1,1-2.")
 @click.option("--base", default="simplex", show_default=True,
@@ -56,7 +57,10 @@ def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_
     and adapters, whose modalities differ, need .npz).
 
     KIND is a code, used tied across the M modalities (@CODES@), or a construction:
-    lift (Construction 1), modality-simplex (Construction 2), adapters.
+    lift (Construction 1), modality-simplex (Construction 2), adapters.  The codes for any N:
+    spiral (the Fibonacci spiral on S^2, d >= 3; its c is irrational: reported as measured, the
+    margin certified from the points) and torus (a torus grid Z_k^j on S^(2j-1), d >= 4;
+    c = (j - 1 + cos(2 pi/k))/j).
 
     Sizes whose arrays would not fit in half the physical memory are refused before
     anything is allocated.  The margin is measured (and certified) when
@@ -67,6 +71,8 @@ def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_
       constellations construct simplex --dim 5 --n 6 -o simplex.npz
       constellations construct e8 --dim 8 -o e8.npz
       constellations construct icosahedron --dim 3 -o ico.txt
+      constellations construct spiral --dim 3 --n 1000 -o spiral.npz
+      constellations construct torus --dim 4 --n 30 -o torus.npz
       constellations construct lift --dim 5 --n 4 --base simplex --delta 0.8 --phi 0.3 -o lift.npz
       constellations construct modality-simplex --dim 6 --n 8 -M 3 --base cross-polytope -o ms.npz
     """
@@ -94,6 +100,7 @@ def command(kind, dim, n, modalities, graph, base, delta, phi, seed, output, as_
                "margin_certified": None if cert is None else cert.margin_certified,
                "margin_exact": cfg.meta.get("margin_exact"), "b_rel_exact": cfg.meta.get("b_rel_exact"),
                "margin_closed_form": cfg.meta.get("margin"), "b_rel_closed_form": cfg.meta.get("b_rel"),
+               "max_inner_product": cfg.meta.get("max_inner_product"),
                "native_dim": cfg.meta.get("native_dim"), "note": cfg.meta.get("note"),
                "seconds": time.perf_counter() - t0}
     if as_json:

@@ -16,6 +16,8 @@ kasami             2^(3m/2)    2^m-1  1/(2^(m/2)+1), m even
 golay              4096        24     1/3
 bw16               4,320       16     1/2
 leech              196,560     24     1/2
+spiral             n           3      measured (irrational); Fibonacci spiral on S^2
+torus              n <= k^j    2j     (j - 1 + cos(2 pi/k))/j; torus grid Z_k^j on S^(2j-1)
 best               n           dim    the catalogue's best (constellations.codes.catalogue)
 =================  ==========  =====  ==========================
 
@@ -24,6 +26,15 @@ re-exported here.  A code of native dimension d0 can be placed in any dim >= d0 
 algebraic codes (hadamard .. leech) take the largest member that fits in dim, and their first n points when n is
 given; their c is proved exactly when built (see :mod:`constellations.codes.catalogue`) and stored as a
 rational string in ``meta["max_inner_product_exact"]``.
+
+The codes for any N (:mod:`constellations.codes.families`, both need n): ``spiral`` is the n-point
+Fibonacci spiral with its best end-cap offset (``meta["offset"]``) in the first three coordinates; its c
+is irrational and is reported as measured (:func:`spiral_max_inner_product`: the largest inner product of
+two of its float64 rows, exact, rounded to nearest), to be certified from the points
+(:func:`constellations.core.certify.certified_margin`).  ``torus`` is the first n points of the torus grid
+Z_k^j of :func:`constellations.codes.families.torus_shape` (``meta["j"]``, ``meta["k"]``); its c is the
+closed form (j - 1 + cos(2 pi/k))/j (attained by points 0 and 1 for any n >= 2), exact when cos(2 pi/k) is
+rational or one surd (k = 3, 4, 5, 6, 8, 10, 12).
 
 Sizes are checked before anything is allocated (:func:`check_size`): N x d x (M + 2) float64 numbers
 against :func:`constellations.core.configuration.memory_limit`.
@@ -36,10 +47,11 @@ from fractions import Fraction
 import numpy as np
 
 from constellations.codes.catalogue import best_construction, certified_c, code_by_name
+from constellations.codes.families import spiral_offset, spiral_points, torus_c, torus_points, torus_shape
 from constellations.codes.polytopes import (CODES as CLASSIC_CODES, FIXED_N, NATIVE_DIM, PHI, cell24_code,
                                             cell600_code, check_code_arguments, check_size, classic_code,
                                             clebsch_code, code_max_inner_product, cross_polytope_code, e6_code,
-                                            e7_code, e8_code, gosset_code, icosahedron_code, pad, polygon_code,
+                                            e7_code, e8_code, exact_c, gosset_code, icosahedron_code, pad, polygon_code,
                                             random_code, schlafli_code, simplex_code)
 from constellations.core.certify import SurdSum
 from constellations.core.configuration import Configuration, tied
@@ -50,7 +62,7 @@ __all__ = [
     "simplex_code", "cross_polytope_code", "polygon_code", "icosahedron_code", "cell24_code",
     "cell600_code", "e8_code", "e7_code", "e6_code", "clebsch_code", "schlafli_code", "gosset_code", "random_code",
     "code_max_inner_product", "CODES", "code", "construct", "lift", "modality_simplex", "adapters",
-    "KINDS", "check_size", "min_dim", "code_size", "ALGEBRAIC", "PHI",
+    "KINDS", "check_size", "min_dim", "code_size", "ALGEBRAIC", "FAMILIES", "PHI", "spiral_max_inner_product",
 ]
 
 
@@ -63,8 +75,11 @@ def _exact(x) -> Fraction:
 
 #: Algebraic families (largest member fitting in dim; exact c proved when built).
 ALGEBRAIC = ("hadamard", "kerdock", "gold", "kasami", "golay", "bw16", "leech")
-#: Every code kind: the classic ones (name -> (builder, float c)), then the algebraic families and "best".
-CODES = {**CLASSIC_CODES, **{k: (None, None) for k in ALGEBRAIC + ("best",)}}
+#: Codes for any n (constellations.codes.families) -> their smallest dimension.
+FAMILIES = {"spiral": 3, "torus": 4}
+#: Every code kind: the classic ones (name -> (builder, float c)), the families for any n, the algebraic
+#: families and "best".
+CODES = {**CLASSIC_CODES, **{k: (None, None) for k in (*FAMILIES, *ALGEBRAIC, "best")}}
 
 
 def _members(kind: str) -> list[tuple[str, int, int]]:
@@ -118,6 +133,8 @@ def min_dim(kind: str, n: int | None = None) -> int:
         return NATIVE_DIM[kind]
     if kind == "random":
         return 1
+    if kind in FAMILIES:
+        return FAMILIES[kind]
     if kind == "best":
         return 1 if (n or 2) <= 2 else 2
     if kind in ALGEBRAIC:
@@ -175,7 +192,64 @@ def _code(kind: str, dim: int, n: int | None, seed: int | None):
     if kind in ALGEBRAIC or kind == "best":
         P, c, _ = _algebraic(kind, dim, n)
         return P, float(c), SurdSum(c)
+    if kind in FAMILIES:
+        return _family(kind, dim, n)[:3]
     return classic_code(kind, dim, n, seed)
+
+
+def _family(kind: str, dim: int, n: int | None):
+    """(points (n, dim), c as a float, c as an exact SurdSum or None, meta) of the spiral or a torus grid.
+
+    spiral: c is measured (:func:`spiral_max_inner_product`), never exact.  torus: the closed form
+    c = (j - 1 + cos(2 pi/k))/j (:func:`constellations.codes.families.torus_c`), exact when cos(2 pi/k) is
+    (:func:`constellations.codes.polytopes.exact_c` of the k-gon).
+    """
+    if n is None:
+        raise ConfigurationError(f"{kind} needs n")
+    n, dim = int(n), int(dim)  # checked whole by check_code_arguments
+    if dim < FAMILIES[kind]:
+        raise ConfigurationError(f"{kind} needs dimension >= {FAMILIES[kind]}, got {dim}")
+    check_size(n, dim, 1, kind)
+    if kind == "spiral":
+        offset = spiral_offset(n)
+        P = spiral_points(n, offset)
+        meta = {"offset": offset, "max_inner_product_how": _SPIRAL_C_HOW,
+                **_placement(kind, f"spiral(offset={offset})", f"{n} points", 3, dim)}
+        return pad(P, dim, kind), spiral_max_inner_product(P), None, meta
+    j, k = torus_shape(n, dim)
+    cos_k = exact_c("polygon", k)  # cos(2 pi/k) exactly, or None
+    c_exact = None if cos_k is None else (cos_k + (j - 1)) / j
+    name, points = f"torus(j={j}, k={k})", f"the first {n} of {k ** j} points"
+    meta = {"j": j, "k": k, **_placement(kind, name, points, 2 * j, dim)}
+    c = torus_c(j, k) if c_exact is None else float(c_exact)  # k = 3, j = 2: 0.25, not 0.2500000000000001
+    return pad(torus_points(j, k, 0, n), dim, kind), c, c_exact, meta
+
+
+_SPIRAL_C_HOW = ("measured: the largest inner product of two of the float64 rows, in exact arithmetic, rounded "
+                 "to nearest (c is irrational; the margin is certified from the points)")
+
+
+def spiral_max_inner_product(P: np.ndarray) -> float:
+    r"""c = max_{i != j} <x_i, x_j> of unit rows P (N, d): the exact inner product of the float64 rows, rounded
+    to the nearest float; O(N log N) for a code of small d such as the spiral (d = 3).
+
+    For unit vectors |x_i - x_j|^2 = 2 - 2 <x_i, x_j>, so the largest inner product belongs to a pair at
+    the smallest distance D.  A k-d tree gives D and every pair within D (1 + 1e-6) + 1e-12: a pair
+    farther away has an inner product smaller by at least about D^2 10^-6, far more than the rows'
+    deviation from unit norm and the float64 rounding of the tree's distances (~1e-16) can make up
+    while D^2 >> 1e-10 (N up to ~10^9 on S^2).  The candidates' float64 products pick those within
+    1e-12 of their maximum, whose inner products are then summed exactly (Fractions).
+    """
+    from scipy.spatial import cKDTree  # heavy: only when a spiral is built
+
+    P = np.asarray(P, dtype=np.float64)
+    tree = cKDTree(P)
+    dist, _ = tree.query(P, k=2)
+    D = float(dist[:, 1].min())
+    pairs = tree.query_pairs(D * (1 + 1e-6) + 1e-12, output_type="ndarray")
+    dots = np.einsum("ij,ij->i", P[pairs[:, 0]], P[pairs[:, 1]])
+    near = pairs[dots >= dots.max() - 1e-12]
+    return float(max(sum((Fraction(a) * Fraction(b) for a, b in zip(P[i], P[j])), Fraction(0)) for i, j in near))
 
 
 def _known(c: float, kind: str, c_exact: SurdSum | None = None, **extra) -> dict:
@@ -202,7 +276,7 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
     dim : int
         Ambient dimension d.
     n : int, optional
-        Number of points (required for simplex, polygon, random; fixed for the polytopes).
+        Number of points (required for simplex, polygon, random, spiral, torus; fixed for the polytopes).
     modalities : int
         M >= 2.  ``lift`` and ``adapters`` produce M = 2.
     seed : int, optional
@@ -227,6 +301,8 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
                 "b_rel": float((1 + c) / 2), "max_inner_product_exact": str(c), "margin_exact": str((1 - c) / 2),
                 "b_rel_exact": str((1 + c) / 2), **extra}
         return tied(P, modalities, graph, meta)
+    if kind in FAMILIES:
+        return _family_config(kind, dim, n, modalities, graph)
     if kind in CODES:
         if n is not None and dim is not None:
             check_size(n, dim, modalities, kind)
@@ -239,6 +315,18 @@ def construct(kind: str, dim: int, n: int | None = None, modalities: int = 2, *,
         raise ConfigurationError(f"unknown base code {base!r}; choose from {', '.join(CODES)}")
     return _construction(kind, dim, n, modalities, seed=seed, base=base, delta=0.9 if delta is None else delta,
                          phi=phi)
+
+
+def _family_config(kind: str, dim: int, n, modalities: int, graph) -> Configuration:
+    """The spiral or a torus grid, tied across ``modalities``: the torus with its closed-form c, m and b_rel
+    (exact strings when known), the spiral with its measured c only (``margin`` is left to the certificate)."""
+    check_code_arguments(kind, dim, n, CODES)
+    if n is not None:
+        check_size(n, dim, modalities, kind)
+    P, c, c_exact, extra = _family(kind, dim, n)
+    if kind == "spiral":
+        return tied(P, modalities, graph, {"kind": kind, "max_inner_product": c, **extra})
+    return tied(P, modalities, graph, _known(c, kind, c_exact, **extra))
 
 
 def _construction(kind: str, dim: int, n, modalities: int, *, seed, base: str, delta: float,
@@ -274,7 +362,8 @@ def _construction(kind: str, dim: int, n, modalities: int, *, seed, base: str, d
 def _base_pair(base: str, dim: int, n, seed):
     """The tied two-modality ``base`` code in R^dim and its exact (m, b_rel), or None when c is not exact."""
     P, c, c_exact = _code(base, dim, n, seed)
-    src = tied(P, 2, None, _known(c, base) if c is not None else {"kind": base})
+    # the spiral's c is measured, not a closed form: its margin is computed from the points (not "exact")
+    src = tied(P, 2, None, _known(c, base) if c is not None and base != "spiral" else {"kind": base})
     return src, (None if c_exact is None else ((1 - c_exact) / 2, (1 + c_exact) / 2))
 
 
