@@ -92,3 +92,20 @@ def keeps_signal_handlers():
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
+
+
+@pytest.fixture
+def cpu_graph(monkeypatch):
+    """Run the training's CUDA-graph path on the CPU: the 'capture' is the warm-up + reset, the 'replay'
+    calls the body.  Everything but the CUDA graph object itself is exercised: the static step body, the
+    device step counter of the divergence flags, the warm-up on live tensors and the reset that must erase it."""
+    import constellations.training.trainer as tr
+
+    def fake_capture(body, reset, device):
+        for _ in range(3):
+            body()
+        reset()
+        return body
+
+    monkeypatch.setattr(tr, "_use_graph", lambda mode, device: mode != "off")
+    monkeypatch.setattr(tr, "_capture_step", fake_capture)

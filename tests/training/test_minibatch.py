@@ -116,21 +116,11 @@ def test_bad_batch_sizes_and_the_memory_model():
                                                                                                   batch_size=50), 2)
 
 
-def test_graph_path_with_minibatches_equals_eager(monkeypatch):
+def test_graph_path_with_minibatches_equals_eager(request):
     """The step body replayed (with the batch copied into its static index tensor) gives the eager trajectory."""
-    import constellations.training.trainer as tr
-
     spec = dict(n=12, dim=4, steps=30, lr=0.05, record_every=10, dtype="float64", batch_size=5, param="absolute")
     eager = train(TrainSpec(graph_mode="off", **spec), seeds=[0, 3], t0=4.0, bias0=0.1)
-
-    def fake_capture(body, reset, device):
-        for _ in range(3):
-            body()
-        reset()
-        return body
-
-    monkeypatch.setattr(tr, "_use_graph", lambda mode, device: mode != "off")
-    monkeypatch.setattr(tr, "_capture_step", fake_capture)
+    request.getfixturevalue("cpu_graph")  # after the eager run: the graph path from here on
     graph = train(TrainSpec(graph_mode="cuda-graph", **spec), seeds=[0, 3], t0=4.0, bias0=0.1)
     assert np.array_equal(eager.X, graph.X) and np.array_equal(eager.loss_curve, graph.loss_curve, equal_nan=True)
 

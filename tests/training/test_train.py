@@ -253,31 +253,13 @@ def test_reproduce_seed_lists_plan_and_interruption(monkeypatch):
     assert md.startswith("**INTERRUPTED: partial results.**") and "10 of 40" in md
 
 
-def _cpu_graph(monkeypatch):
-    """Run the graph path on the CPU: the 'capture' is the warm-up + reset, the 'replay' calls the body.
-
-    Everything but the CUDA graph object itself is exercised: the static step body, the device step
-    counter of the divergence flags, the warm-up on live tensors and the reset that must erase it.
-    """
-    import constellations.training.trainer as tr
-
-    def fake_capture(body, reset, device):
-        for _ in range(3):
-            body()
-        reset()
-        return body
-
-    monkeypatch.setattr(tr, "_use_graph", lambda mode, device: mode != "off")
-    monkeypatch.setattr(tr, "_capture_step", fake_capture)
-
-
 @pytest.mark.parametrize("extra", [dict(), dict(optimizer="sgd", lr=0.3), dict(modalities=3, frozen=0, adapter=True),
                                    dict(loss_every=7, param="absolute")])
-def test_graph_path_trajectory_equals_eager(monkeypatch, extra):
+def test_graph_path_trajectory_equals_eager(request, extra):
     """The step body of the graph path (with its warm-up undone) gives the eager trajectory bit for bit."""
     spec = {**dict(n=9, dim=4, steps=40, lr=0.05, record_every=10, dtype="float64"), **extra}
     eager = train(TrainSpec(graph_mode="off", **spec), seeds=[0, 3], t0=4.0, bias0=0.1)
-    _cpu_graph(monkeypatch)
+    request.getfixturevalue("cpu_graph")  # after the eager run: the graph path from here on
     graph = train(TrainSpec(graph_mode="cuda-graph", **spec), seeds=[0, 3], t0=4.0, bias0=0.1)
     assert np.array_equal(eager.X, graph.X) and np.array_equal(eager.t, graph.t)
     assert np.array_equal(eager.loss_curve, graph.loss_curve, equal_nan=True)
@@ -285,8 +267,7 @@ def test_graph_path_trajectory_equals_eager(monkeypatch, extra):
         assert np.array_equal(eager.history[c], graph.history[c], equal_nan=True)
 
 
-def test_graph_path_divergence_and_interrupt(monkeypatch):
-    _cpu_graph(monkeypatch)
+def test_graph_path_divergence_and_interrupt(cpu_graph):
     # the step count of the damage comes from the device counter inside the 'graph'
     with pytest.raises(TrainingDiverged, match="step 1 ") as exc:
         train(TrainSpec(n=10, dim=3, steps=50, lr=1e30, loss_every=7, dtype="float32", graph_mode="cuda-graph"),
