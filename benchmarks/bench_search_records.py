@@ -3,8 +3,9 @@
 Usage: PYTHONPATH=. python benchmarks/bench_search_records.py [--dims 3 | 4:8 | 3,5]
        [--nmin 4] [--nmax 100] [--time-per-n 60] [--seed 0] [--jobs 1] [--out FILE.json] [--resume FILE.json]
 
-For every (d, N) in range that has a row in data/reference/spherical_codes.csv or
-data/reference/spherical_codes_records.csv (each row cites its source; data/reference/README.md), runs
+For every (d, N) in range that has a row in data/reference/spherical_codes.csv,
+data/reference/spherical_codes_records.csv or data/reference/tammes_lai2023.csv (d = 3, N = 101..200;
+each row cites its source; data/reference/README.md), runs
 
     search(N, d, tied=True, restarts=None, time_limit=T, seed=S, constructions=False)
 
@@ -14,8 +15,9 @@ the tables.  Per case: margin found, record, gap = m - record, ok (gap >= -1e-8)
 
 --jobs K runs K cases at once in separate processes (torch limited to one thread each);
 --search-jobs J gives each search J worker processes of its own (``n_jobs``: its restarts and its
-basin hopping run in parallel), so --jobs 1 --search-jobs 2 spends both cores of a 2-core machine
-on one case at a time.  --out
+basin hopping run in parallel); its default, auto, is the CLI's default (every core), so the default
+run spends every core on one case at a time, as a user's `constellations search` would (use
+--search-jobs 1 with --jobs K > 1).  --out
 rewrites FILE.json atomically after every finished case, so an interrupted sweep keeps what it did;
 --resume FILE.json skips the cases already in that file (it may be the same file as --out) and
 carries them into the summary; its rows outside this run's range are kept in --out unchanged.
@@ -38,7 +40,8 @@ from constellations.core.errors import ConstellationsError  # noqa: E402
 from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
 
 TABLES = [REPO / "data" / "reference" / "spherical_codes.csv",
-          REPO / "data" / "reference" / "spherical_codes_records.csv"]
+          REPO / "data" / "reference" / "spherical_codes_records.csv",
+          REPO / "data" / "reference" / "tammes_lai2023.csv"]
 TOL = 1e-8
 
 
@@ -76,7 +79,7 @@ def _one_thread():
         pass
 
 
-def run_case(d, n, time_per_n, seed, strategy="auto", n_jobs=1):
+def run_case(d, n, time_per_n, seed, strategy="auto", n_jobs="auto"):
     """One tied search from random starts; never given the record."""
     from constellations.search import search
     t0 = time.perf_counter()
@@ -140,8 +143,9 @@ def main(argv=None):
     ap.add_argument("--ns", type=lambda t: sorted({int(x) for x in t.split(",")}), default=None,
                     help="only these N, e.g. 43,49,57 (within --nmin..--nmax)")
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once in separate processes")
-    ap.add_argument("--search-jobs", type=int, default=1,
-                    help="worker processes of each search (its n_jobs: restarts and basin hopping in parallel)")
+    ap.add_argument("--search-jobs", default="auto", type=lambda t: t if t == "auto" else int(t),
+                    help="worker processes of each search (its n_jobs: restarts and basin hopping in parallel); "
+                         "auto (the default, as in the CLI): every core")
     ap.add_argument("--out", default=None, help="results as JSON, rewritten atomically after every case")
     ap.add_argument("--resume", default=None, help="skip the cases already in this JSON file")
     args = ap.parse_args(argv)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-
+from constellations import io
 from constellations.codes.constructions import code, code_max_inner_product, simplex_code
 
 REF = REPO / "data" / "reference" / "spherical_codes.csv"
@@ -33,7 +33,10 @@ ROWS = _csv_rows(REF, COLUMNS)
 # apart because the bound tests of other modules iterate over every row of spherical_codes.csv
 RECORDS = REF.with_name("spherical_codes_records.csv")
 RECORD_ROWS = _csv_rows(RECORDS, COLUMNS)
-ALL_ROWS = ROWS + RECORD_ROWS
+# the best known Tammes codes for N = 101..200 (Lai, Yue, Hao, Glover and Lv 2023), same columns
+LAI = REF.with_name("tammes_lai2023.csv")
+LAI_ROWS = _csv_rows(LAI, COLUMNS)
+ALL_ROWS = ROWS + RECORD_ROWS + LAI_ROWS
 
 
 def _polyroot(lo, hi, *coeffs):
@@ -196,11 +199,52 @@ def test_coordinate_rows_match_their_header_angle(r):
     assert "largest inner product of the coordinates in" in r["source"] and float(r["c_uncertainty"]) >= 1e-10
 
 
+def test_lai_file_covers_101_to_200_and_states_consistent_values():
+    """tammes_lai2023.csv: d = 3, N = 101..200; each row quotes the header of the published file
+    (minimal distance D, 12 decimals; angular diameter theta in degrees): c = 1 - D^2/2 and
+    D = 2 sin(theta/2) (chord and angle of the same two centres) agree to the written digits."""
+    assert [(int(r["dim"]), int(r["n_points"])) for r in LAI_ROWS] == [(3, n) for n in range(101, 201)]
+    for r in LAI_ROWS:
+        text = r["source"].split("stated minimal distance D = ")[1]
+        D = float(text.split(",")[0])
+        theta = float(text.split("angular diameter ")[1].split(" deg")[0])
+        assert float(r["max_inner_product"]) == pytest.approx(1 - D * D / 2, abs=1e-15)
+        assert 2 * math.sin(math.radians(theta) / 2) == pytest.approx(D, abs=1e-11)
+        assert r["status"] == "best-known" and not r["proof"] and f"Best Solutions/{r['n_points']}.txt" in r["source"]
+
+
+def test_lai_row_150_matches_the_published_coordinates():
+    """The N = 150 row against the coordinate file kept byte for byte (coordinates/lai2023/150.txt):
+    the certified margin of its normalised rows is within the 12 written decimals of the stated one."""
+    row = next(r for r in LAI_ROWS if r["n_points"] == "150")
+    cfg = io.load(REPO / "data" / "reference" / "coordinates" / "lai2023" / "150.txt")
+    assert cfg.X.shape[-2:] == (150, 3)
+    G = cfg.X[0] @ cfg.X[0].T
+    np.fill_diagonal(G, -1.0)
+    assert G.max() == pytest.approx(float(row["max_inner_product"]), abs=1e-12)
+
+
+QUOTED = REF.with_name("records_quoted_d5to8.csv")
+QUOTED_ROWS = _csv_rows(QUOTED, ["dim", "n_points", "max_inner_product", "min_angle_deg", "how", "source"])
+
+
+def test_quoted_records_are_consistent_and_below_the_ceilings():
+    """records_quoted_d5to8.csv: each c agrees with its angle, lies in (0, 1), names its source (with a
+    commit), and no certified ceiling on the tied margin lies below it."""
+    from constellations.bounds.tied import margin_upper_tied
+    assert {(int(r["dim"]), int(r["n_points"])) for r in QUOTED_ROWS} >= {(5, 41), (6, 98), (8, 86)}
+    for r in QUOTED_ROWS:
+        d, N, c = int(r["dim"]), int(r["n_points"]), float(r["max_inner_product"])
+        assert 0 < c < 1 and r["how"] in ("coordinates", "quoted") and "@" in r["source"]
+        assert math.cos(math.radians(float(r["min_angle_deg"]))) == pytest.approx(c, abs=1e-11)
+        assert margin_upper_tied(N, d).value >= (1 - c) / 2 - 1e-12, (d, N)
+
+
 def test_records_below_certified_ceilings():
     """No record beats the certified ceiling on the tied margin; where the ceiling is attained, the
     row must say proven-optimal with the same value (the simplex/Rankin rows)."""
     from constellations.bounds.tied import margin_upper_tied
-    for r in RECORD_ROWS:
+    for r in RECORD_ROWS + LAI_ROWS:
         d, N, c, unc = int(r["dim"]), int(r["n_points"]), float(r["max_inner_product"]), float(r["c_uncertainty"])
         b = margin_upper_tied(N, d)
         assert b.value >= (1 - c) / 2 - unc, (d, N, b.value)

@@ -387,7 +387,7 @@ def test_reseat_chain_starts_again_from_a_fresh_restart(monkeypatch):
     assert np.abs(seen[0] - chain_X).max(axis=1).min() < 1e-12  # the rows it did not move
     assert np.abs(seen[0] - other).max(axis=1).min() > 1e-3
     restarted = []
-    monkeypatch.setattr(moves, "restart", lambda pb_, st, index, *a: restarted.append(index) or (X, 0.25, False))
+    monkeypatch.setattr(moves, "restart", lambda pb_, st, index, *a, **kw: restarted.append(index) or (X, 0.25, False))
     hop.reseats["steps"] = RESEAT_CHAIN_STEPS * luby(1)
     Y, mY, late = reseat(pb, X, code_margin(X), rng, hop)
     assert restarted == [1] and (Y is X) and mY == 0.25 and not late

@@ -115,7 +115,8 @@ def test_auto_portfolio_reports_every_arm_on_a_tammes_code():
     r = search(13, 3, tied=True, restarts=4, hops=10, seed=0, constructions=False)
     assert abs(r.margin - rec[3, 13]) < 1e-8
     arms = r.extra["portfolio"]["arms"]
-    assert set(arms) == set(PORTFOLIO) and sum(a["pulls"] for a in arms.values()) == r.extra["hops"] == 10
+    # every arm but the antipodal restarts, which need N even
+    assert set(arms) == set(PORTFOLIO) - {"antipodal"} and sum(a["pulls"] for a in arms.values()) == r.extra["hops"] == 10
     assert all(a["pulls"] >= 1 for a in arms.values())  # round 0 pulls every arm once
     assert r.extra["found_by"] in ("restart", "polish", *PORTFOLIO)
     assert abs(code_margin(r.config.X[0]) - r.margin) < 1e-15
@@ -136,8 +137,10 @@ def test_portfolio_in_cli_json(cli):
                   "--no-constructions", "--strategy", "auto")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert out["strategy"] == "auto" and set(out["portfolio"]["arms"]) == set(PORTFOLIO)
+    # d = 3: every arm but the antipodal restarts (ANTIPODAL_MIN_DIM)
+    assert out["strategy"] == "auto" and set(out["portfolio"]["arms"]) == set(PORTFOLIO) - {"antipodal"}
     assert abs(out["margin"] - 0.5) < 1e-9 and np.isfinite(out["margin_certified"])
+    assert out["antipodal"] is True  # the octahedron
 
 
 @pytest.mark.parametrize("n", [28, 29])
@@ -237,16 +240,23 @@ def test_a_round_without_gains_drops_no_arm():
     assert sorted(seen[5:]) == ["a"] * 4 + ["b"] * 4
 
 
-def test_deferred_problems_hop_by_reseats_alone(monkeypatch):
+def test_deferred_problems_hop_by_reseats_and_antipodal_restarts(monkeypatch):
     """Where the LP polish is deferred (Problem.lp_deferred, here forced for a small problem) the
-    automatic portfolio is the re-seat move alone; elsewhere it is PORTFOLIO.  Both reach the
-    octahedron (N = 6, d = 3: c = 0, m = 1/2, Rankin's bound)."""
+    automatic portfolio is the re-seat move and the antipodal restarts (N even, d >= 4); elsewhere it
+    is PORTFOLIO; on S^2 without the antipodal restarts.  All reach the cross-polytope's margin 1/2
+    (N = 8 in d = 4, N = 6 in d = 3: c = 0, Rankin's bound)."""
     from constellations.search import problem as problem_module
     from constellations.search.driver import DEFERRED_PORTFOLIO
-    plain = search(6, 3, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
+    plain = search(8, 4, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
     assert tuple(plain.extra["strategy_moves"]) == PORTFOLIO
+    sphere = search(6, 3, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
+    assert tuple(sphere.extra["strategy_moves"]) == tuple(mv for mv in PORTFOLIO if mv != "antipodal")
     monkeypatch.setattr(problem_module, "LP_DEFER_VARS", 0)
-    r = search(6, 3, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
-    assert tuple(r.extra["strategy_moves"]) == DEFERRED_PORTFOLIO == ("reseat",)
-    assert r.extra["portfolio"]["arms"]["reseat"]["pulls"] == 4
-    assert abs(plain.margin - 0.5) < 1e-9 and abs(r.margin - 0.5) < 1e-9
+    r = search(8, 4, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
+    assert tuple(r.extra["strategy_moves"]) == DEFERRED_PORTFOLIO == ("reseat", "antipodal")
+    arms = r.extra["portfolio"]["arms"]
+    assert set(arms) == {"reseat", "antipodal"} and arms["reseat"]["pulls"] + arms["antipodal"]["pulls"] == 4
+    assert min(a["pulls"] for a in arms.values()) >= 1  # round 0 pulls both
+    r3 = search(6, 3, tied=True, restarts=2, hops=4, seed=0, constructions=False, backend="numba")
+    assert tuple(r3.extra["strategy_moves"]) == ("reseat",) and r3.extra["portfolio"]["arms"]["reseat"]["pulls"] == 4
+    assert all(abs(x.margin - 0.5) < 1e-9 for x in (plain, sphere, r, r3))

@@ -43,10 +43,12 @@ __all__ = ["command"]
 @click.option("--strategy", type=click.Choice(STRATEGY_NAMES),
               default="auto", show_default=True,
               help="Moves after the restarts: auto, a portfolio of kick, swap, jump, multiswap, fresh "
-                   "restarts and mbh (monotonic basin hopping) that gives the time to what gains most margin per second (successive "
-                   "halving) -- on large problems (N d > 600 with numba) reseat alone (move a point and its nearest "
-                   "neighbours, re-anneal; a new chain from a fresh restart after 40, 40, 80, ... steps); "
-                   "restarts: none; or one move alone (swap and multiswap need --tied); "
+                   "restarts, mbh (monotonic basin hopping) and antipodal restarts (--tied, N even, d >= 4: N/2 points "
+                   "and their negatives) that gives the time to what gains most margin per second (successive "
+                   "halving) -- on large problems (N d > 600 with numba) reseat (move a point and its nearest "
+                   "neighbours, re-anneal; a new chain from a fresh restart after 40, 40, 80, ... steps) and "
+                   "antipodal restarts; auto also makes one restart in 4 of an even code (from the 8th) antipodal; "
+                   "restarts: none; or one move alone (swap, multiswap and antipodal need --tied); "
                    "energy / structured: auto with codes started by Riesz-energy continuation / from "
                    "classical configurations (simplex, 24-cell, E8...).")
 @click.option("--no-constructions", "no_constructions", is_flag=True,
@@ -143,7 +145,8 @@ def _report(o: dict) -> None:
       + ("; interrupted, best so far" if o["interrupted"] else "")
       + ("; stopped by the time limit" if o["time_limited"] else ""))
     if o["contacts"] is not None:
-        e(f"contacts = {o['contacts']}   rattlers = {o['rattlers']}")
+        e(f"contacts = {o['contacts']}   rattlers = {o['rattlers']}"
+          + ("   antipodal (every point's negative is a point)" if o["antipodal"] else ""))
     e("found by the construction" if str(o["found_by"]).startswith("construction:") else f"found by {o['found_by']}")
     if o["portfolio"]:
         e("moves: " + ", ".join(f"{k} {a['pulls']}x {a['seconds']:.1f}s +{a['gain']:.2g}"

@@ -71,7 +71,7 @@ from constellations.search.optimizer import default_schedule, normalize
 from constellations.search.problem import Problem, Settings
 from constellations.search.recognition import structure
 from constellations.search.starts import structured_starts
-from constellations.search.restarts import Phase, Progress, run_restarts, salvage, worker_pool
+from constellations.search.restarts import Phase, Progress, restart_kind, run_restarts, salvage, worker_pool
 
 __all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES", "PORTFOLIO"]
 
@@ -184,7 +184,7 @@ class SearchResult(Result):
         if not self.tied:
             out["tied_margin"] = jsonable(x.get("tied_margin"))
         for key in ("construction_margin", "construction", "search_skipped", "strategy", "found_by", "portfolio",
-                    "contacts", "rattlers", "min_poly", "hop_workers"):
+                    "contacts", "rattlers", "antipodal", "min_poly", "hop_workers"):
             out[key] = jsonable(x.get(key))
         out["min_poly_of"] = "cosine" if self.tied else "margin"
         return out
@@ -301,21 +301,27 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     polish_time : float, optional
         Seconds allowed to each polish (default 20; HiGHS needs tens of seconds on the highly
         degenerate LPs of big symmetric codes such as E8, where L-BFGS is already within 1e-9).
-    strategy : {"auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "reseat", "energy", \
-            "structured"}
+    strategy : {"auto", "restarts", "kick", "jump", "swap", "multiswap", "fresh", "mbh", "reseat", "antipodal", \
+            "energy", "structured"}
         Which basin-hopping moves follow the restarts (:mod:`search.moves`): "auto" the
-        portfolio :data:`PORTFOLIO` of all of them (swaps for tied codes only) -- on problems whose
-        LP polish is deferred (:attr:`Problem.lp_deferred`) :data:`DEFERRED_PORTFOLIO`, re-seats
-        alone --, "restarts" none
-        (hops = 0), or one move alone ("swap" and "multiswap" need ``tied``).  "energy" is "auto" with the
+        portfolio :data:`PORTFOLIO` of all of them (swaps for tied codes only, antipodal restarts for
+        tied codes with N even in d >= 4) -- on problems whose LP polish is deferred (:attr:`Problem.lp_deferred`)
+        :data:`DEFERRED_PORTFOLIO`, re-seats and antipodal restarts --, "restarts" none
+        (hops = 0), or one move alone ("swap", "multiswap" and "antipodal" need ``tied``, "antipodal"
+        N even).  Under "auto" (d >= :data:`ANTIPODAL_MIN_DIM`: on S^2 the best codes are not
+        antipodal) and "antipodal", one restart of a code with N even in
+        :data:`~search.restarts.ANTIPODAL_EVERY`, from number :data:`~search.restarts.ANTIPODAL_FROM`
+        on, is antipodal (N/2 rows Y, the code [Y; -Y]); the portfolio takes the antipodal move only
+        when a restart is cheap against the hops' time (:data:`~search.moves.ANTIPODAL_COST_SHARE`).  "energy" is "auto" with the
         restarts of codes (the tied phase of a free search too) started by the energy
         continuation (Riesz s-energy, s = 1 to 256;
         :func:`objective.reference.riesz_value_and_grad`).  "structured" is "auto" with the
         first restarts of codes warm-started from classical configurations cut to N points
         (:func:`search.starts.structured_starts`: simplex, cross-polytope, cube, polygon,
         icosahedron, 24-cell, 600-cell, D_d and E8 roots).  ``extra["found_by"]`` names the step
-        that found the returned configuration ("restart", "polish", a move, "tied code" or
-        "construction:<recipe>").
+        that found the returned configuration ("restart", "antipodal restart", "polish", a move,
+        "tied code" or "construction:<recipe>"); ``extra["antipodal"]`` says whether the returned code
+        is antipodal (every row's negative is a row, to 1e-8).
     constructions : bool
         Use the catalogue's best construction for (N, d) as a start and a floor (the module
         docstring); False for searches from random starts only (honest random-start benchmarks).
@@ -341,7 +347,7 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     n, dim, modalities, seed = int(n), int(dim), int(modalities), int(seed)
     G = parse_graph(graph, modalities)
     edges = [tuple(e) for e in G.edges]
-    moves, starts = _strategy_moves(strategy, tied)
+    moves, starts = _strategy_moves(strategy, tied, int(n))
     if strategy == "restarts":
         hops = 0
     if free_init not in ("tied", "random"):
@@ -366,10 +372,13 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
     pb = Problem(n, dim, modalities, tuple(edges), bool(tied), backend, str(device))
     if moves == PORTFOLIO and pb.lp_deferred:
         moves = DEFERRED_PORTFOLIO
+    antipodal = strategy == "antipodal" or dim >= ANTIPODAL_MIN_DIM and "antipodal" in moves
+    if not antipodal:
+        moves = tuple(mv for mv in moves if mv != "antipodal")
     st = Settings(restarts=restarts, betas=betas, free_init=free_init, jitter=float(jitter), n_jobs=int(n_jobs),
                   batch=batch, polish_top=int(polish_top), polish_time=polish_time,
                   polish_max_vars=int(polish_max_vars), hops=hops, hop_sigma=float(hop_sigma), moves=moves,
-                  starts=starts,
+                  starts=starts, antipodal=antipodal,
                   pass_seconds=pass_seconds)
     progress = Progress(callback, None if restarts is None else restarts * (1 if tied else 2))
     with sigint_sets_flag(), worker_pool(st.n_jobs) as pool:  # one start of the workers for both phases
@@ -490,8 +499,8 @@ def run_phase(pb, st, starts, seeds, t0, end: Deadline, progress, floor: Floor |
     except KeyboardInterrupt:  # raised by a callback, or outside the main thread
         INTERRUPT.set()
     salvage(pb, ph, starts, seeds, holder)
-    best = max(ph.results.values(), key=lambda r: r[1])
-    ph.offer(*best)
+    best = max(ph.results, key=lambda j: ph.results[j][1])
+    ph.offer(*ph.results[best], "antipodal restart" if restart_kind(pb, st, best) == "antipodal" else "restart")
     ph.seconds = time.time() - t0
     try:
         if not INTERRUPT.is_set():
@@ -579,27 +588,36 @@ RESTART_SHARE = 0.25
 
 #: Strategies of :func:`search`: the moves each one lets the basin hopping use, and how the
 #: restarts of codes start (random rows, or the energy continuation).
-PORTFOLIO = ("kick", "swap", "jump", "multiswap", "fresh", "mbh")
+PORTFOLIO = ("kick", "swap", "jump", "multiswap", "fresh", "mbh", "antipodal")
 #: The portfolio of "auto", "energy" and "structured" on problems whose LP polish is deferred
-#: (:attr:`~search.problem.Problem.lp_deferred`): re-seats alone.  There the codes are
+#: (:attr:`~search.problem.Problem.lp_deferred`): re-seats, and antipodal restarts (codes with N
+#: even: the E7 and E8 roots, 882 and 1920 variables, are reached that way).  There the codes are
 #: glassy: :func:`~search.moves.mbh`'s sharp steps stall, and with the whole portfolio the
 #: re-seats got a quarter of the time and the code ended at 0.3335 (N = 100, d = 10, tied, 51 s,
 #: seed 0), where re-seats alone reach 0.3345.  The d <= 8, N <= 100 record sweeps (an LP per
 #: candidate) keep PORTFOLIO.
-DEFERRED_PORTFOLIO = ("reseat",)
+DEFERRED_PORTFOLIO = ("reseat", "antipodal")
+#: The portfolios' antipodal restarts (and the restarts' one in four) start at this dimension: on S^2
+#: the best known codes are not antipodal beyond N = 12 (of Lai et al.'s 2023 codes for N = 6..200,
+#: only N = 6 and 12 are: data/reference/tammes_lai2023.csv cites them), so there they would only
+#: take time from the Tammes search.  ``strategy="antipodal"`` uses them in any dimension.
+ANTIPODAL_MIN_DIM = 4
 STRATEGIES = {"auto": (PORTFOLIO, "random"), "restarts": ((), "random"),
               "kick": (("kick",), "random"), "jump": (("jump",), "random"), "swap": (("swap",), "random"),
               "multiswap": (("multiswap",), "random"), "fresh": (("fresh",), "random"),
               "mbh": (("mbh",), "random"), "reseat": (("reseat",), "random"),
+              "antipodal": (("antipodal",), "random"),
               "energy": (PORTFOLIO, "energy"), "structured": (PORTFOLIO, "structured")}
 
 
-def _strategy_moves(strategy, tied) -> tuple:
+def _strategy_moves(strategy, tied, n) -> tuple:
     """(moves, starts) of a strategy name."""
     if strategy not in STRATEGIES:
         raise ConfigurationError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in TIED_ONLY and not tied:
         raise ConfigurationError(f"strategy {strategy!r} moves points of one code: use it with tied")
+    if strategy == "antipodal" and n % 2:
+        raise ConfigurationError(f"strategy 'antipodal' pairs every point with its negative: N must be even, got {n}")
     return STRATEGIES[strategy]
 
 
@@ -644,6 +662,8 @@ def _finish(pb, st, G, ph, code_ph, seed, t_start, end, floor=None) -> SearchRes
     s = _structure(pb, st, X, end)
     if s is not None:
         extra.update(contacts=s.contacts, rattlers=s.rattlers, extreme_value=s.value, min_poly=s.min_poly)
+        if s.antipodal is not None:
+            extra["antipodal"] = s.antipodal
     if code_ph is not None:
         extra.update(tied_margin=float(code_ph.best_m), tied_restarts=len(code_ph.results),
                      tied_seconds=float(code_ph.seconds))

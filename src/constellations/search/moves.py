@@ -23,6 +23,8 @@ raises the float64 margin:
 - :func:`multiswap` (tied only): remove the k most crowded points (k = 2, 3 in turn), refill the k
   deepest holes one after the other, re-anneal and polish;
 - :func:`fresh`: a fresh restart elsewhere, polished when it comes near the best (other basins);
+- :func:`antipodal` (tied, N even): a fresh antipodal restart [Y; -Y], polished when it comes near the
+  best (the root and kissing configurations: D5, E6, E7, E8 roots);
 - :func:`mbh`: monotonic basin hopping (Leary 2000; Addis, Locatelli and Schoen 2005) on a chain
   of its own: perturb every row of the chain's configuration, re-optimise at sharp betas only, keep
   the result if its float64 margin is larger; a pull runs such steps for MBH_BURST seconds and
@@ -55,8 +57,8 @@ from constellations.search.optimizer import SHARP_BETAS, default_schedule, norma
 from constellations.search.portfolio import GAIN_FLOOR, Portfolio
 from constellations.search.restarts import WORKER_GRACE, Phase, Progress, gather, restart, submit
 
-__all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "mbh", "MOVES", "basin_hop",
-           "basin_hop_parallel"]
+__all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "antipodal", "mbh", "MOVES",
+           "basin_hop", "basin_hop_parallel"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
 HOP_START_BETA = 160.0
@@ -159,13 +161,13 @@ class Hop:
             Y, mY = self.polish(pb, Y)
         return Y, mY, late
 
-    def restart(self, pb, index, rng):
+    def restart(self, pb, index, rng, kind="random"):
         """A fresh restart number ``index`` (:func:`search.restarts.restart`: its beta
-        schedule and iteration cap) under the search's settings and this deadline, seeded from
-        rng: ``(X, margin, timed_out)``.  What :func:`fresh`, :func:`mbh` and :func:`reseat` start
-        new basins from."""
+        schedule and iteration cap; ``kind`` "random" or "antipodal") under the search's settings and
+        this deadline, seeded from rng: ``(X, margin, timed_out)``.  What :func:`fresh`,
+        :func:`antipodal`, :func:`mbh` and :func:`reseat` start new basins from."""
         seed = np.random.SeedSequence(int(rng.integers(1 << 62)))
-        return restart(pb, self.settings, index, seed, None, self.deadline)
+        return restart(pb, self.settings, index, seed, None, self.deadline, kind=kind)
 
     def polish_if_near(self, pb, Y, m):
         """Sharpen Y (:meth:`Problem.sharpen`), then :meth:`polish` it if it came within
@@ -336,6 +338,15 @@ def fresh(pb, X, m, rng, hop):
     return (Y, mY, late) if late else hop.polish_if_near(pb, Y, m)
 
 
+def antipodal(pb, X, m, rng, hop):
+    """A fresh antipodal restart (:func:`search.restarts.antipodal_code`: N/2 rows Y, the code
+    [Y; -Y]; tied codes with N even), sharpened, and polished when then within ``hop.mbh_window``
+    of m: where the best codes are antipodal (the root and kissing configurations of d = 5..8) this
+    reaches basins that plain restarts and the local moves miss."""
+    Y, mY, late = hop.restart(pb, hop.used["antipodal"], rng, kind="antipodal")
+    return (Y, mY, late) if late else hop.polish_if_near(pb, Y, m)
+
+
 def _angle(X) -> float:
     """Smallest angle between the rows of a code (N, d), or of the first modality (M, N, d)."""
     C = X if X.ndim == 2 else X[0]
@@ -398,15 +409,34 @@ def _chain(pb, X, seeded_at, hop, restarts=0) -> dict:
 
 
 MOVES = {"kick": kick, "jump": jump, "reseat": reseat, "swap": swap, "multiswap": multiswap, "fresh": fresh,
-         "mbh": mbh}
+         "mbh": mbh, "antipodal": antipodal}
 #: Moves that only make sense for a tied code.
-TIED_ONLY = ("swap", "multiswap")
+TIED_ONLY = ("swap", "multiswap", "antipodal")
+
+
+#: The antipodal restarts join the portfolio only when a restart (the median of the phase's) costs at
+#: most this share of the hops' time: every bracket pulls every arm once, and a pull of 8-15 s (N = 100,
+#: d = 10) in a 45 s hop phase took the time of the re-seats (that search fell short of 0.334 in 4 of
+#: 7 seeds); a restart of the E7 roots (7, 126) costs about 1 s of 80.
+ANTIPODAL_COST_SHARE = 0.05
+
+
+def _applies(pb, move, restart_seconds=0.0, hop_seconds=None) -> bool:
+    """Can ``move`` run on this problem?  Swaps: tied codes up to SWAP_MAX_VARS variables;
+    antipodal restarts: tied codes with N even, a restart's ``restart_seconds`` at most
+    ANTIPODAL_COST_SHARE of the ``hop_seconds`` (None: no deadline); the rest: always."""
+    if move == "antipodal":
+        cheap = hop_seconds is None or restart_seconds <= ANTIPODAL_COST_SHARE * hop_seconds
+        return pb.tied and pb.n % 2 == 0 and cheap
+    return move not in TIED_ONLY or pb.tied and pb.n_vars <= SWAP_MAX_VARS
 
 
 def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
     """Hop from ``ph``'s best configuration until ``st.hops`` moves or ``deadline``; keep gains.
 
-    The moves of ``st.moves`` (swaps only for tied codes up to SWAP_MAX_VARS variables) are the
+    The moves of ``st.moves`` that apply (:func:`_applies`: swaps only for tied codes up to
+    SWAP_MAX_VARS variables, antipodal restarts for tied codes with N even whose restarts are cheap
+    against the time left, ANTIPODAL_COST_SHARE) are the
     arms of a :class:`search.portfolio.Portfolio`: successive halving on margin gained per
     second decides which runs next; ``ph.moves["portfolio"]`` reports what each arm did."""
     n_hops = st.hops if st.hops is not None else (st.restarts or (1 << 30))
@@ -414,7 +444,8 @@ def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
     betas = st.betas or tuple(b for b in default_schedule(3) if b >= HOP_START_BETA)
     hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied),
               settings=st, mbh_window=window_hop(pb.n, MBH_BETAS[-1], len(pb.edges), pb.tied))
-    order = tuple(mv for mv in st.moves if pb.tied and pb.n_vars <= SWAP_MAX_VARS or mv not in TIED_ONLY)
+    cost = float(np.median(ph.durations)) if ph.durations else 0.0
+    order = tuple(mv for mv in st.moves if _applies(pb, mv, cost, deadline.left()))
     if not order:
         return
     book = Portfolio(order)
@@ -438,9 +469,10 @@ def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
                     portfolio=book.report())
 
 
-def _hop_alone(pb, st, X, m, found_by, seeds, t0, deadline):
-    """One worker's basin hopping from (X, m): ``(best X, best m, found_by, moves)``."""
-    ph = Phase()
+def _hop_alone(pb, st, X, m, found_by, seeds, t0, deadline, restart_seconds=0.0):
+    """One worker's basin hopping from (X, m), its restarts having cost ``restart_seconds`` each (the
+    phase's median): ``(best X, best m, found_by, moves)``."""
+    ph = Phase(durations=[restart_seconds])
     ph.offer(X, m, found_by)
     basin_hop(pb, st, ph, seeds, t0, deadline, Progress(None, None))  # the parent reports once it is back
     return ph.best_X, ph.best_m, ph.found_by, ph.moves
@@ -457,7 +489,8 @@ def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
     with probability 1 - (1 - p)^k.  ``ph.moves`` sums the workers' counters (hops, improvements,
     kicks, swaps, and the portfolio's arms) and lists the margin each worker ended at."""
     ex, event = pool
-    futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline)
+    cost = float(np.median(ph.durations)) if ph.durations else 0.0
+    futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline, cost)
                for s in seeds.spawn(st.n_jobs)]
     m_before = ph.best_m
     # a worker not back soon after the deadline is left out, within the 8% of the phase (from t0, its

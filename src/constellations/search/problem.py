@@ -122,3 +122,4 @@ class Settings:
     maxiter: int | None = None
     moves: tuple = ("kick", "jump", "swap")
     starts: str = "random"
+    antipodal: bool = False  # one restart in ANTIPODAL_EVERY of an even code antipodal (search.restarts)

@@ -12,6 +12,8 @@ minimal polynomial of its extreme cosine.
   (the way Cohn's table of spherical codes lists them): a float64 number determines ~16 digits,
   and the search space (degree <= 4, |coefficients| <= 30) is kept small so that a chance hit
   within the tolerance is unlikely (about 1e-3 for a random number).
+- **Antipodal**: a code is called antipodal when every row has a row at inner product <= -1 + tol
+  (its negative, within sqrt(2 tol) in distance); an observation, like the contacts.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class Structure:
     rattlers: int
     value: float
     min_poly: str | None
+    antipodal: bool | None = None  # a code: is every row's negative a row (to CONTACT_TOL)?  free rows: None
 
 
 def _offdiag_blocks(A, B, block):
@@ -61,6 +64,12 @@ def _near_max(A, B, top, tol, block):
     return count, hit_a, hit_b
 
 
+def _antipodal(C, block, tol) -> bool:
+    """Does every row of C have a row at inner product <= -1 + tol (its negative, to within
+    sqrt(2 tol) in distance)?"""
+    return all(bool(((C[a:a + block] @ C.T).min(axis=1) <= -1.0 + tol).all()) for a in range(0, C.shape[0], block))
+
+
 def structure(X, edges=None, *, tol: float = CONTACT_TOL) -> Structure:
     """Contacts, rattlers and min poly of a code (N, d) or of free rows (M, N, d) over ``edges``."""
     X = np.asarray(X, dtype=np.float64)
@@ -68,7 +77,7 @@ def structure(X, edges=None, *, tol: float = CONTACT_TOL) -> Structure:
         block = block_rows(X.shape[0])
         c = max(float(G.max()) for _, G in _offdiag_blocks(X, X, block))
         count, hit, _ = _near_max(X, X, c, tol, block)
-        return Structure(count // 2, int((~hit).sum()), c, min_poly(c))
+        return Structure(count // 2, int((~hit).sum()), c, min_poly(c), _antipodal(X, block, tol))
     N = X.shape[1]
     block = block_rows(N)
     pos = min(float(np.einsum("nd,nd->n", X[k], X[l]).min()) for k, l in edges)
