@@ -445,7 +445,8 @@ def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
     hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied),
               settings=st, mbh_window=window_hop(pb.n, MBH_BETAS[-1], len(pb.edges), pb.tied))
     cost = float(np.median(ph.durations)) if ph.durations else 0.0
-    order = tuple(mv for mv in st.moves if _applies(pb, mv, cost, deadline.left()))
+    hop_seconds = deadline.left() if len(st.moves) > 1 else None  # one arm alone is what was asked for
+    order = tuple(mv for mv in st.moves if _applies(pb, mv, cost, hop_seconds))
     if not order:
         return
     book = Portfolio(order)
