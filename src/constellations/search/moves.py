@@ -444,7 +444,7 @@ def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
     betas = st.betas or tuple(b for b in default_schedule(3) if b >= HOP_START_BETA)
     hop = Hop(betas, deadline, st.polish_time, st.hop_sigma, window_hop(pb.n, betas[-1], len(pb.edges), pb.tied),
               settings=st, mbh_window=window_hop(pb.n, MBH_BETAS[-1], len(pb.edges), pb.tied))
-    cost = float(np.median(ph.durations)) if ph.durations else 0.0
+    cost = ph.restart_seconds()
     hop_seconds = deadline.left() if len(st.moves) > 1 else None  # one arm alone is what was asked for
     order = tuple(mv for mv in st.moves if _applies(pb, mv, cost, hop_seconds))
     if not order:
@@ -490,7 +490,7 @@ def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
     with probability 1 - (1 - p)^k.  ``ph.moves`` sums the workers' counters (hops, improvements,
     kicks, swaps, and the portfolio's arms) and lists the margin each worker ended at."""
     ex, event = pool
-    cost = float(np.median(ph.durations)) if ph.durations else 0.0
+    cost = ph.restart_seconds()
     futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline, cost)
                for s in seeds.spawn(st.n_jobs)]
     m_before = ph.best_m

@@ -186,6 +186,10 @@ class Phase:
     def restart_margins(self) -> tuple:
         return tuple(float(self.results[j][1]) for j in sorted(self.results))
 
+    def restart_seconds(self) -> float:
+        """The median seconds of this phase's restarts so far (0 before the first)."""
+        return float(np.median(self.durations)) if self.durations else 0.0
+
     def best_restart(self) -> float:
         return max((m for _, m in self.results.values()), default=-np.inf)
 
@@ -216,7 +220,7 @@ def more(st, ph, i, deadline: Deadline) -> bool:
         return False
     if deadline.at is None or i == 0:
         return True
-    est = float(np.median(ph.durations)) if ph.durations else 0.0
+    est = ph.restart_seconds()
     return not deadline.passed(within=0.5 * est)
 
 
