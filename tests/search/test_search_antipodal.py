@@ -11,7 +11,7 @@ from constellations.objective.reference import value_and_grad
 from constellations.search import search
 from constellations.search.problem import Problem, Settings
 from constellations.search.recognition import structure
-from constellations.search.moves import ANTIPODAL_COST_SHARE, _applies
+from constellations.search.moves import ANTIPODAL_COST_SHARE, applies
 from constellations.search.restarts import ANTIPODAL_EVERY, ANTIPODAL_FROM, antipodal_kernel, restart, restart_kind
 
 
@@ -53,10 +53,10 @@ def test_the_portfolio_takes_antipodal_restarts_only_when_they_are_cheap():
     """An arm whose one pull costs more than ANTIPODAL_COST_SHARE of the hops' time is left out
     (every bracket pulls every arm once); without a deadline, and for cheap restarts, it is in."""
     pb = Problem(72, 6, 2, ((0, 1),), True)
-    assert _applies(pb, "antipodal") and _applies(pb, "antipodal", 10.0, None)
-    assert _applies(pb, "antipodal", ANTIPODAL_COST_SHARE * 100.0, 100.0)
-    assert not _applies(pb, "antipodal", 2 * ANTIPODAL_COST_SHARE * 100.0, 100.0)
-    assert not _applies(Problem(71, 6, 2, ((0, 1),), True), "antipodal")
+    assert applies(pb, "antipodal") and applies(pb, "antipodal", 10.0, None)
+    assert applies(pb, "antipodal", ANTIPODAL_COST_SHARE * 100.0, 100.0)
+    assert not applies(pb, "antipodal", 2 * ANTIPODAL_COST_SHARE * 100.0, 100.0)
+    assert not applies(Problem(71, 6, 2, ((0, 1),), True), "antipodal")
 
 
 def test_antipodal_restarts_reach_the_e6_roots():

@@ -58,7 +58,7 @@ from constellations.search.portfolio import GAIN_FLOOR, Portfolio
 from constellations.search.restarts import WORKER_GRACE, Phase, Progress, gather, restart, submit
 
 __all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "antipodal", "mbh", "MOVES",
-           "basin_hop", "basin_hop_parallel"]
+           "applies", "basin_hop", "basin_hop_parallel"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
 HOP_START_BETA = 160.0
@@ -421,7 +421,7 @@ TIED_ONLY = ("swap", "multiswap", "antipodal")
 ANTIPODAL_COST_SHARE = 0.05
 
 
-def _applies(pb, move, restart_seconds=0.0, hop_seconds=None) -> bool:
+def applies(pb, move, restart_seconds=0.0, hop_seconds=None) -> bool:
     """Can ``move`` run on this problem?  Swaps: tied codes up to SWAP_MAX_VARS variables;
     antipodal restarts: tied codes with N even, a restart's ``restart_seconds`` at most
     ANTIPODAL_COST_SHARE of the ``hop_seconds`` (None: no deadline); the rest: always."""
@@ -434,7 +434,7 @@ def _applies(pb, move, restart_seconds=0.0, hop_seconds=None) -> bool:
 def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
     """Hop from ``ph``'s best configuration until ``st.hops`` moves or ``deadline``; keep gains.
 
-    The moves of ``st.moves`` that apply (:func:`_applies`: swaps only for tied codes up to
+    The moves of ``st.moves`` that apply (:func:`applies`: swaps only for tied codes up to
     SWAP_MAX_VARS variables, antipodal restarts for tied codes with N even whose restarts are cheap
     against the time left, ANTIPODAL_COST_SHARE) are the
     arms of a :class:`search.portfolio.Portfolio`: successive halving on margin gained per
@@ -446,7 +446,7 @@ def basin_hop(pb, st, ph, seeds, t0, deadline: Deadline, progress):
               settings=st, mbh_window=window_hop(pb.n, MBH_BETAS[-1], len(pb.edges), pb.tied))
     cost = ph.restart_seconds()
     hop_seconds = deadline.left() if len(st.moves) > 1 else None  # one arm alone is what was asked for
-    order = tuple(mv for mv in st.moves if _applies(pb, mv, cost, hop_seconds))
+    order = tuple(mv for mv in st.moves if applies(pb, mv, cost, hop_seconds))
     if not order:
         return
     book = Portfolio(order)

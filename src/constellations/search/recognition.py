@@ -64,10 +64,18 @@ def _near_max(A, B, top, tol, block):
     return count, hit_a, hit_b
 
 
-def _antipodal(C, block, tol) -> bool:
-    """Does every row of C have a row at inner product <= -1 + tol (its negative, to within
-    sqrt(2 tol) in distance)?"""
-    return all(bool(((C[a:a + block] @ C.T).min(axis=1) <= -1.0 + tol).all()) for a in range(0, C.shape[0], block))
+def _code_pass(C, block):
+    """One pass over the Gram matrix of a code C (N, d): (its largest off-diagonal entry c, the
+    smallest entry of each row, shape (N,)).  A row's smallest entry is off the diagonal (the
+    diagonal is 1, the largest possible), so the diagonal is masked for c only."""
+    c, low = -np.inf, np.empty(C.shape[0])
+    for a in range(0, C.shape[0], block):
+        G = C[a:a + block] @ C.T
+        low[a:a + G.shape[0]] = G.min(axis=1)
+        r = np.arange(G.shape[0])
+        G[r, a + r] = -np.inf
+        c = max(c, float(G.max()))
+    return c, low
 
 
 def structure(X, edges=None, *, tol: float = CONTACT_TOL) -> Structure:
@@ -75,9 +83,10 @@ def structure(X, edges=None, *, tol: float = CONTACT_TOL) -> Structure:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 2:
         block = block_rows(X.shape[0])
-        c = max(float(G.max()) for _, G in _offdiag_blocks(X, X, block))
+        c, low = _code_pass(X, block)
         count, hit, _ = _near_max(X, X, c, tol, block)
-        return Structure(count // 2, int((~hit).sum()), c, min_poly(c), _antipodal(X, block, tol))
+        # antipodal: every row has a row at inner product <= -1 + tol (its negative, to sqrt(2 tol))
+        return Structure(count // 2, int((~hit).sum()), c, min_poly(c), bool((low <= -1.0 + tol).all()))
     N = X.shape[1]
     block = block_rows(N)
     pos = min(float(np.einsum("nd,nd->n", X[k], X[l]).min()) for k, l in edges)
