@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import start_on_a_terminal, run_cli
+from constellations.cli.seeds import parse_seeds
 
 
 def test_train_writes_configuration_history_and_plots(tmp_path):
@@ -156,8 +157,14 @@ def test_train_sizes_seeds_and_divergence_are_refused(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []  # no partial file
 
 
-@pytest.mark.parametrize("spec,seeds", [("3", [0, 1, 2]), ("2:4", [2, 3]), ("5,1", [5, 1])])
-def test_seeds_grammar_is_shared(tmp_path, spec, seeds):
+@pytest.mark.parametrize("spec,seeds", [("3", [0, 1, 2]), ("2:4", [2, 3]), ("5,1", [5, 1]), ("7", list(range(7)))])
+def test_seeds_grammar(spec, seeds):
+    assert parse_seeds(spec) == seeds
+
+
+def test_seeds_grammar_is_shared(tmp_path):
+    """Both commands read --seeds with the one grammar (parse_seeds): a list keeps its order."""
+    spec, seeds = "5,1", [5, 1]
     t = run_cli("train", "--n", 6, "--dim", 3, "--steps", 3, "--seeds", spec, "--json")
     assert t.returncode == 0, t.stderr
     assert [r["seed"] for r in json.loads(t.stdout)["runs"]] == seeds
