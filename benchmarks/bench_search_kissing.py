@@ -19,7 +19,6 @@ result, restarts; then the hit count.  --out writes the rows as JSON (atomically
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -28,8 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from constellations.core.errors import ConstellationsError  # noqa: E402
-from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from benchmarks.results_file import add_out, out_path, write_json  # noqa: E402
 from constellations.search import search  # noqa: E402
 
 CASES = {(4, 24): ("24-cell", 0.5), (4, 120): ("600-cell", (1 + math.sqrt(5)) / 4), (5, 40): ("D5 roots", 0.5),
@@ -75,12 +73,9 @@ def main(argv=None):
     ap.add_argument("--jobs", default="auto", type=lambda t: t if t == "auto" else int(t),
                     help="the search's n_jobs (default auto, as in the CLI)")
     ap.add_argument("--strategy", default="auto")
-    ap.add_argument("--out", default=None, help="rows as JSON, rewritten atomically after every case")
+    add_out(ap)
     args = ap.parse_args(argv)
-    try:
-        out = check_writable(args.out, ".json") if args.out else None
-    except ConstellationsError as exc:
-        ap.error(str(exc))
+    out = out_path(ap, args)
     rows = []
     for d, n in args.cases:
         row = run_case(d, n, args.seconds, args.seed, args.jobs, args.strategy)
@@ -91,8 +86,7 @@ def main(argv=None):
               f"gap={row['gap']:+.1e} {'hit' if row['hit'] else 'MISS'} first within 1e-10 at {first}; "
               f"{row['seconds']:.1f}s, {row['restarts']} restarts, found_by={row['found_by']}", flush=True)
         if out:
-            atomic_write_text(out, json.dumps(to_jsonable(dict(rows=rows, seconds=args.seconds, seed=args.seed,
-                                                               jobs=args.jobs, tolerance=TOL)), indent=1) + "\n")
+            write_json(out, dict(rows=rows, seconds=args.seconds, seed=args.seed, jobs=args.jobs, tolerance=TOL))
     print(f"{sum(r['hit'] for r in rows)}/{len(rows)} found within {TOL:g} of the closed form")
 
 

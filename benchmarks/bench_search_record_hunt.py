@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from constellations.core.errors import ConstellationsError  # noqa: E402
-from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from benchmarks.results_file import add_out, out_path, write_json  # noqa: E402
 from constellations.search import search  # noqa: E402
 
 TABLE = REPO / "data" / "reference" / "records_quoted_d5to8.csv"
@@ -46,12 +44,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None, help="rows as JSON, rewritten atomically after every case")
+    add_out(ap)
     args = ap.parse_args(argv)
-    try:
-        out = check_writable(args.out, ".json") if args.out else None
-    except ConstellationsError as exc:
-        ap.error(str(exc))
+    out = out_path(ap, args)
     rows = []
     for (d, n), (c, source) in sorted(published().items()):
         r = search(n, d, tied=True, restarts=None, time_limit=args.seconds, seed=args.seed, constructions=False,
@@ -64,8 +59,7 @@ def main(argv=None):
         print(f"d={d} N={n:3d} published m={record:.12f} ours m={r.margin:.12f} (certified {r.margin_certified:.12f}) "
               f"gap={gap:+.2e} {'NEW' if new else ''} {r.seconds:.0f}s  [{source[:60]}...]", flush=True)
         if out:
-            atomic_write_text(out, json.dumps(to_jsonable(dict(rows=rows, seconds=args.seconds, seed=args.seed)),
-                                              indent=1) + "\n")
+            write_json(out, dict(rows=rows, seconds=args.seconds, seed=args.seed))
     print(f"{sum(r['new'] for r in rows)} of {len(rows)} above the best published value")
 
 

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from constellations.core.errors import ConstellationsError  # noqa: E402
-from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from benchmarks.results_file import add_out, out_path, write_json  # noqa: E402
 
 TABLES = [REPO / "data" / "reference" / "spherical_codes.csv",
           REPO / "data" / "reference" / "spherical_codes_records.csv",
@@ -129,7 +129,7 @@ def _write(path, rows, args, interrupted, others=()):
                time_per_n=args.time_per_n, seed=args.seed, tolerance=TOL,
                cases=cases, hits=hits, hit_rate=hits / cases if cases else None, misses=misses,
                interrupted=interrupted)
-    atomic_write_text(path, json.dumps(to_jsonable(doc), indent=1) + "\n")
+    write_json(path, doc)
 
 
 def main(argv=None):
@@ -146,15 +146,12 @@ def main(argv=None):
     ap.add_argument("--search-jobs", default="auto", type=lambda t: t if t == "auto" else int(t),
                     help="worker processes of each search (its n_jobs: restarts and basin hopping in parallel); "
                          "auto (the default, as in the CLI): every core")
-    ap.add_argument("--out", default=None, help="results as JSON, rewritten atomically after every case")
+    add_out(ap, "results as JSON, rewritten atomically after every case")
     ap.add_argument("--resume", default=None, help="skip the cases already in this JSON file")
     args = ap.parse_args(argv)
     if args.jobs < 1 or args.time_per_n <= 0 or args.nmin > args.nmax:
         ap.error("need --jobs >= 1, --time-per-n > 0 and --nmin <= --nmax")
-    try:
-        out = check_writable(args.out, ".json") if args.out else None
-    except ConstellationsError as exc:
-        ap.error(str(exc))
+    out = out_path(ap, args)
     ref = records()
     cases = sorted((d, n) for (d, n) in ref if d in args.dims and args.nmin <= n <= args.nmax
                    and (args.ns is None or n in args.ns))

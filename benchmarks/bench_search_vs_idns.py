@@ -23,7 +23,6 @@ each reaches within 1e-8, and the median gap of each.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_search_records import TOL, records  # noqa: E402
-from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from benchmarks.results_file import add_out, out_path, write_json  # noqa: E402
 
 
 def run_idns(idns, n, seconds):
@@ -66,12 +65,12 @@ def main(argv=None):
     ap.add_argument("--ns", type=lambda t: [int(x) for x in t.split(",")], default=[105, 155, 180])
     ap.add_argument("--seconds", type=float, default=120.0, help="time limit of both, per N")
     ap.add_argument("--seed", type=int, default=0, help="this search's seed (IDNS seeds itself)")
-    ap.add_argument("--out", default=None, help="results as JSON, rewritten atomically after every N")
+    add_out(ap, "results as JSON, rewritten atomically after every N")
     args = ap.parse_args(argv)
     ref = records()
     if any((3, n) not in ref for n in args.ns) or args.seconds <= 0 or not Path(args.idns).is_file():
         ap.error("every N needs a d = 3 record, --seconds > 0 and --idns an existing file")
-    out = check_writable(args.out, ".json") if args.out else None
+    out = out_path(ap, args)
     rows = []
     with ProcessPoolExecutor(max_workers=2) as pool:
         for n in args.ns:
@@ -84,8 +83,7 @@ def main(argv=None):
             print(f"N={n:3d} record={rec:.12f}  IDNS {mi:.12f} gap {mi - rec:+.2e} ({ti:5.1f}s)  "
                   f"ours {mo:.12f} gap {mo - rec:+.2e} ({to:5.1f}s)", flush=True)
             if out:
-                atomic_write_text(out, json.dumps(to_jsonable(dict(rows=rows, seconds=args.seconds,
-                                                                   seed=args.seed)), indent=1) + "\n")
+                write_json(out, dict(rows=rows, seconds=args.seconds, seed=args.seed))
     for who in ("idns", "ours"):
         hits = sum(r[f"{who}_gap"] >= -TOL for r in rows)
         med = statistics.median(r[f"{who}_gap"] for r in rows)
