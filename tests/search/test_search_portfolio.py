@@ -9,7 +9,9 @@ from constellations.core.deadline import Deadline
 from constellations.core.margins import code_margin
 from constellations.search import search
 from constellations.search.driver import PORTFOLIO, STRATEGIES
+from constellations.search.moves import hop_starts
 from constellations.search.portfolio import Portfolio
+from constellations.search.restarts import Phase
 
 
 class TickingClock:
@@ -198,6 +200,22 @@ def test_parallel_hopping_reaches_a_tammes_record_that_one_worker_misses():
     rep = r.extra["portfolio"]
     assert rep["workers"] == 2 and rep["arms"]["swap"]["pulls"] == r.extra["hops"] == 4
     assert abs(code_margin(r.config.X[0]) - r.margin) < 1e-15
+
+
+def test_parallel_hopping_runs_start_from_distinct_restarts():
+    """Worker 0 hops from the phase's best (a polish of the best restart, 2), the others from the next
+    restarts in decreasing margin, one per basin: restart 2 is the best's own basin and restart 0 lies
+    within 1e-7 of restart 3, so both are passed over; with more workers than starts they cycle."""
+    ph = Phase()
+    margins = {0: 0.30, 1: 0.10, 2: 0.32, 3: 0.30 + 5e-8, 4: 0.20}
+    for j, m in margins.items():
+        ph.results[j] = (np.full((3, 2), float(j)), m)
+    ph.offer(np.full((3, 2), -1.0), 0.32 + 3e-6, "polish")
+    starts = hop_starts(ph, 6)
+    assert [s[1] for s in starts] == [0.32 + 3e-6, 0.30 + 5e-8, 0.20, 0.10, 0.32 + 3e-6, 0.30 + 5e-8]
+    assert [s[2] for s in starts[:4]] == ["polish", "restart", "restart", "restart"]
+    assert [s[0][0, 0] for s in starts[:4]] == [-1.0, 3.0, 4.0, 1.0]  # restart 3, not 0
+    assert hop_starts(ph, 1) == starts[:1]
 
 
 def test_merged_portfolio_reports_add_up():

@@ -266,9 +266,9 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         CLI's ``--jobs`` defaults to.  More than the cores available is refused.  Worker start-up
         counts against the time limit, and workers that have not answered shortly after a deadline
         are abandoned (killed), so the limit holds.  k > 1: k spawned worker processes (started once per search):
-        they run the restarts, and then, with a time limit, k independent basin-hopping runs from
-        the best restart, each with its own random stream, portfolio and MBH chain, of which the
-        best is kept (``extra["hop_workers"]``: the margin each ended at).  Hopping is a chain of
+        they run the restarts, and then, with a time limit, k independent basin-hopping runs, from
+        the best so far and the next best distinct restarts (:func:`~search.moves.hop_starts`), each
+        with its own random stream, portfolio and MBH chain, of which the best is kept (``extra["hop_workers"]``: the margin each ended at).  Hopping is a chain of
         accept-if-better steps and does not split; independent runs do: a basin one run reaches
         with probability p, k runs reach with probability 1 - (1 - p)^k.
     callback : callable(done, total, best_margin), optional

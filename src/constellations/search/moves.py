@@ -58,7 +58,7 @@ from constellations.search.portfolio import GAIN_FLOOR, Portfolio
 from constellations.search.restarts import WORKER_GRACE, Phase, Progress, gather, restart, submit
 
 __all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "antipodal", "mbh", "MOVES",
-           "applies", "basin_hop", "basin_hop_parallel"]
+           "hop_starts", "applies", "basin_hop", "basin_hop_parallel"]
 
 #: Starting beta of a basin-hopping step (sharp enough to stay near the perturbed point).
 HOP_START_BETA = 160.0
@@ -479,20 +479,44 @@ def _hop_alone(pb, st, X, m, found_by, seeds, t0, deadline, restart_seconds=0.0)
     return ph.best_X, ph.best_m, ph.found_by, ph.moves
 
 
+def hop_starts(ph, k: int) -> list:
+    """Starts of ``k`` parallel basin-hopping runs: ``(X, m, found_by)`` of the phase's best, then of
+    its restarts in decreasing margin from the second best on (the best configuration is the best
+    restart's polish or its sharpened self: the same basin), one per margin (restarts within 1e-7 of
+    one taken are the same basin, up to the smoothing residue), cycling when there are fewer than k.
+
+    Runs from one start are not independent where the start decides where they end: at N = 100,
+    d = 10 (tied, 51 s, two workers, seeds 0-7) both workers ended in the same basin, to 1e-16,
+    when they started from the best, and 4 of 8 searches reached m >= 0.334; with the second worker
+    on the second-best restart, 7 of 8, and in 3 of those 7 that worker alone got there
+    (data/search/hop_starts_n100_d10.txt)."""
+    starts, taken = [(ph.best_X, ph.best_m, ph.found_by)], []
+    for X, m in sorted(ph.results.values(), key=lambda r: -r[1]):
+        if len(starts) >= k:
+            break
+        if all(abs(m - t) >= 1e-7 for t in taken):
+            if taken:
+                starts.append((X, m, "restart"))
+            taken.append(m)
+    return [starts[i % len(starts)] for i in range(k)]
+
+
 def basin_hop_parallel(pb, st, ph, seeds, t0, deadline, progress, pool):
     """:func:`basin_hop` in each of the ``st.n_jobs`` workers of ``pool``
-    (:func:`search.restarts.worker_pool`), from ``ph``'s best, each with its own random
-    stream (``seeds.spawn``) and so its own portfolio and MBH chain, until ``deadline``; the best
-    of their results is offered to ``ph``.
+    (:func:`search.restarts.worker_pool`), each from its own start (:func:`hop_starts`: the
+    phase's best, then the next best distinct restarts) with its own random stream
+    (``seeds.spawn``) and so its own portfolio and MBH chain, until ``deadline``; the best of their
+    results is offered to ``ph``.
 
     Basin hopping is a sequence of accept-if-better steps, so it does not split into parallel
     pieces; independent runs do: if one run reaches a basin with probability p, k runs reach it
-    with probability 1 - (1 - p)^k.  ``ph.moves`` sums the workers' counters (hops, improvements,
+    with probability 1 - (1 - p)^k -- if they are independent, which runs from one start are not
+    where the start settles the outcome.  ``ph.moves`` sums the workers' counters (hops, improvements,
     kicks, swaps, and the portfolio's arms) and lists the margin each worker ended at."""
     ex, event = pool
     cost = ph.restart_seconds()
-    futures = [submit(ex, _hop_alone, pb, st, ph.best_X, ph.best_m, ph.found_by, s, t0, deadline, cost)
-               for s in seeds.spawn(st.n_jobs)]
+    futures = [submit(ex, _hop_alone, pb, st, *start, s, t0, deadline, cost)
+               for start, s in zip(hop_starts(ph, st.n_jobs), seeds.spawn(st.n_jobs))]
     m_before = ph.best_m
     # a worker not back soon after the deadline is left out, within the 8% of the phase (from t0, its
     # start on time.time) that follows it
