@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_search_records import TOL, records  # noqa: E402
 from benchmarks.results_file import add_out, out_path, write_json  # noqa: E402
+from constellations.search import search  # noqa: E402
 
 
 def run_idns(idns, n, seconds):
@@ -53,7 +54,6 @@ def run_idns(idns, n, seconds):
 
 def run_ours(n, seconds, seed):
     """This search's margin and wall seconds, one worker (n_jobs=1), default options otherwise."""
-    from constellations.search import search
     t0 = time.perf_counter()
     r = search(n, 3, tied=True, restarts=None, time_limit=seconds, seed=seed, constructions=False, n_jobs=1)
     return r.margin, time.perf_counter() - t0

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from constellations.core.errors import ConstellationsError  # noqa: E402
-from constellations.io.files import atomic_write_text, check_writable, to_jsonable  # noqa: E402
+from constellations.core.errors import ConstellationsError
+from constellations.io.files import atomic_write_text, check_writable, to_jsonable
 
 
 def add_out(ap, what="rows as JSON, rewritten atomically after every case"):

@@ -71,7 +71,7 @@ from constellations.search.optimizer import default_schedule, normalize
 from constellations.search.problem import Problem, Settings
 from constellations.search.recognition import structure
 from constellations.search.starts import structured_starts
-from constellations.search.restarts import Phase, Progress, restart_kind, run_restarts, salvage, worker_pool
+from constellations.search.restarts import SAME_BASIN, Phase, Progress, restart_kind, run_restarts, salvage, worker_pool
 
 __all__ = ["SearchResult", "search", "TIED_SHARE", "STRATEGIES", "PORTFOLIO"]
 
@@ -268,9 +268,10 @@ def search(n: int, dim: int, modalities: int = 2, graph=None, *, tied: bool = Fa
         are abandoned (killed), so the limit holds.  k > 1: k spawned worker processes (started once per search):
         they run the restarts, and then, with a time limit, k independent basin-hopping runs, from
         the best so far and the next best distinct restarts (:func:`~search.moves.hop_starts`), each
-        with its own random stream, portfolio and MBH chain, of which the best is kept (``extra["hop_workers"]``: the margin each ended at).  Hopping is a chain of
-        accept-if-better steps and does not split; independent runs do: a basin one run reaches
-        with probability p, k runs reach with probability 1 - (1 - p)^k.
+        with its own random stream, portfolio and MBH chain, of which the best is kept
+        (``extra["hop_workers"]``: the margin each ended at).  Hopping is a chain of accept-if-better
+        steps and does not split; independent runs do: a basin one run reaches with probability p,
+        k runs reach with probability 1 - (1 - p)^k.
     callback : callable(done, total, best_margin), optional
     betas : sequence of float, optional
         One beta continuation for every restart (default: :func:`default_schedule`, which cycles
@@ -440,7 +441,7 @@ def polish_best(pb, st, ph, end: Deadline):
         X, m = ph.results[j]
         if len(seen) >= st.polish_top or (seen and m < top - window) or INTERRUPT.is_set():
             break
-        if any(abs(m - s) < 1e-7 for s in seen):  # same basin, up to the smoothing residue
+        if any(abs(m - s) < SAME_BASIN for s in seen):
             continue
         seen.append(m)
         if pb.compiled:

@@ -55,7 +55,7 @@ from constellations.search.polish import polish
 from constellations.search.budget import polish_fits
 from constellations.search.optimizer import SHARP_BETAS, default_schedule, normalize
 from constellations.search.portfolio import GAIN_FLOOR, Portfolio
-from constellations.search.restarts import WORKER_GRACE, Phase, Progress, gather, restart, submit
+from constellations.search.restarts import SAME_BASIN, WORKER_GRACE, Phase, Progress, gather, restart, submit
 
 __all__ = ["Hop", "kick", "jump", "reseat", "luby", "swap", "multiswap", "fresh", "antipodal", "mbh", "MOVES",
            "hop_starts", "applies", "basin_hop", "basin_hop_parallel"]
@@ -482,8 +482,8 @@ def _hop_alone(pb, st, X, m, found_by, seeds, t0, deadline, restart_seconds=0.0)
 def hop_starts(ph, k: int) -> list:
     """Starts of ``k`` parallel basin-hopping runs: ``(X, m, found_by)`` of the phase's best, then of
     its restarts in decreasing margin from the second best on (the best configuration is the best
-    restart's polish or its sharpened self: the same basin), one per margin (restarts within 1e-7 of
-    one taken are the same basin, up to the smoothing residue), cycling when there are fewer than k.
+    restart's polish or its sharpened self: the same basin), one per basin (restarts within
+    :data:`~search.restarts.SAME_BASIN` of one taken are passed over), cycling when there are fewer than k.
 
     Runs from one start are not independent where the start decides where they end: at N = 100,
     d = 10 (tied, 51 s, two workers, seeds 0-7) both workers ended in the same basin, to 1e-16,
@@ -494,7 +494,7 @@ def hop_starts(ph, k: int) -> list:
     for X, m in sorted(ph.results.values(), key=lambda r: -r[1]):
         if len(starts) >= k:
             break
-        if all(abs(m - t) >= 1e-7 for t in taken):
+        if all(abs(m - t) >= SAME_BASIN for t in taken):
             if taken:
                 starts.append((X, m, "restart"))
             taken.append(m)

@@ -34,7 +34,8 @@ from constellations.search.budget import INTERRUPT
 from constellations.search.optimizer import START_BETAS, default_schedule, normalize, optimize, rlbfgs_batched
 
 __all__ = ["Phase", "Progress", "restart", "restart_kind", "antipodal_code", "antipodal_kernel", "tied_projection",
-           "run_restarts", "batched_restarts", "worker_pool", "gather", "submit", "ANTIPODAL_EVERY", "ANTIPODAL_FROM"]
+           "run_restarts", "batched_restarts", "worker_pool", "gather", "submit", "ANTIPODAL_EVERY", "ANTIPODAL_FROM",
+           "SAME_BASIN"]
 
 
 def tied_projection(X, edges):
@@ -168,6 +169,13 @@ def _free_via_code(pb, st, rng, betas, run):
 
 
 # --------------------------------------------------------------------------- a phase of restarts
+
+#: Restarts whose float64 margins differ by less than this are taken for one basin (the margins of two
+#: runs into one local maximum differ by the smoothing residue of the sharp stages): the polish takes
+#: one of them (:func:`search.driver.polish_best`), the parallel hopping starts one worker there
+#: (:func:`search.moves.hop_starts`).
+SAME_BASIN = 1e-7
+
 
 @dataclass
 class Phase:
